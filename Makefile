@@ -1,0 +1,67 @@
+# Two commands: `make run` sets up and starts the app, `make test` sets up and runs the tests.
+# Setup is idempotent: the virtualenv is rebuilt only when a requirements file changes.
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+APP_STAMP := $(VENV)/.app-installed
+TEST_STAMP := $(VENV)/.test-installed
+APT_INSTALL := DEBIAN_FRONTEND=noninteractive apt-get install -y -q
+IS_ROOT := $(shell [ "$$(id -u)" = 0 ] && echo yes)
+
+.PHONY: run test setup dataset browser bench clean help
+
+help:
+	@echo "make run    set up (virtualenv, dataset) and start the app"
+	@echo "make test   set up (plus test tools and Chromium) and run the whole test suite"
+	@echo "make bench  measure the presets and the bundled model (minutes)"
+
+run: setup dataset
+	$(VENV)/bin/streamlit run streamlit_app.py
+
+test: setup dataset browser $(TEST_STAMP)
+	$(PY) -m pytest
+
+setup: $(APP_STAMP)
+
+$(APP_STAMP): requirements.txt
+	@[ -x $(PY) ] || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -r requirements.txt
+	@touch $@
+
+$(TEST_STAMP): $(APP_STAMP) requirements-test.txt
+	$(PY) -m pip install -q -r requirements-test.txt
+	@touch $@
+
+# The dataset: fine if fmnist_core finds a verified copy anywhere it looks; else Debian's package.
+dataset: $(APP_STAMP)
+	@FMNIST_OFFLINE=1 $(PY) -m fmnist_core info >/dev/null 2>&1 || $(MAKE) --no-print-directory install-dataset
+	@FMNIST_OFFLINE=1 $(PY) -m fmnist_core info | head -1
+
+.PHONY: install-dataset
+install-dataset:
+ifeq ($(IS_ROOT),yes)
+	apt-get update -q && $(APT_INSTALL) dataset-fashion-mnist
+else
+	@echo "Fashion-MNIST is missing: run 'sudo apt-get install dataset-fashion-mnist'" \
+	      "or set FMNIST_DATA_DIR to a folder with the four IDX files." && exit 1
+endif
+
+# Debian's Chromium for the browser tests (Playwright's own browser download does not work here).
+browser:
+	@[ -x /usr/bin/chromium ] || $(MAKE) --no-print-directory install-browser
+
+.PHONY: install-browser
+install-browser:
+ifeq ($(IS_ROOT),yes)
+	apt-get update -q && $(APT_INSTALL) chromium chromium-driver fonts-dejavu-core
+else
+	@echo "Chromium is missing: run 'sudo apt-get install chromium'" && exit 1
+endif
+
+bench: setup dataset
+	$(PY) -m fmnist_core bench
+
+clean:
+	rm -rf $(VENV) .pytest_cache

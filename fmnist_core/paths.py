@@ -1,0 +1,15 @@
+"""Where the project's files live, each overridable by an environment variable."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+ASSETS_DIR = REPO_ROOT / "assets"
+DATA_DIR = REPO_ROOT / "data"
+
+
+def models_dir() -> Path:
+    """The model registry folder: `FMNIST_MODELS_DIR`, else `data/models` in the repo."""
+    return Path(os.environ.get("FMNIST_MODELS_DIR") or DATA_DIR / "models")

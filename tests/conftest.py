@@ -1,0 +1,49 @@
+"""Shared fixtures: the real dataset once per run, small subsets, private model folders."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+# Nothing in the tests may download: the real data come from Debian's package.
+os.environ.setdefault("FMNIST_OFFLINE", "1")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+PHOTOS_DIR = REPO_ROOT.parent / "shared" / "photos" / "dev"
+
+
+@pytest.fixture(scope="session")
+def real_data():
+    """The real Fashion-MNIST, verified against its checksums."""
+    from fmnist_core.data import load_dataset
+
+    return load_dataset()
+
+
+@pytest.fixture(scope="session")
+def small_data(real_data):
+    """A stratified slice of the real data: 60 train and 20 test images per class."""
+    from fmnist_core.data import Dataset
+
+    def per_class(labels: np.ndarray, count: int) -> np.ndarray:
+        return np.sort(np.concatenate([np.flatnonzero(labels == c)[:count] for c in range(10)]))
+
+    train, test = per_class(real_data.y_train, 60), per_class(real_data.y_test, 20)
+    return Dataset(
+        x_train=real_data.x_train[train], y_train=real_data.y_train[train],
+        x_test=real_data.x_test[test], y_test=real_data.y_test[test],
+        source="subset of " + real_data.source, directory=real_data.directory,
+        sha256=real_data.sha256,
+    )
+
+
+@pytest.fixture
+def models_dir(tmp_path, monkeypatch) -> Path:
+    """A private, empty model registry for one test."""
+    folder = tmp_path / "models"
+    monkeypatch.setenv("FMNIST_MODELS_DIR", str(folder))
+    return folder
