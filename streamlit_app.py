@@ -1,11 +1,12 @@
-"""Entry point: sets up the page and routes to the pages in `pages/`."""
+"""Entry point: sets up the page and routes to the pages in `pages/` (listed in ui.navigation)."""
 
 import streamlit as st
 
+from ui.navigation import PAGES
+
 st.set_page_config(page_title="Fashion-MNIST Studio", page_icon="👕", layout="wide")
 
-PAGES = [
-    st.Page("pages/home.py", title="Home", icon="🏠", default=True),
-]
-
-st.navigation(PAGES).run()
+st.navigation([
+    st.Page(page.path, title=page.title, icon=page.icon, default=position == 0)
+    for position, page in enumerate(PAGES)
+]).run()

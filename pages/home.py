@@ -1,9 +1,14 @@
-"""Home: what the app does, where the data came from, a few images of every class."""
+"""Home: what the app does, where the data came from, the active model, where to go next."""
 
 import streamlit as st
 
 from fmnist_core.classes import CLASS_NAMES
+from ui.images import pixelated
+from ui.models import active_key, model_options
+from ui.navigation import PAGES
 from ui.resources import dataset_or_stop, samples_per_class
+from ui.text import escape_markdown
+
 
 st.title("Fashion-MNIST Studio")
 st.write(
@@ -15,10 +20,27 @@ data = dataset_or_stop()
 st.caption(f"Dataset: {len(data.y_train):,} training and {len(data.y_test):,} test images, "
            f"from {data.source}.")
 
+options = model_options()
+active = active_key()
+if active in options:
+    st.success(f"Your active model: **{escape_markdown(options[active])}**", icon=":material/star:")
+elif options:
+    st.info("Choose your active model on the **Models** page.", icon=":material/explore:")
+else:
+    st.info("No bundled model yet, and nothing saved: the **Train** page's quick preset makes "
+            "a model in about a minute.", icon=":material/explore:")
+
+st.subheader("Where to go next")
+columns = st.columns(3)
+for position, page in enumerate(PAGES[1:]):
+    with columns[position % 3]:
+        st.page_link(page.path, label=f"**{page.title}**", icon=page.icon)
+        st.caption(page.purpose)
+
 st.subheader("A few images of every class")
 indices = samples_per_class(data, data.checksum, per_class=8)
 for label, name in enumerate(CLASS_NAMES):
     cols = st.columns([2] + [1] * indices.shape[1])
     cols[0].markdown(f"**{label} · {name}**")
     for col, index in zip(cols[1:], indices[label]):
-        col.image(data.x_train[index], width=56)
+        col.image(pixelated(data.x_train[index], 2))

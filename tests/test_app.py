@@ -1,9 +1,30 @@
-"""The app under real Streamlit (AppTest): every page runs without exception."""
+"""The app under real Streamlit (AppTest): every page runs without exception, even with
+no model at all, and the Home page names the data's source and the active model."""
 
-from streamlit.testing.v1 import AppTest
+import pytest
+
+from pages_support import open_page, save_tiny_model, texts
+from ui.navigation import PAGES
 
 
 def test_home_page_runs_and_names_the_source():
-    app = AppTest.from_file("../streamlit_app.py", default_timeout=60).run()
+    app = open_page()
     assert not app.exception
     assert any("dataset-fashion-mnist" in c.value for c in app.caption)
+
+
+@pytest.mark.parametrize("page", [page.path for page in PAGES])
+def test_every_page_runs_with_an_empty_registry(page, models_dir, monkeypatch):
+    from fmnist_core import registry
+
+    monkeypatch.setattr(registry, "default_model_path", lambda: models_dir / "no-bundle")
+    app = open_page(page)
+    assert not app.exception
+    assert not app.error, texts(app.error)
+
+
+def test_home_shows_the_active_model_and_its_accuracy(models_dir):
+    save_tiny_model("tiny")
+    app = open_page(active_model="registry:tiny")
+    assert not app.exception
+    assert any("tiny" in text and "test accuracy" in text for text in texts(app.success))

@@ -13,7 +13,7 @@ import os
 import sys
 
 # Subcommands in the order `--help` lists them; each is fmnist_core.cli.<name>.
-COMMANDS = ("info",)
+COMMANDS = ("info", "report", "train", "evaluate", "models", "bench", "predict")
 
 
 def build_parser() -> argparse.ArgumentParser:

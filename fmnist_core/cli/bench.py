@@ -1,0 +1,85 @@
+"""`bench`: the README's table, measured here: parameters, training time, test accuracy and
+single-image latency for the presets and the bundled model (loaded, not retrained)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+from typing import Any
+
+DEFAULT_ROWS = ("quick", "standard", "bundled")
+LATENCY_CALLS = 200
+WARMUP_CALLS = 20
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "bench", help="measure training time, accuracy and latency of the presets and the bundled model",
+        description="Train the quick and standard presets, load the bundled model, and print a table. "
+                    "Rows may also name any zoo model (trained with default settings).",
+    )
+    parser.add_argument("--only", help=f"comma-separated rows (default: {','.join(DEFAULT_ROWS)})")
+    parser.add_argument("--quick", action="store_true", help="only the quick preset and the bundled model")
+    parser.add_argument("--train-limit", type=int, help="train on this many images (to exercise the bench fast)")
+    parser.add_argument("--json", action="store_true", help="print one JSON object per row")
+    parser.set_defaults(run=run)
+
+
+def single_image_latency_ms(classifier: Any, images: Any) -> float:
+    """Median milliseconds of one image through predict_proba, after a warm-up."""
+    for i in range(WARMUP_CALLS):
+        classifier.predict_proba(images[i])
+    times = []
+    for i in range(LATENCY_CALLS):
+        start = time.perf_counter()
+        classifier.predict_proba(images[i % len(images)])
+        times.append(time.perf_counter() - start)
+    return statistics.median(times) * 1000
+
+
+def measure(row: str, data: Any, train_limit: int | None) -> dict[str, Any]:
+    from dataclasses import replace
+
+    from fmnist_core import registry
+    from fmnist_core.evaluation import evaluate
+    from fmnist_core.training import PRESETS, TrainConfig, train
+
+    if row == "bundled":
+        classifier = registry.load_default()
+        accuracy = evaluate(classifier.predict_proba(data.x_test), data.y_test).accuracy
+        train_seconds = classifier.meta.get("train_seconds")
+    else:
+        config = PRESETS.get(row) or TrainConfig(model=row)
+        classifier = train(replace(config, train_limit=train_limit), data)
+        accuracy, train_seconds = classifier.meta["metrics"]["accuracy"], classifier.meta["train_seconds"]
+    return {
+        "row": row,
+        "model": classifier.kind,
+        "params": int(classifier.params),
+        "train_seconds": train_seconds,
+        "accuracy": accuracy,
+        "flip_tta": bool(getattr(classifier, "flip_tta", False)),
+        "latency_ms": single_image_latency_ms(classifier, data.x_test),
+    }
+
+
+def run(args: argparse.Namespace) -> int:
+    from fmnist_core.data import load_dataset
+
+    rows = ("quick", "bundled") if args.quick else tuple(
+        r.strip() for r in (args.only or ",".join(DEFAULT_ROWS)).split(",") if r.strip())
+    data = load_dataset()
+    if not args.json:
+        print(f"{'row':<10} {'model':<12} {'params':>9} {'train s':>8} {'test acc':>9} {'1-image ms':>11}")
+    for row in rows:
+        result = measure(row, data, args.train_limit)
+        if args.json:
+            print(json.dumps(result), flush=True)
+            continue
+        seconds = "-" if result["train_seconds"] is None else f"{result['train_seconds']:.1f}"
+        tta = " (flip TTA)" if result["flip_tta"] else ""
+        print(f"{row:<10} {result['model']:<12} {result['params']:>9,} {seconds:>8} "
+              f"{result['accuracy']:>9.4f} {result['latency_ms']:>11.2f}{tta}", flush=True)
+    return 0

@@ -1,0 +1,105 @@
+"""`predict`: classify image files (photos, drawings, dataset samples) from the terminal.
+
+Every file gets an answer line, in the order given; a bad file gets a one-line error and
+never stops the others. All readable files go through the model in one batch.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "predict", help="classify image files with a saved or the bundled model",
+        description="Classify each FILE (PNG, JPEG, WebP, GIF, BMP, TIFF): photos of clothes "
+        "are segmented and laid out like Fashion-MNIST first. Exit status: 0 when every "
+        "file was classified, 1 when any failed, 2 for a usage error.",
+    )
+    parser.add_argument("files", nargs="+", metavar="FILE", help="image files to classify")
+    parser.add_argument("--model", metavar="NAME_OR_PATH",
+                        help="a saved model's name or folder (default: the bundled model)")
+    parser.add_argument("--top-k", type=_top_k, default=3, metavar="K",
+                        help="how many classes to list per file, 1 to 10 (default 3)")
+    parser.add_argument("--json", action="store_true",
+                        help="one JSON object per file, one per line, in the order given")
+    parser.set_defaults(run=run)
+
+
+def _top_k(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if not 1 <= value <= 10:
+        raise argparse.ArgumentTypeError("K must be between 1 and 10")
+    return value
+
+
+def run(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from fmnist_core import registry
+    from fmnist_core.prediction import predict
+
+    classifier = registry.load(args.model) if args.model else registry.load_default()
+    prepared, errors = _prepare_all(args.files)
+    ready = sorted(prepared)
+    images = np.stack([prepared[i] for i in ready]) if ready else np.zeros((0, 28, 28))
+    predictions = dict(zip(ready, predict(classifier, images, top_k=args.top_k)))
+    rows: list[dict[str, Any]] = []
+    for index, name in enumerate(args.files):
+        if index in predictions:
+            rows.append({"file": name, **predictions[index].as_dict()})
+        else:
+            rows.append({"file": name, "error": errors[index]})
+    if args.json:
+        _print_json(rows)
+    else:
+        _print_table(rows)
+    return 1 if errors else 0
+
+
+def _prepare_all(files: list[str]) -> tuple[dict[int, Any], dict[int, str]]:
+    """Each file to its 28x28 input, or to the message that says why it cannot be."""
+    from fmnist_core.errors import FmnistError
+    from fmnist_core.image_input import read_image_file
+    from fmnist_core.photo import prepare
+
+    prepared, errors = {}, {}
+    for index, name in enumerate(files):
+        try:
+            prepared[index] = prepare(read_image_file(name)).image28
+        except FmnistError as exc:
+            errors[index] = str(exc)
+        except Exception as exc:  # noqa: BLE001 - one odd file must not stop the others
+            errors[index] = f"unexpected error while reading this file ({type(exc).__name__})"
+    return prepared, errors
+
+
+def _print_json(rows: list[dict[str, Any]]) -> None:
+    for row in rows:  # ASCII escapes: safe for any terminal, any file name
+        print(json.dumps(row), flush=True)
+
+
+def _print_table(rows: list[dict[str, Any]]) -> None:
+    width = max(len(_shown(row["file"])) for row in rows)
+    print(f"{'file':<{width}}  {'prediction':<12} {'conf':>6}  {'unsure':<6}  others")
+    for row in rows:
+        name = _shown(row["file"])
+        if "error" in row:
+            print(f"{name:<{width}}  ERROR: {_shown(row['error'])}")
+            continue
+        others = ", ".join(f"{item['name']} {item['probability']:.0%}" for item in row["top_k"][1:])
+        print(f"{name:<{width}}  {row['name']:<12} {row['confidence']:>6.1%}  "
+              f"{'yes' if row['unsure'] else 'no':<6}  {others}")
+
+
+def _shown(text: str) -> str:
+    """Printable and encodable on this terminal: control characters and odd bytes escaped."""
+    encoding = sys.stdout.encoding or "utf-8"
+    safe = text if text.isprintable() else repr(text)[1:-1]
+    return safe.encode(encoding, errors="backslashreplace").decode(encoding)

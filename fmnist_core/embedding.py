@@ -1,0 +1,185 @@
+"""Where images live in a model's mind: penultimate-layer features, 2-D maps, nearest images.
+
+Keras models are read at the input of their last Dense layer (what the classifier sees
+just before deciding). scikit-learn models have no such layer, so their maps use the
+pixels themselves, and `feature_source` says so.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from fmnist_core.classifier import BATCH, Classifier, as_batch
+from fmnist_core.data import Dataset
+
+METHODS = ("PCA", "t-SNE")
+MAP_POINTS = 2000  # enough to see every cluster, few enough for a responsive scatter
+TSNE_MAX_POINTS = 1500  # t-SNE took 1-2 minutes for 2,000 points on two busy cores
+TSNE_ITERATIONS = 500  # the clusters have settled by then; the default 1,000 doubles the cost
+PLACE_NEIGHBOURS = 5
+
+
+def _layers(model: Any, class_name: str) -> list[Any]:
+    return [layer for layer in model.layers if type(layer).__name__ == class_name]
+
+
+def last_layer(classifier: Classifier, class_name: str) -> Any | None:
+    """The last top-level layer of a Keras classifier with that class name (e.g. "Conv2D")."""
+    model = getattr(classifier, "model", None)
+    found = _layers(model, class_name) if model is not None else []
+    return found[-1] if found else None
+
+
+def forward(model: Any, batch: Any, watch: Any | None = None) -> tuple[Any, Any]:
+    """Run `model` up to the input of its last Dense layer, eagerly (so a GradientTape sees
+    every step); return (output of `watch` or None, features).
+
+    Sequential models are run layer by layer: a loaded Sequential's layers carry several
+    symbolic nodes, so `layer.output` may belong to a graph the model never runs.
+    """
+    import keras
+
+    dense = _layers(model, "Dense")[-1]
+    if isinstance(model, keras.Sequential):
+        watched, x = None, batch
+        for layer in model.layers:
+            if layer is dense:
+                return watched, x
+            x = layer(x, training=False)
+            if layer is watch:
+                watched = x
+    probe = keras.Model(model.inputs, [(watch or dense).output, dense.input])
+    watched, features = probe(batch, training=False)
+    return (watched if watch is not None else None), features
+
+
+def feature_source(classifier: Classifier) -> str:
+    """Words for the map's caption: which numbers the points are made of."""
+    dense = last_layer(classifier, "Dense")
+    if dense is None:
+        return f"raw pixels (a {classifier.kind} model has no hidden layer to read)"
+    width = int(dense.kernel.shape[0])
+    if width == 28 * 28:
+        return f"raw pixels (a {classifier.kind} model has no hidden layer before its output)"
+    return f"the {width} features feeding the model's output layer"
+
+
+def features(classifier: Classifier, images: np.ndarray) -> np.ndarray:
+    """(N, D) float32 features of many images, in batches; pixels/255 for non-Keras models."""
+    batch = as_batch(images)
+    if last_layer(classifier, "Dense") is None:
+        return batch.reshape(len(batch), -1) / 255.0
+    import tensorflow as tf
+
+    chunks = [
+        np.asarray(forward(classifier.model, tf.constant(batch[i : i + BATCH]))[1])
+        for i in range(0, len(batch), BATCH)
+    ]
+    return np.concatenate(chunks).reshape(len(batch), -1).astype(np.float32)
+
+
+def _unit(vectors: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    return vectors / np.maximum(norms, 1e-12)
+
+
+@dataclass
+class FeatureIndex:
+    """Unit-length features of a set of images, for cosine nearest-neighbour look-ups."""
+
+    indices: np.ndarray  # which images of the source array each row describes
+    unit: np.ndarray  # (n, D)
+
+    def nearest(self, vector: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Source indices and cosine similarities of the k rows closest to `vector`."""
+        similarity = self.unit @ _unit(np.asarray(vector, np.float32).reshape(1, -1))[0]
+        order = np.argsort(-similarity, kind="stable")[:k]
+        return self.indices[order], similarity[order]
+
+
+def _subset(count: int, size: int, seed: int) -> np.ndarray:
+    if count <= size:
+        return np.arange(count)
+    return np.sort(np.random.default_rng(seed).choice(count, size, replace=False))
+
+
+def build_index(
+    classifier: Classifier, images: np.ndarray, size: int = 10_000, seed: int = 0
+) -> FeatureIndex:
+    """Features of a random subset of `images` (all if fewer than `size`)."""
+    chosen = _subset(len(images), size, seed)
+    return FeatureIndex(chosen, _unit(features(classifier, images[chosen])))
+
+
+def nearest_training_images(
+    classifier: Classifier,
+    image28: np.ndarray,
+    data: Dataset,
+    k: int = 8,
+    index: FeatureIndex | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Indices into `data.x_train` of the k training images most similar to `image28` in the
+    model's feature space, with their cosine similarities.
+
+    Pass a prebuilt `index` (from `build_index(classifier, data.x_train)`) in interactive
+    code: building one reads 10,000 images through the model.
+    """
+    index = index if index is not None else build_index(classifier, data.x_train)
+    return index.nearest(features(classifier, image28)[0], k)
+
+
+@dataclass
+class EmbeddingMap:
+    """A 2-D map of a set of images, and what is needed to place a new image on it."""
+
+    method: str  # one of METHODS
+    indices: np.ndarray  # which images of the source array are on the map
+    points: np.ndarray  # (n, 2)
+    index: FeatureIndex  # the same images' features, rows in map order
+    pca: Any | None  # the fitted 2-D PCA of a "PCA" map, None for t-SNE
+    note: str  # how the map was made, for a caption
+
+    def place(self, classifier: Classifier, image28: np.ndarray) -> np.ndarray:
+        """(x, y) of a new image: projected for PCA; for t-SNE, which cannot place new
+        points, the mean position of its nearest neighbours on the map."""
+        vector = features(classifier, image28)
+        if self.method == "PCA":
+            return self.pca.transform(vector)[0, :2]
+        rows, _ = self.index.nearest(vector[0], PLACE_NEIGHBOURS)
+        return self.points[rows].mean(axis=0)
+
+
+def embed(
+    classifier: Classifier,
+    images: np.ndarray,
+    method: str = "PCA",
+    max_points: int = MAP_POINTS,
+    seed: int = 0,
+) -> EmbeddingMap:
+    """Project the features of a random subset of at most `max_points` images (at most
+    TSNE_MAX_POINTS for t-SNE) to 2-D."""
+    from sklearn.decomposition import PCA
+
+    if method not in METHODS:
+        raise ValueError(f"unknown projection {method!r}; choose one of {', '.join(METHODS)}")
+    limit = min(max_points, TSNE_MAX_POINTS) if method == "t-SNE" else max_points
+    chosen = _subset(len(images), limit, seed)
+    values = features(classifier, images[chosen])
+    source = feature_source(classifier)
+    index = FeatureIndex(np.arange(len(chosen)), _unit(values))
+    if method == "PCA":
+        pca = PCA(n_components=2, random_state=seed).fit(values)
+        note = f"PCA of {source}, {len(chosen):,} images."
+        return EmbeddingMap(method, chosen, pca.transform(values), index, pca, note)
+    from sklearn.manifold import TSNE
+
+    reduced = PCA(n_components=min(50, *values.shape), random_state=seed).fit_transform(values)
+    perplexity = float(min(30, max(2, (len(chosen) - 1) // 3)))
+    points = TSNE(n_components=2, perplexity=perplexity, init="pca", random_state=seed,
+                  max_iter=TSNE_ITERATIONS, n_jobs=1).fit_transform(reduced)
+    note = (f"t-SNE of {source}, {len(chosen):,} images. t-SNE cannot place new points: a new "
+            f"image is drawn at the mean position of its {PLACE_NEIGHBOURS} nearest neighbours.")
+    return EmbeddingMap(method, chosen, points, index, None, note)

@@ -1,0 +1,109 @@
+"""Saliency: which pixels a prediction rests on, as a (28, 28) map in 0..1.
+
+Occlusion sensitivity works for every model kind because it only needs `predict_proba`;
+Grad-CAM needs a Keras model with a Conv2D layer but costs one forward and backward pass.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from fmnist_core.classifier import Classifier, as_batch
+from fmnist_core.embedding import forward, last_layer
+
+SIDE = 28
+# Anchor colours of the heat map, cold to hot (close to matplotlib's "inferno").
+_HEAT_COLOURS = np.array(
+    [[0, 0, 4], [87, 16, 110], [188, 55, 84], [249, 142, 9], [252, 255, 164]], dtype=np.float32
+)
+
+
+def _normalise(raw: np.ndarray) -> np.ndarray:
+    """Scale a non-negative map to 0..1; an all-zero map stays zero (nothing mattered)."""
+    raw = np.clip(np.nan_to_num(raw.astype(np.float32)), 0, None)
+    peak = float(raw.max())
+    return raw / peak if peak > 0 else raw
+
+
+def occlusion_map(
+    classifier: Classifier,
+    image: np.ndarray,
+    label: int | None = None,
+    patch: int = 6,
+    stride: int = 2,
+) -> np.ndarray:
+    """How much the probability of `label` (default: the predicted class) drops when a
+    black patch hides each pixel, averaged over the patches covering it.
+
+    The image and all its occluded variants go through one `predict_proba` call (about
+    150 images).
+    """
+    base = as_batch(image)[0]
+    starts = range(0, SIDE - patch + 1, stride)
+    corners = [(row, col) for row in starts for col in starts]
+    variants = np.repeat(base[None], len(corners), axis=0)
+    for variant, (row, col) in zip(variants, corners):
+        variant[row : row + patch, col : col + patch] = 0.0
+    proba = classifier.predict_proba(np.concatenate([base[None], variants]))
+    target = int(np.argmax(proba[0])) if label is None else int(label)
+    drops = proba[0, target] - proba[1:, target]
+    total = np.zeros((SIDE, SIDE), np.float32)
+    covered = np.zeros((SIDE, SIDE), np.float32)
+    for drop, (row, col) in zip(drops, corners):
+        total[row : row + patch, col : col + patch] += drop
+        covered[row : row + patch, col : col + patch] += 1
+    return _normalise(total / np.maximum(covered, 1))
+
+
+def has_conv_layer(classifier: Classifier) -> bool:
+    """True for Keras models with a Conv2D layer, the ones Grad-CAM can explain."""
+    return last_layer(classifier, "Conv2D") is not None
+
+
+def grad_cam(classifier: Classifier, image: np.ndarray, label: int | None = None) -> np.ndarray:
+    """Grad-CAM on the last Conv2D layer, upsampled to 28x28.
+
+    Gradients are taken of the class logit (recomputed from the last Dense layer's input,
+    kernel and bias), not of the softmax output, which saturates for confident predictions.
+    Raises ValueError for models without a Conv2D layer.
+    """
+    import tensorflow as tf
+
+    conv, dense = last_layer(classifier, "Conv2D"), last_layer(classifier, "Dense")
+    if conv is None or dense is None:
+        raise ValueError(f"Grad-CAM needs a Keras CNN; a {classifier.kind} model has no Conv2D")
+    batch = as_batch(image)[:1]
+    target = int(np.argmax(classifier.predict_proba(batch)[0])) if label is None else int(label)
+    with tf.GradientTape() as tape:
+        activations, features = forward(classifier.model, tf.constant(batch), watch=conv)
+        logit = tf.matmul(features, dense.kernel)[:, target] + dense.bias[target]
+    grads = tape.gradient(logit, activations)
+    weights = tf.reduce_mean(grads, axis=(1, 2))
+    cam = tf.nn.relu(tf.einsum("bhwc,bc->bhw", activations, weights))[..., None]
+    return _normalise(tf.image.resize(cam, (SIDE, SIDE), method="bilinear").numpy()[0, ..., 0])
+
+
+def heat_colours(heat: np.ndarray) -> np.ndarray:
+    """Map values in 0..1 to RGB uint8 through the cold-to-hot palette."""
+    position = np.clip(heat, 0, 1) * (len(_HEAT_COLOURS) - 1)
+    anchors = np.arange(len(_HEAT_COLOURS))
+    channels = [np.interp(position, anchors, _HEAT_COLOURS[:, c]) for c in range(3)]
+    return np.stack(channels, axis=-1).astype(np.uint8)
+
+
+def overlay(image: np.ndarray, heat: np.ndarray, scale: int = 8, alpha: float = 0.7) -> np.ndarray:
+    """The input (sharp pixels) with the heat map (smoothly upscaled) blended in, RGB uint8.
+
+    Upscaled so a 28x28 image is readable on screen without the browser blurring it.
+    """
+    from PIL import Image
+
+    side = SIDE * scale
+    gray = np.kron(as_batch(image)[0], np.ones((scale, scale), np.float32))
+    smooth = Image.fromarray(np.asarray(heat, np.float32)).resize(
+        (side, side), Image.Resampling.BILINEAR
+    )
+    heat_big = np.asarray(smooth)
+    weight = alpha * heat_big[..., None]  # cold pixels keep the plain image, hot ones get colour
+    blended = (1 - weight) * gray[..., None] + weight * heat_colours(heat_big)
+    return np.clip(blended, 0, 255).astype(np.uint8)

@@ -1,0 +1,346 @@
+"""The training engine: any zoo model from a plain config, reporting progress as events.
+
+`train(config, data, on_event, stop)` is shared by the app (through `jobs.TrainingJob`, in a
+background thread), the command line and the tests. Events are small frozen dataclasses,
+so a caller can store them, show them or print them without knowing Keras. Setting `stop`
+ends a Keras fit after the current group of steps and keeps the weights learnt so far.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from dataclasses import asdict, dataclass, field, replace
+from datetime import datetime, timezone
+from typing import Any, Callable, Union
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from fmnist_core.augment import AUGMENTATIONS, Augmentation, AugmentedBatches
+from fmnist_core.classifier import Classifier, KerasClassifier, SklearnClassifier
+from fmnist_core.data import Dataset
+from fmnist_core.errors import FmnistError
+from fmnist_core.evaluation import evaluate
+from fmnist_core.zoo import ZOO, ModelSpec, compile_model
+
+SCHEDULES = ("constant", "cosine", "onecycle")
+OPTIMIZERS = ("adam", "adamw", "sgd")
+
+
+class TrainingError(FmnistError):
+    """A configuration that cannot be trained, explained for a person."""
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    model: str = "mlp"  # a key of fmnist_core.zoo.ZOO
+    epochs: int = 10
+    batch_size: int = 128
+    learning_rate: float = 1e-3
+    schedule: str = "constant"  # constant | cosine | onecycle (warm up 30%, cosine down)
+    optimizer: str = "adam"  # adam | adamw | sgd (momentum 0.9, Nesterov)
+    dropout: float | None = None  # None: the model's own default
+    l2: float | None = None  # None: the model's own default
+    augment: Augmentation = field(default_factory=Augmentation)
+    validation_split: float = 0.1  # held out from the training images, never the test set
+    early_stopping_patience: int | None = None  # epochs without val_loss progress
+    seed: int = 0
+    train_limit: int | None = None  # only the first N images of a stratified order
+    preview_count: int = 16  # test images whose live predictions EpochEnd carries
+    flip_tta: bool = False  # the returned classifier averages each image with its mirror
+    steps_per_execution: int = 16  # steps per compiled call; BatchProgress comes this often
+    devices: tuple[str, ...] | None = None  # e.g. ("/cpu:0", "/cpu:1"); None: all GPUs if >1
+
+    def model_options(self) -> dict[str, float]:
+        """The dropout and L2 this config sets; the model's own defaults stand for the rest."""
+        return {k: v for k, v in (("dropout", self.dropout), ("l2", self.l2)) if v is not None}
+
+    def validate(self) -> None:
+        problems = []
+        if self.model not in ZOO:
+            problems.append(f"unknown model {self.model!r} (choose from {', '.join(ZOO)})")
+        if self.epochs < 1 or self.batch_size < 1:
+            problems.append("epochs and batch size must be at least 1")
+        if not self.learning_rate > 0:
+            problems.append("the learning rate must be positive")
+        if self.schedule not in SCHEDULES:
+            problems.append(f"unknown schedule {self.schedule!r} (choose from {', '.join(SCHEDULES)})")
+        if self.optimizer not in OPTIMIZERS:
+            problems.append(f"unknown optimizer {self.optimizer!r} (choose from {', '.join(OPTIMIZERS)})")
+        if not 0 <= self.validation_split < 0.5:
+            problems.append("the validation split must be between 0 and 0.5")
+        if self.train_limit is not None and self.train_limit < 20:
+            problems.append("train_limit must be at least 20 images")
+        if problems:
+            raise TrainingError("; ".join(problems))
+
+
+PRESETS: dict[str, TrainConfig] = {
+    "quick": TrainConfig(model="fast_cnn", epochs=3, batch_size=128, learning_rate=3e-3,
+                         schedule="onecycle", validation_split=0.05),
+    "standard": TrainConfig(model="strong_cnn", epochs=4, batch_size=128, learning_rate=3e-3,
+                            schedule="onecycle", validation_split=0.05),
+    "best": TrainConfig(model="strong_cnn", epochs=20, batch_size=128, learning_rate=3e-3,
+                        schedule="onecycle", augment=AUGMENTATIONS["photo"],
+                        validation_split=0.05, flip_tta=True),
+}
+
+
+# ---------------------------------------------------------------- events
+
+
+@dataclass(frozen=True)
+class PhaseChange:
+    phase: str  # preparing | fitting | evaluating
+    detail: str
+
+
+@dataclass(frozen=True)
+class BatchProgress:
+    epoch: int  # 0-based
+    step: int  # steps done in this epoch
+    steps_per_epoch: int
+    loss: float
+    accuracy: float
+    learning_rate: float
+    images_per_second: float
+
+
+@dataclass(frozen=True)
+class EpochEnd:
+    epoch: int  # 0-based
+    epochs: int
+    loss: float
+    accuracy: float
+    val_loss: float | None
+    val_accuracy: float | None
+    learning_rate: float
+    elapsed: float  # seconds since fit began
+    eta_seconds: float
+    preview_predictions: tuple[int, ...]  # labels for the first preview_count test images
+
+
+@dataclass(frozen=True)
+class TrainingDone:
+    elapsed: float
+    stopped_early: bool
+    reason: str  # completed | stopped | early stopping
+
+
+Event = Union[PhaseChange, BatchProgress, EpochEnd, TrainingDone]
+EventHandler = Callable[[Event], None]
+
+
+# ---------------------------------------------------------------- data
+
+
+def stratified_order(labels: np.ndarray, seed: int) -> np.ndarray:
+    """Indices shuffled, then interleaved class by class: every prefix is nearly balanced."""
+    shuffled = np.random.default_rng(seed).permutation(len(labels))
+    rank = np.empty(len(labels), np.int64)
+    for c in np.unique(labels):
+        members = shuffled[labels[shuffled] == c]
+        rank[members] = np.arange(len(members))
+    return shuffled[np.argsort(rank[shuffled], kind="stable")]
+
+
+def split_train(config: TrainConfig, data: Dataset) -> tuple[np.ndarray, np.ndarray]:
+    """(train indices, validation indices) into data.x_train, both stratified, from the seed."""
+    order = stratified_order(data.y_train, config.seed)
+    if config.train_limit:
+        order = order[: config.train_limit]
+    held = int(round(len(order) * config.validation_split))
+    # The interleaved order puts one of each class first, so a prefix is a stratified sample.
+    return np.sort(order[held:]), np.sort(order[:held])
+
+
+# ---------------------------------------------------------------- Keras
+
+
+def _strategy(config: TrainConfig) -> tf.distribute.Strategy:
+    """All GPUs (or the configured devices) when more than one: same code, more devices."""
+    devices = list(config.devices or [d.name for d in tf.config.list_logical_devices("GPU")])
+    if len(devices) > 1:
+        return tf.distribute.MirroredStrategy(devices)
+    return tf.distribute.get_strategy()
+
+
+def _learning_rate(config: TrainConfig, total_steps: int) -> Any:
+    lr = config.learning_rate
+    if config.schedule == "cosine":
+        return keras.optimizers.schedules.CosineDecay(lr, total_steps, alpha=0.01)
+    if config.schedule == "onecycle":
+        warmup = max(1, int(0.3 * total_steps))
+        return keras.optimizers.schedules.CosineDecay(
+            lr / 25, max(1, total_steps - warmup), alpha=0.004, warmup_target=lr, warmup_steps=warmup)
+    return lr
+
+
+def _optimizer(config: TrainConfig, total_steps: int) -> keras.optimizers.Optimizer:
+    lr = _learning_rate(config, total_steps)
+    if config.optimizer == "adamw":
+        return keras.optimizers.AdamW(lr, weight_decay=1e-4)
+    if config.optimizer == "sgd":
+        return keras.optimizers.SGD(lr, momentum=0.9, nesterov=True)
+    return keras.optimizers.Adam(lr)
+
+
+def _current_lr(model: keras.Model) -> float:
+    return float(np.asarray(model.optimizer.learning_rate))
+
+
+class StopOnEvent(keras.callbacks.Callback):
+    """Ends fit at the next step boundary once `stop` is set, keeping the weights."""
+
+    def __init__(self, stop: threading.Event) -> None:
+        super().__init__()
+        self.stop = stop
+
+    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+        if self.stop.is_set():
+            self.model.stop_training = True
+
+
+class ReportBatches(keras.callbacks.Callback):
+    """BatchProgress after each compiled call (every `steps_per_execution` steps)."""
+
+    def __init__(self, emit: EventHandler, steps_per_epoch: int, batch_size: int) -> None:
+        super().__init__()
+        self.emit, self.steps_per_epoch, self.batch_size = emit, steps_per_epoch, batch_size
+        self.epoch, self.last_step, self.last_time = 0, 0, time.perf_counter()
+
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+        self.epoch, self.last_step, self.last_time = epoch, 0, time.perf_counter()
+
+    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+        logs, now, step = logs or {}, time.perf_counter(), min(batch + 1, self.steps_per_epoch)
+        rate = (step - self.last_step) * self.batch_size / max(now - self.last_time, 1e-9)
+        self.last_step, self.last_time = step, now
+        self.emit(BatchProgress(self.epoch, step, self.steps_per_epoch, float(logs.get("loss", math.nan)),
+                                float(logs.get("accuracy", math.nan)), _current_lr(self.model), rate))
+
+
+class ReportEpochs(keras.callbacks.Callback):
+    """EpochEnd with the live predictions for the preview images, and the history."""
+
+    def __init__(self, emit: EventHandler, epochs: int, preview: np.ndarray) -> None:
+        super().__init__()
+        self.emit, self.epochs, self.preview = emit, epochs, preview
+        self.start = time.perf_counter()
+        self.history: dict[str, list[float]] = {}
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        logs = {**(logs or {}), "learning_rate": _current_lr(self.model)}
+        for key, value in logs.items():
+            self.history.setdefault(key, []).append(float(value))
+        elapsed = time.perf_counter() - self.start
+        labels = self.model(self.preview, training=False).numpy().argmax(axis=1) if len(self.preview) else ()
+        self.emit(EpochEnd(
+            epoch, self.epochs, float(logs["loss"]), float(logs["accuracy"]),
+            _maybe(logs.get("val_loss")), _maybe(logs.get("val_accuracy")), logs["learning_rate"],
+            elapsed, elapsed / (epoch + 1) * (self.epochs - epoch - 1), tuple(int(v) for v in labels),
+        ))
+
+
+def _maybe(value: Any) -> float | None:
+    return None if value is None else float(value)
+
+
+def _fit_keras(config: TrainConfig, spec: ModelSpec, data: Dataset, emit: EventHandler,
+               stop: threading.Event) -> tuple[KerasClassifier, dict[str, Any]]:
+    train_idx, val_idx = split_train(config, data)
+    x_train, y_train = data.x_train[train_idx].astype(np.float32), data.y_train[train_idx]
+    steps_per_epoch = math.ceil(len(train_idx) / config.batch_size)
+    strategy = _strategy(config)
+    with strategy.scope():
+        model = spec.build(**config.model_options())
+        # Keras 3.15 fails under MirroredStrategy with steps_per_execution > 1 (a placeholder
+        # error inside multi_step_on_iterator, seen here on two logical CPUs): one step per call.
+        per_call = config.steps_per_execution if strategy.num_replicas_in_sync == 1 else 1
+        compile_model(model, _optimizer(config, steps_per_epoch * config.epochs), per_call)
+    preview = data.x_test[: config.preview_count].astype(np.float32)
+    epochs_cb = ReportEpochs(emit, config.epochs, preview)
+    callbacks = [ReportBatches(emit, steps_per_epoch, config.batch_size), epochs_cb, StopOnEvent(stop)]
+    early = None
+    if config.early_stopping_patience and len(val_idx):
+        early = keras.callbacks.EarlyStopping(patience=config.early_stopping_patience,
+                                              restore_best_weights=True)
+        callbacks.append(early)
+    validation = None
+    if len(val_idx):
+        validation = (data.x_train[val_idx].astype(np.float32), data.y_train[val_idx])
+    if config.augment.active:
+        inputs = {"x": AugmentedBatches(x_train, y_train, config.batch_size, config.augment, config.seed)}
+    else:
+        inputs = {"x": x_train, "y": y_train, "batch_size": config.batch_size, "shuffle": True}
+    emit(PhaseChange("fitting", f"{len(train_idx)} training images, {len(val_idx)} for validation, "
+                                f"{strategy.num_replicas_in_sync} device(s)"))
+    model.fit(**inputs, epochs=config.epochs, validation_data=validation, callbacks=callbacks, verbose=0)
+    reason = ("stopped" if stop.is_set() else
+              "early stopping" if early is not None and early.stopped_epoch > 0 else "completed")
+    extra = {"history": epochs_cb.history, "reason": reason, "replicas": strategy.num_replicas_in_sync,
+             "train_images": len(train_idx), "validation_images": len(val_idx)}
+    return KerasClassifier(model, spec.kind, flip_tta=config.flip_tta), extra
+
+
+# ---------------------------------------------------------------- scikit-learn
+
+
+def _fit_sklearn(config: TrainConfig, spec: ModelSpec, data: Dataset, emit: EventHandler,
+                 stop: threading.Event) -> tuple[SklearnClassifier, dict[str, Any]]:
+    train_idx, _ = split_train(replace(config, validation_split=0.0), data)
+    if spec.train_subset and len(train_idx) > spec.train_subset:
+        order = stratified_order(data.y_train[train_idx], config.seed)
+        train_idx = np.sort(train_idx[order[: spec.train_subset]])
+    estimator = spec.build(seed=config.seed)
+    emit(PhaseChange("fitting", f"{len(train_idx)} training images; scikit-learn cannot report "
+                                "progress inside one fit, nor stop it part-way"))
+    flat = data.x_train[train_idx].reshape(len(train_idx), -1) / 255.0
+    estimator.fit(flat, data.y_train[train_idx])
+    del stop  # a scikit-learn fit runs to its end; the stop request cannot reach inside it
+    extra = {"history": {}, "reason": "completed",
+             "train_images": len(train_idx), "validation_images": 0}
+    return SklearnClassifier(estimator, spec.kind), extra
+
+
+# ---------------------------------------------------------------- entry point
+
+
+def train(config: TrainConfig, data: Dataset, on_event: EventHandler | None = None,
+          stop: threading.Event | None = None) -> Classifier:
+    """Train `config.model`, evaluate it on the test set and return it with its meta filled."""
+    config.validate()
+    emit = on_event or (lambda event: None)
+    stop = stop or threading.Event()
+    spec = ZOO[config.model]
+    emit(PhaseChange("preparing", f"{spec.title}: seed {config.seed}"))
+    keras.utils.set_random_seed(config.seed)
+    start = time.perf_counter()
+    fit = _fit_keras if spec.family == "keras" else _fit_sklearn
+    classifier, extra = fit(config, spec, data, emit, stop)
+    train_seconds = time.perf_counter() - start
+    emit(PhaseChange("evaluating", f"{len(data.y_test)} test images"))
+    metrics = evaluate(classifier.predict_proba(data.x_test), data.y_test).to_dict()
+    if config.flip_tta:
+        plain = KerasClassifier(classifier.model, spec.kind).predict_proba(data.x_test)
+        extra["accuracy_without_tta"] = float((plain.argmax(axis=1) == data.y_test).mean())
+    reason = extra.pop("reason")
+    classifier.meta.update(
+        kind=spec.kind,
+        title=spec.title,
+        config=asdict(config),
+        params=int(classifier.params),
+        dataset_checksum=data.checksum,
+        created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        train_seconds=round(train_seconds, 2),
+        stopped_early=reason != "completed",
+        stop_reason=reason,
+        flip_tta=bool(getattr(classifier, "flip_tta", False)),
+        metrics=metrics,
+        **extra,
+    )
+    emit(TrainingDone(train_seconds, reason != "completed", reason))
+    return classifier

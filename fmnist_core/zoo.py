@@ -1,0 +1,246 @@
+"""Every model the app can train, each with a description a user can read before choosing.
+
+Keras models take float32 (N, 28, 28) images in 0..255 and rescale inside the model, so a
+saved file carries its own preprocessing; they end in a softmax and come compiled (Adam,
+sparse categorical cross-entropy, accuracy) so `build()` alone gives a model ready to fit.
+scikit-learn models are pipelines over flattened pixels scaled to 0..1 (see
+`SklearnClassifier`) and all provide `predict_proba`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, Literal
+
+import keras
+from keras import layers
+
+NUM_CLASSES = 10
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    kind: str
+    title: str
+    description: str
+    family: Literal["keras", "sklearn"]
+    build: Callable[..., Any]  # keras: (dropout=None, l2=None) -> compiled model; sklearn: (seed=0)
+    train_subset: int | None = None  # sklearn models too slow for all 60,000 images
+
+
+def compile_model(model: keras.Model, optimizer: Any = "adam", steps_per_execution: int = 1) -> keras.Model:
+    """The one loss and metric every Keras model in the zoo is trained with."""
+    model.compile(
+        optimizer=optimizer,
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+        steps_per_execution=steps_per_execution,
+    )
+    return model
+
+
+def _regularizer(l2: float) -> keras.regularizers.Regularizer | None:
+    return keras.regularizers.L2(l2) if l2 else None
+
+
+def _pixels() -> tuple[keras.KerasTensor, keras.KerasTensor]:
+    """Model input in the dataset's convention (0..255), rescaled inside the model."""
+    inputs = keras.Input(shape=(28, 28), name="image")
+    return inputs, layers.Rescaling(1 / 255)(inputs)
+
+
+def _image(x: keras.KerasTensor) -> keras.KerasTensor:
+    return layers.Reshape((28, 28, 1))(x)
+
+
+def _classify(inputs: keras.KerasTensor, x: keras.KerasTensor, name: str) -> keras.Model:
+    outputs = layers.Dense(NUM_CLASSES, activation="softmax", name="probabilities")(x)
+    return compile_model(keras.Model(inputs, outputs, name=name))
+
+
+def _conv_bn(x: keras.KerasTensor, filters: int, l2: float) -> keras.KerasTensor:
+    x = layers.Conv2D(filters, 3, padding="same", use_bias=False, kernel_regularizer=_regularizer(l2))(x)
+    x = layers.BatchNormalization()(x)
+    return layers.ReLU()(x)
+
+
+def build_logreg(dropout: float | None = None, l2: float | None = None) -> keras.Model:
+    inputs, x = _pixels()
+    x = layers.Flatten()(x)
+    if dropout:
+        x = layers.Dropout(dropout)(x)
+    outputs = layers.Dense(NUM_CLASSES, activation="softmax", kernel_regularizer=_regularizer(l2 or 0))(x)
+    return compile_model(keras.Model(inputs, outputs, name="logreg"))
+
+
+def build_mlp(dropout: float | None = None, l2: float | None = None) -> keras.Model:
+    inputs, x = _pixels()
+    x = layers.Flatten()(x)
+    x = layers.Dense(128, activation="relu", kernel_regularizer=_regularizer(l2 or 0))(x)
+    if dropout:
+        x = layers.Dropout(dropout)(x)
+    return _classify(inputs, x, "mlp")
+
+
+def build_deep_mlp(dropout: float | None = None, l2: float | None = None) -> keras.Model:
+    dropout, l2 = 0.3 if dropout is None else dropout, 1e-4 if l2 is None else l2
+    inputs, x = _pixels()
+    x = layers.Flatten()(x)
+    for units in (512, 256, 128):
+        x = layers.Dense(units, activation="relu", kernel_regularizer=_regularizer(l2))(x)
+        x = layers.Dropout(dropout)(x)
+    return _classify(inputs, x, "deep_mlp")
+
+
+def build_simple_cnn(dropout: float | None = None, l2: float | None = None) -> keras.Model:
+    dropout = 0.25 if dropout is None else dropout
+    inputs, x = _pixels()
+    x = _image(x)
+    for filters in (32, 64):
+        x = layers.Conv2D(filters, 3, activation="relu", kernel_regularizer=_regularizer(l2 or 0))(x)
+        x = layers.MaxPooling2D()(x)
+    x = layers.Flatten()(x)
+    x = layers.Dropout(dropout)(x)
+    x = layers.Dense(128, activation="relu", kernel_regularizer=_regularizer(l2 or 0))(x)
+    return _classify(inputs, x, "simple_cnn")
+
+
+def build_fast_cnn(dropout: float | None = None, l2: float | None = None) -> keras.Model:
+    """Cheap first layers (few channels at full resolution), BatchNorm for a high learning rate."""
+    dropout, l2 = 0.2 if dropout is None else dropout, l2 or 0
+    inputs, x = _pixels()
+    x = _image(x)
+    x = _conv_bn(x, 16, l2)
+    x = layers.MaxPooling2D()(x)
+    x = _conv_bn(x, 32, l2)
+    x = layers.MaxPooling2D()(x)
+    x = _conv_bn(x, 64, l2)
+    x = layers.MaxPooling2D()(x)
+    x = layers.Flatten()(x)
+    x = layers.Dropout(dropout)(x)
+    x = layers.Dense(128, activation="relu", kernel_regularizer=_regularizer(l2))(x)
+    return _classify(inputs, x, "fast_cnn")
+
+
+def build_strong_cnn(dropout: float | None = None, l2: float | None = None) -> keras.Model:
+    """One cheap conv at full resolution, then the capacity at 14x14 and 7x7 where it costs less."""
+    dropout, l2 = 0.3 if dropout is None else dropout, l2 or 0
+    inputs, x = _pixels()
+    x = _image(x)
+    x = _conv_bn(x, 32, l2)
+    x = layers.MaxPooling2D()(x)
+    x = _conv_bn(x, 64, l2)
+    x = _conv_bn(x, 64, l2)
+    x = layers.MaxPooling2D()(x)
+    x = _conv_bn(x, 128, l2)
+    x = layers.GlobalAveragePooling2D()(x)
+    x = layers.Dropout(dropout)(x)
+    return _classify(inputs, x, "strong_cnn")
+
+
+def build_sk_logreg(seed: int = 0) -> Any:
+    from sklearn.linear_model import LogisticRegression
+
+    return LogisticRegression(C=0.1, max_iter=200, random_state=seed)
+
+
+def build_sk_svm(seed: int = 0) -> Any:
+    from sklearn.calibration import CalibratedClassifierCV
+    from sklearn.decomposition import PCA
+    from sklearn.pipeline import make_pipeline
+    from sklearn.svm import SVC
+
+    # An SVC has no probabilities of its own: calibrate its scores on 3 internal folds.
+    svc = SVC(C=10, kernel="rbf", gamma="scale", random_state=seed)
+    return make_pipeline(PCA(n_components=50, random_state=seed),
+                         CalibratedClassifierCV(svc, ensemble=False, cv=3))
+
+
+def build_sk_forest(seed: int = 0) -> Any:
+    from sklearn.ensemble import RandomForestClassifier
+
+    return RandomForestClassifier(n_estimators=100, min_samples_leaf=2, n_jobs=-1, random_state=seed)
+
+
+def sklearn_param_count(estimator: Any) -> int:
+    """Numbers the fitted estimator stores to decide: weights, support vectors, tree nodes."""
+    if hasattr(estimator, "steps"):
+        return sum(sklearn_param_count(step) for _, step in estimator.steps)
+    if hasattr(estimator, "calibrated_classifiers_"):
+        return sum(sklearn_param_count(c.estimator) for c in estimator.calibrated_classifiers_)
+    if hasattr(estimator, "estimators_"):
+        return int(sum(tree.tree_.node_count for tree in estimator.estimators_))
+    fitted = ("coef_", "intercept_", "components_", "mean_", "support_vectors_", "dual_coef_")
+    return int(sum(getattr(estimator, name).size for name in fitted if hasattr(estimator, name)))
+
+
+ZOO: dict[str, ModelSpec] = {
+    spec.kind: spec
+    for spec in (
+        ModelSpec(
+            "logreg", "Logistic regression (Keras)",
+            "One softmax layer over the 784 pixels: each class is a single weighted template. "
+            "Trains in seconds and shows how far pixel templates go (about 84%), but it cannot "
+            "combine features, so shirts, coats and pullovers blur together.",
+            "keras", build_logreg,
+        ),
+        ModelSpec(
+            "mlp", "Seed MLP",
+            "The starter network: Flatten, Dense(128, relu), Dense(10, softmax), trained with "
+            "Adam. About 100k weights and under a second per epoch here; around 88% test accuracy, "
+            "because a dense layer ignores that nearby pixels belong together.",
+            "keras", build_mlp,
+        ),
+        ModelSpec(
+            "deep_mlp", "Deeper MLP with dropout and L2",
+            "Three dense layers (512, 256, 128) with dropout and L2 weight decay so the extra "
+            "capacity does not just memorise the training set. A point or so better than the "
+            "seed MLP at several times the cost; still blind to image structure.",
+            "keras", build_deep_mlp,
+        ),
+        ModelSpec(
+            "simple_cnn", "Simple CNN",
+            "Two convolution + max-pooling stages and a dense layer, as in the seed projects. "
+            "Convolutions share weights across the image, so it learns edges and textures "
+            "once; about 91-92% after a few epochs, several seconds per epoch on 2 CPU cores.",
+            "keras", build_simple_cnn,
+        ),
+        ModelSpec(
+            "fast_cnn", "Fast CNN (quick preset)",
+            "Three small convolution stages with BatchNorm, kept narrow at full resolution "
+            "where convolutions are most expensive. Built to pass 90% in well under 30 seconds "
+            "of CPU training; it gives up the last couple of points to the strong CNN.",
+            "keras", build_fast_cnn,
+        ),
+        ModelSpec(
+            "strong_cnn", "Strong CNN (the bundled model)",
+            "Four convolutions with BatchNorm, global average pooling and dropout, trained "
+            "with augmentation (flips, shifts, scaling, erasing, photo-like contrast and blur) "
+            "and a one-cycle schedule. Under 300k weights and the most accurate model here, "
+            "at the price of minutes per epoch-set of training on a CPU.",
+            "keras", build_strong_cnn,
+        ),
+        ModelSpec(
+            "sk_logreg", "Logistic regression (scikit-learn)",
+            "scikit-learn's multinomial logistic regression on the 784 scaled pixels, with L2 "
+            "regularisation. A classical baseline (about 84-85%); the Keras version learns "
+            "the same kind of model by gradient descent instead of L-BFGS.",
+            "sklearn", build_sk_logreg,
+        ),
+        ModelSpec(
+            "sk_svm", "SVM (RBF kernel on PCA features)",
+            "A support vector machine with an RBF kernel, C=10. A full SVC on 60,000 images of "
+            "784 pixels takes far too long on 2 cores, so this one trades some accuracy for "
+            "time: the pixels are first reduced to 50 PCA components and it trains on a "
+            "stratified 15,000-image subset (a few minutes; Zalando's full SVC reaches 89.7%).",
+            "sklearn", build_sk_svm, train_subset=15000,
+        ),
+        ModelSpec(
+            "sk_forest", "Random forest",
+            "100 decision trees voting on raw pixels. Robust and needs no tuning (about 87-88%), "
+            "but trees split on single pixels, so they cannot learn shapes that move around; "
+            "the saved model is large because it stores every node.",
+            "sklearn", build_sk_forest,
+        ),
+    )
+}

@@ -1,0 +1,94 @@
+"""Classify: upload photos, draw a garment, or pick a test image, and see what the model
+makes of it and why."""
+
+import numpy as np
+import streamlit as st
+
+from fmnist_core.classes import CLASS_NAMES
+from ui import canvas, classify
+from ui.images import thumbnail_strip
+from ui.layout import lazy_tabs
+from ui.models import model_picker
+from ui.resources import dataset_or_stop
+
+data = dataset_or_stop()
+st.title("Classify")
+model = model_picker("Model", key="classify_model")
+if model is None:
+    st.stop()
+
+
+def uploads() -> None:
+    """One photo in detail; several as a gallery with a CSV of the predictions."""
+    files = st.file_uploader(
+        "Photos of garments (one or many)", type=classify.UPLOAD_TYPES,
+        accept_multiple_files=True, key="classify_uploads",
+        help="Best: one garment, flat or worn, on a plain background, filling the frame.",
+    )
+    if not files:
+        st.caption("Your photos stay on this server only for this session.")
+        return
+    outcomes = classify.classify_files(model, [(f.name, f.getvalue()) for f in files])
+    if len(outcomes) == 1:
+        classify.show_prediction(model, outcomes[0], key="classify_upload")
+        return
+    for outcome in outcomes:
+        if outcome.error:
+            classify.show_error(outcome)
+    readable = [o for o in outcomes if o.result is not None]
+    if readable:
+        thumbnail_strip([o.result.image28 for o in readable],
+                        [classify.prediction_caption(o) for o in readable], scale=4)
+    table = classify.outcomes_table(outcomes)
+    st.dataframe(table, hide_index=True, column_config={
+        "confidence": st.column_config.NumberColumn(format="percent")})
+    st.download_button("Download the predictions (CSV)", classify.table_csv(table),
+                       icon=":material/download:",
+                       file_name="predictions.csv", mime="text/csv", on_click="ignore",
+                       key="classify_csv")
+    if readable:
+        chosen = st.selectbox("Look at one in detail", range(len(readable)),
+                              format_func=lambda i: f"{i + 1}. {readable[i].name}",
+                              key="classify_detail")
+        classify.show_prediction(model, readable[chosen], key="classify_gallery_detail")
+
+
+@st.fragment
+def drawing() -> None:
+    """A canvas: draw a garment in white on black, as the dataset shows them."""
+    brush_col, clear_col = st.columns([3, 1], vertical_alignment="bottom")
+    brush = brush_col.slider("Brush size", 5, 40, 18, key="classify_brush")
+    if clear_col.button("Clear", icon=":material/ink_eraser:", key="classify_clear"):
+        st.session_state.classify_canvas_version = st.session_state.get(
+            "classify_canvas_version", 0) + 1
+    draw_col, result_col = st.columns([1, 2])
+    with draw_col:
+        rgba = canvas.draw(f"classify_canvas_{st.session_state.get('classify_canvas_version', 0)}",
+                           stroke_width=brush)
+        st.caption("Undo and redo are in the canvas toolbar. Fill the square, like the "
+                   "dataset's thumbnails.")
+    with result_col:
+        if rgba is None or not np.asarray(rgba)[..., :3].any():
+            st.info("Draw a garment to see the model's guess.", icon=":material/draw:")
+            return
+        classify.show_prediction(model, classify.drawing_outcome(model, rgba),
+                                 key="classify_drawing")
+
+
+@st.fragment
+def test_image() -> None:
+    """Any of the 10,000 test images, chosen by number, by class or at random."""
+    class_col, index_col, random_col = st.columns([2, 2, 1], vertical_alignment="bottom")
+    wanted = class_col.selectbox("Class", ["any", *CLASS_NAMES], key="classify_test_class")
+    if random_col.button("Random", icon=":material/casino:", key="classify_test_random"):
+        pool = (np.arange(len(data.y_test)) if wanted == "any"
+                else np.flatnonzero(data.y_test == CLASS_NAMES.index(wanted)))
+        st.session_state.classify_test_index = int(np.random.default_rng().choice(pool))
+    index = index_col.number_input("Test image number", 0, len(data.y_test) - 1,
+                                   key="classify_test_index")
+    outcome = classify.test_image_outcome(model, data.x_test[index], index)
+    classify.show_prediction(model, outcome, key="classify_test", true_label=int(data.y_test[index]))
+
+
+lazy_tabs("classify_tab", {classify.UPLOAD_TAB: uploads, classify.DRAW_TAB: drawing,
+                           classify.TEST_IMAGE_TAB: test_image})

@@ -1,0 +1,124 @@
+"""Train: pick a model and its hyperparameters, watch it learn live, stop it, save it."""
+
+import streamlit as st
+
+from fmnist_core import registry
+from fmnist_core.augment import AUGMENTATIONS
+from fmnist_core.errors import FmnistError
+from fmnist_core.training import OPTIMIZERS, PRESETS, SCHEDULES
+from fmnist_core.zoo import ZOO
+from ui import training
+from ui.models import SESSION, accuracy_text, registry_key, set_active
+from ui.resources import dataset_or_stop
+from ui.text import escape_markdown
+
+data = dataset_or_stop()
+training.ensure_form_defaults()
+run = training.current_run()
+busy = run is not None and run.job.running
+
+st.title("Train a model")
+st.caption("Training runs in the background on the server: you can click around or visit "
+           "other pages, and come back to watch it.")
+
+preset_col, model_col = st.columns([1, 2])
+preset_col.selectbox(
+    "Start from a preset", list(PRESETS), key="train_preset", on_change=training.apply_preset,
+    format_func=lambda name: f"{name}: {PRESETS[name].model}, {PRESETS[name].epochs} epochs",
+    help="Fills in the form below; change anything before starting.", disabled=busy,
+)
+model_kind = model_col.selectbox("Model", list(ZOO), key="train_model",
+                                 format_func=lambda kind: ZOO[kind].title, disabled=busy)
+spec = ZOO[model_kind]
+st.info(spec.description, icon=":material/psychology:")
+
+with st.form("train_form", border=True):
+    is_keras = spec.family == "keras"
+    if not is_keras:
+        st.caption("scikit-learn models train in one go: epochs, learning rate and the other "
+                   "network settings do not apply, and there is no live curve.")
+    left, middle, right = st.columns(3)
+    left.number_input("Epochs", 1, 100, key=training.FIELDS["epochs"], disabled=not is_keras)
+    left.select_slider("Batch size", [32, 64, 128, 256, 512], key=training.FIELDS["batch_size"],
+                       disabled=not is_keras, help="128-256 is fastest on a CPU")
+    left.select_slider("Learning rate", [1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2],
+                       key=training.FIELDS["learning_rate"], format_func="{:g}".format,
+                       disabled=not is_keras)
+    middle.selectbox("Schedule", SCHEDULES, key=training.FIELDS["schedule"], disabled=not is_keras,
+                     help="onecycle: warm up for 30% of the steps, then cosine down")
+    middle.selectbox("Optimizer", OPTIMIZERS, key=training.FIELDS["optimizer"],
+                     disabled=not is_keras)
+    middle.select_slider("Dropout", [training.MODEL_DEFAULT, 0.0, 0.1, 0.2, 0.3, 0.4, 0.5],
+                         key=training.FIELDS["dropout"], disabled=not is_keras)
+    middle.select_slider("L2 weight decay", [training.MODEL_DEFAULT, 0.0, 1e-5, 1e-4, 1e-3],
+                         key=training.FIELDS["l2"], disabled=not is_keras,
+                         format_func=lambda v: v if isinstance(v, str) else f"{v:g}")
+    right.selectbox("Augmentation", list(AUGMENTATIONS), key=training.FIELDS["augment"],
+                    disabled=not is_keras,
+                    help="basic: flips, shifts, zoom, erasing; photo: also the contrast and "
+                         "blur of real photos (helps the Classify page, costs epochs)")
+    right.slider("Validation share", 0.0, 0.3, step=0.05,
+                 key=training.FIELDS["validation_split"], disabled=not is_keras,
+                 help="Held out from the training images; the test set is never used to train")
+    right.number_input("Early stopping patience (0 = off)", 0, 20,
+                       key=training.FIELDS["early_stopping_patience"], disabled=not is_keras)
+    right.number_input("Training images", 100, training.FULL_TRAINING_SET, step=1000,
+                       key=training.FIELDS["train_limit"],
+                       help="Fewer images train faster; a balanced subset is used")
+    right.number_input("Seed", 0, 2**31 - 1, key=training.FIELDS["seed"])
+    right.checkbox("Mirror averaging at prediction time", key=training.FIELDS["flip_tta"],
+                   disabled=not is_keras,
+                   help="Average each prediction with that of the mirrored image")
+    start = st.form_submit_button("Start training", icon=":material/play_arrow:", type="primary",
+                                  disabled=busy)
+
+if start:
+    try:
+        training.start_run(training.config_from_state(), data)
+    except FmnistError as exc:
+        st.error(f"This configuration cannot be trained: {exc}", icon=":material/error:")
+    run = training.current_run()
+
+if run is None:
+    st.stop()
+
+st.subheader(f"Run: {ZOO[run.job.config.model].title}")
+training.show_run(run, data)
+
+if run.job.running:
+    st.stop()
+if run.job.error:
+    st.error(f"The run ended with an error: {run.job.error}. Try fewer epochs, another model "
+             "or a lower learning rate.", icon=":material/error:")
+    st.button("Clear", on_click=training.discard_run, key="train_discard")
+    st.stop()
+
+training.adopt_result(run)
+result = run.job.result
+st.success(f"Done: {accuracy_text(result.meta)} with {result.params:,} parameters, in "
+           f"{result.meta.get('train_seconds', 0):.0f} s ({result.meta.get('stop_reason')}).",
+           icon=":material/check_circle:")
+if run.saved_as:
+    st.info(f"Saved as **{escape_markdown(run.saved_as)}**. Manage it on the Models page.",
+            icon=":material/save:")
+else:
+    with st.form("train_save_form"):
+        name = st.text_input("Save as", value=training.default_name(run.job.config),
+                             max_chars=registry.MAX_NAME, key="train_save_name")
+        make_active = st.checkbox("Make it my active model", value=True, key="train_make_active")
+        if st.form_submit_button("Save to the model registry", icon=":material/save:",
+                                 type="primary"):
+            try:
+                registry.save(result, name)
+            except FmnistError as exc:
+                st.error(f"Not saved: {escape_markdown(str(exc))}", icon=":material/error:")
+            else:
+                run.saved_as = name
+                if make_active:
+                    set_active(registry_key(name))
+                st.rerun()
+use_col, discard_col = st.columns(2)
+use_col.button("Use it now without saving", key="train_use_unsaved",
+               on_click=set_active, args=(SESSION,),
+               help="Evaluate and Classify use it; it is lost when you close the tab")
+discard_col.button("Start over", key="train_discard", on_click=training.discard_run)

@@ -1,0 +1,43 @@
+"""Click a cell of the Evaluate page's confusion matrix and see the gallery of its images."""
+
+from __future__ import annotations
+
+import pytest
+from driver import (CLASS_NAMES, chart, click_plotly_point, error_texts, open_app_page,
+                    use_model, wait_for_visible)
+
+pytestmark = pytest.mark.browser
+
+# Every cell's point carries customdata [true, predicted, count, share]: find the mistake
+# the model makes most often, in whichever trace draws it, so the clicked cell has images.
+BIGGEST_MISTAKE = """el => {
+    const traces = el.querySelector('.js-plotly-plot')._fullData;
+    let best = null;
+    traces.forEach((trace, t) => {
+        for (let i = 0; i < (trace.customdata ? trace._length : 0); i++) {
+            const [truth, predicted, count] = trace.customdata[i];
+            if (truth !== predicted && (best === null || count > best[4])) {
+                best = [t, i, truth, predicted, count];
+            }
+        }
+    });
+    return best;
+}"""
+
+
+def test_clicking_a_confusion_cell_shows_its_images(page, app_server, seed_model, screenshots):
+    open_app_page(page, app_server, "evaluate")
+    use_model(page, seed_model)
+    matrix = chart(page, "eval_confusion_chart")
+    wait_for_visible(page, matrix)
+    page.get_by_text("No cell selected yet.").wait_for()
+
+    trace, point, true, predicted, count = matrix.evaluate(BIGGEST_MISTAKE)
+    click_plotly_point(page, matrix, trace=trace, point=point)
+
+    title = f"{CLASS_NAMES[true]} taken for {CLASS_NAMES[predicted]}: {count:,} images"
+    wait_for_visible(page, page.get_by_role("heading", name=title))
+    thumbnails = page.locator("[class*='st-key-eval_cell_grid_enlarge_']")
+    assert thumbnails.count() == min(count, 24)  # the gallery's first page
+    assert error_texts(page) == []
+    screenshots(page, "evaluate-confusion-cell")

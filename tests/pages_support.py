@@ -1,0 +1,45 @@
+"""Helpers shared by the AppTest page tests (tests/test_pages_*.py)."""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+from streamlit.testing.v1 import AppTest
+
+APP = str(Path(__file__).resolve().parent.parent / "streamlit_app.py")
+TIMEOUT = 120  # the first run of a page may import TensorFlow and load a model
+
+
+def open_page(page: str | None = None, active_model: str | None = None) -> AppTest:
+    """A fresh session of the app, switched to `page` (a script path: ui.navigation.path_of("train")) and run;
+    `active_model` (a ui.models key such as "registry:tiny") is set before the first run."""
+    app = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    if active_model is not None:
+        app.session_state["models_active"] = active_model
+    app.run()
+    if page is not None:
+        app.switch_page(page).run()
+    return app
+
+
+@functools.cache
+def tiny_classifier():
+    """A seed MLP trained for one epoch on 2,000 images (a few seconds), once per run."""
+    from fmnist_core.data import load_dataset
+    from fmnist_core.training import TrainConfig, train
+
+    return train(TrainConfig(model="mlp", epochs=1, train_limit=2000, validation_split=0.1),
+                 load_dataset())
+
+
+def save_tiny_model(name: str = "tiny") -> Path:
+    """The tiny model saved under `name` in the current FMNIST_MODELS_DIR."""
+    from fmnist_core import registry
+
+    return registry.save(tiny_classifier(), name)
+
+
+def texts(elements) -> list[str]:
+    """The `value` of every element of an AppTest element list, for assertions."""
+    return [str(element.value) for element in elements]

@@ -1,0 +1,110 @@
+"""The Insights page and the insight widgets under real Streamlit (AppTest)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from pages_support import TIMEOUT, open_page, save_tiny_model, texts
+
+PAGE = "pages/insights.py"
+
+
+@pytest.fixture
+def no_bundle(models_dir, monkeypatch):
+    """Only the models of the private registry, whatever assets/ holds."""
+    from fmnist_core import registry
+
+    monkeypatch.setattr(registry, "default_model_path", lambda: models_dir / "no-bundle")
+    return models_dir
+
+
+def suspect_captions(app: AppTest) -> list[str]:
+    return [text for text in texts(app.caption) if text.startswith("given ")]
+
+
+def _open_tab(app: AppTest, tab: str) -> AppTest:
+    app.session_state["insights_tab"] = tab
+    app.run()
+    assert not app.exception, app.exception
+    assert not app.error, texts(app.error)
+    return app
+
+
+def test_every_tab_draws_its_content(no_bundle):
+    save_tiny_model("tiny")
+    app = open_page(PAGE, active_model="registry:tiny")
+    assert not app.exception and not app.error
+
+    _open_tab(app, "Embedding map")
+    assert len(app.get("plotly_chart")) == 1
+    assert any("PCA of the 128 features" in text for text in texts(app.caption))
+    assert any("Click a point" in text for text in texts(app.info))
+
+    _open_tab(app, "Suspect labels")
+    captions = suspect_captions(app)
+    assert len(captions) == 24 and all(" · model " in c for c in captions)
+    app.number_input(key="insights_suspects_page").set_value(2).run()
+    assert not app.exception
+    assert len(suspect_captions(app)) == 24 and suspect_captions(app) != captions
+    app.button(key="insights_suspects_grid_enlarge_0").click().run()  # the enlarged view
+    assert not app.exception
+    assert app.radio(key="insights_suspects_why_method").options == ["Occlusion"]  # an MLP
+    assert any(c.startswith("Why ") for image in app.image for c in image.captions)
+
+    _open_tab(app, "Calibration")
+    assert [m.label for m in app.metric] == ["Expected calibration error", "Log loss",
+                                             "Temperature T"]
+    assert len(app.get("plotly_chart")) == 1
+
+    _open_tab(app, "Report")
+    assert len(app.get("download_button")) == 1
+    assert any("opens in any browser" in text for text in texts(app.caption))
+
+
+@pytest.fixture
+def tiny_cnn_path(no_bundle):
+    """An untrained two-layer CNN saved in the private registry."""
+    import keras
+
+    from fmnist_core import registry
+    from fmnist_core.classifier import KerasClassifier
+
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((28, 28))
+    x = keras.layers.Reshape((28, 28, 1))(keras.layers.Rescaling(1 / 255)(inputs))
+    x = keras.layers.Conv2D(4, 3, strides=2, activation="relu")(x)
+    x = keras.layers.Dense(16, activation="relu")(keras.layers.Flatten()(x))
+    model = keras.Model(inputs, keras.layers.Dense(10, activation="softmax")(x))
+    return registry.save(KerasClassifier(model, "simple_cnn"), "tiny-cnn")
+
+
+def _widgets_script(path: str) -> None:
+    """What the Classify page does with one image, plus the map with that image as a star."""
+    from fmnist_core import registry
+    from ui.insights import embedding_map_panel, saliency_panel, similar_images_panel
+    from ui.resources import dataset_or_stop
+
+    classifier = registry.load(path)
+    image = dataset_or_stop().x_test[0]
+    saliency_panel(classifier, image, key="classify_saliency", model_key=path)
+    similar_images_panel(classifier, image, k=6, key="classify_similar", model_key=path)
+    embedding_map_panel(classifier, model_key=path, new_image=image, key="classify_map")
+
+
+def test_widgets_explain_one_image(tiny_cnn_path):
+    app = AppTest.from_function(_widgets_script, args=(str(tiny_cnn_path),),
+                                default_timeout=TIMEOUT).run()
+    assert not app.exception, app.exception
+    method = app.radio(key="classify_saliency_method")
+    assert method.options == ["Occlusion", "Grad-CAM"]
+    assert app.image[0].captions[0].startswith("Why ")
+    similar = [text for text in texts(app.caption) if " · " in text]
+    assert len(similar) == 6 and all(float(text.split(" · ")[1]) <= 1 for text in similar)
+    figure = json.loads(app.get("plotly_chart")[0].proto.spec)
+    assert [t["name"] for t in figure["data"]][-2:] == ["misclassified", "your image"]
+
+    method.set_value("Grad-CAM").run()
+    assert not app.exception and app.image[0].captions[0].startswith("Why ")

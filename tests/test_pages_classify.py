@@ -1,0 +1,102 @@
+"""The Classify page: uploads (one in detail, many as a gallery with a CSV), drawings on a
+replaced canvas, test images; bad files give a friendly message with the name escaped."""
+
+import io
+import re
+from unittest import mock
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from fmnist_core.classes import CLASS_NAMES
+from pages_support import open_page, save_tiny_model, texts
+from ui import classify
+from ui.models import LoadedModel
+from ui.navigation import path_of
+
+PAGE = path_of("classify")
+
+
+@pytest.fixture
+def app(models_dir):
+    save_tiny_model("tiny")
+    return open_page(PAGE, active_model="registry:tiny")
+
+
+def png_bytes(image: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(image).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def test_one_uploaded_image_is_shown_in_detail(app, real_data):
+    sneaker = real_data.x_test[int(np.flatnonzero(real_data.y_test == 7)[0])]
+    app.get("file_uploader")[0].set_value(("sneaker.png", png_bytes(sneaker), "image/png"))
+    app.run()
+    assert not app.exception and not app.error
+    assert any(m.startswith("### ") and "%" in m for m in texts(app.markdown))
+    assert {c.key for c in app.get("plotly_chart")} >= {"classify_upload_probabilities"}
+    assert any("What the model sees" in c for image in app.image for c in image.captions)
+
+
+def test_many_uploads_make_a_gallery_with_a_csv_and_a_bad_file_is_explained(app, real_data):
+    files = [(f"test-{i}.png", png_bytes(real_data.x_test[i]), "image/png") for i in range(3)]
+    files.append(("<img src=x onerror=alert(1)>.png", b"not an image at all", "image/png"))
+    app.get("file_uploader")[0].set_value(files)
+    app.run()
+    assert not app.exception
+    errors = texts(app.error)
+    assert len(errors) == 1 and "\\<img" in errors[0]
+    assert re.search(r"(?<!\\)[<>]", errors[0]) is None  # every angle bracket escaped
+    table = app.dataframe[0].value
+    assert len(table) == 4 and table["prediction"].notna().sum() == 3
+    assert table["prediction"].dropna().isin(CLASS_NAMES).all()
+    assert app.get("download_button")[0].proto.label.startswith("Download the predictions")
+
+
+def test_a_drawing_from_the_canvas_is_classified(app, monkeypatch):
+    drawing = np.zeros((280, 280, 4), np.uint8)
+    drawing[..., 3] = 255
+    drawing[60:220, 100:180, :3] = 255  # a bright upright block, like trousers
+    monkeypatch.setattr("ui.canvas.draw", lambda key, stroke_width: drawing)
+    app.session_state["classify_tab"] = classify.DRAW_TAB
+    app.run()
+    assert not app.exception and not app.error
+    assert "classify_drawing_probabilities" in {c.key for c in app.get("plotly_chart")}
+
+
+def test_an_empty_canvas_asks_for_a_drawing(app, monkeypatch):
+    monkeypatch.setattr("ui.canvas.draw", lambda key, stroke_width: None)
+    app.session_state["classify_tab"] = classify.DRAW_TAB
+    app.run()
+    assert not app.exception
+    assert any("Draw a garment" in text for text in texts(app.info))
+
+
+def test_a_test_image_shows_its_true_class(app, real_data):
+    app.session_state["classify_tab"] = classify.TEST_IMAGE_TAB
+    app.run()
+    app.number_input(key="classify_test_index").set_value(5).run()
+    assert not app.exception
+    truth = CLASS_NAMES[int(real_data.y_test[5])]
+    assert any(f"True class: **{truth}**" in text for text in texts(app.markdown))
+
+
+def test_uploads_are_classified_in_one_batched_call(real_data):
+    model = mock.Mock()
+    model.predict_proba.side_effect = lambda images: np.full((len(images), 10), 0.1, np.float32)
+    model.meta = {}
+    loaded = LoadedModel("test", "test", model, "test")
+    files = [(f"{i}.png", png_bytes(real_data.x_test[i])) for i in range(5)]
+    outcomes = classify.classify_files(loaded, files + [("empty.png", b"")])
+    assert model.predict_proba.call_count == 1
+    assert [o.prediction is not None for o in outcomes] == [True] * 5 + [False]
+    assert "empty" in outcomes[-1].error
+
+
+def test_the_real_canvas_component_runs_under_apptest(app):
+    app.session_state["classify_tab"] = classify.DRAW_TAB
+    app.run()
+    assert not app.exception
+    assert any("Draw a garment" in text for text in texts(app.info))

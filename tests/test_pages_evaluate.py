@@ -1,0 +1,85 @@
+"""The Evaluate page: metrics, the confusion matrix driven through its own state (eval_cell),
+the accessible table, the most confident mistakes, and the comparison with references."""
+
+import numpy as np
+import pytest
+
+from fmnist_core.classes import CLASS_NAMES
+from fmnist_core.references import REFERENCE_ACCURACY
+from pages_support import open_page, save_tiny_model, texts
+from ui import charts, evaluations
+from ui.navigation import path_of
+
+PAGE = path_of("evaluate")
+
+
+@pytest.fixture
+def app(models_dir):
+    save_tiny_model("tiny")
+    return open_page(PAGE, active_model="registry:tiny")
+
+
+def test_metrics_and_the_clickable_confusion_matrix(app):
+    assert not app.exception
+    assert [m.label for m in app.metric][:2] == ["Accuracy", "Macro F1"]
+    chart = next(c for c in app.get("plotly_chart") if c.key == evaluations.CHART_KEY)
+    assert chart.proto.selection_mode  # clicks are reported back to the page
+    assert any("No cell selected" in text for text in texts(app.info))
+
+
+def test_a_selected_cell_shows_its_images_most_confident_first(app):
+    app.session_state[evaluations.CELL_KEY] = (6, 0)  # Shirt taken for T-shirt/top
+    app.run()
+    assert not app.exception
+    heading = next(s for s in texts(app.subheader) if "taken for" in s)
+    count = int(heading.rsplit(": ", 1)[1].split()[0].replace(",", ""))
+    captions = [c for c in texts(app.caption) if c.startswith("true **")]
+    assert len(captions) == min(count, 24)
+    assert all(c.startswith("true **Shirt**") for c in captions)
+    confidences = [float(c.split("  \n")[1].rsplit(" ", 1)[1].rstrip("%")) for c in captions]
+    assert confidences == sorted(confidences, reverse=True)
+
+
+def test_the_table_twin_and_the_other_tabs_run(app):
+    app.session_state["eval_normalised"] = True
+    app.run()
+    assert not app.exception and len(app.dataframe) == 1
+    for tab in ("Per class", "Most confident mistakes", "Compare models"):
+        app.session_state["eval_tab"] = tab
+        app.run()
+        assert not app.exception, tab
+    table = app.dataframe[0].value
+    assert {r.name for r in REFERENCE_ACCURACY} <= set(table["model"])
+    assert (table["source"] == "this app").sum() == 1
+
+
+def test_confusion_figure_markers_carry_true_and_predicted_labels():
+    matrix = np.arange(100).reshape(10, 10)
+    figure = charts.confusion_figure(matrix, normalised=False, selected=(2, 3))
+    right, mistakes, outline = figure.data
+    assert len(right.x) == 10 and len(mistakes.x) == 90
+    assert right.marker.symbol == mistakes.marker.symbol == "square"
+    row = next(i for i, (t, p) in enumerate(mistakes.customdata[:, :2]) if (t, p) == (2, 3))
+    assert mistakes.y[row] == CLASS_NAMES[2] and mistakes.x[row] == CLASS_NAMES[3]
+    assert mistakes.customdata[row, 2] == 23 and mistakes.text[row] == "23"
+    assert outline.marker.symbol == "square-open"  # the selected cell
+
+
+def test_selection_callbacks_store_the_cell(monkeypatch):
+    state = {evaluations.CHART_KEY: {"selection": {"points": [{"customdata": [4, 6, 10, 0.1]}]}},
+             evaluations.TABLE_KEY: {"selection": {"cells": [(1, "Dress")]}}}
+    monkeypatch.setattr(evaluations.st, "session_state", state)
+    evaluations.cell_from_chart()
+    assert state[evaluations.CELL_KEY] == (4, 6)
+    evaluations.cell_from_table()
+    assert state[evaluations.CELL_KEY] == (1, 3)
+
+
+def test_enlarging_a_gallery_image_explains_it(app):
+    app.session_state[evaluations.CELL_KEY] = (6, 0)
+    app.run()
+    app.button(key="eval_cell_grid_enlarge_0").click().run()
+    assert not app.exception
+    keys = {c.key for c in app.get("plotly_chart")}
+    assert "eval_dialog_probabilities" in keys
+    assert app.radio(key="eval_dialog_saliency_method").value == "Occlusion"

@@ -1,0 +1,65 @@
+"""The Models page: the registry with metrics, broken entries shown as broken, make active,
+rename, delete, and the downloads."""
+
+import io
+import zipfile
+
+import pytest
+
+from pages_support import open_page, save_tiny_model, texts
+from ui import registry_views
+from ui.navigation import path_of
+
+PAGE = path_of("models")
+
+
+@pytest.fixture
+def app(models_dir):
+    save_tiny_model("tiny")
+    broken = models_dir / "half-saved"
+    broken.mkdir()
+    (broken / "meta.json").write_text("{not json")
+    return open_page(PAGE)
+
+
+def test_the_registry_lists_metrics_and_marks_the_broken_entry(app):
+    assert not app.exception
+    table = app.dataframe[0].value.set_index("name")
+    assert table.loc["half-saved", "status"].startswith("❌ broken")
+    assert table.loc["tiny", "status"] == "✅ ok" and table.loc["tiny", "accuracy"] > 0.5
+    app.selectbox(key="models_selected").set_value("registry:half-saved").run()
+    assert any("broken" in text for text in texts(app.error))
+
+
+def test_make_active_rename_and_delete(app, models_dir):
+    app.selectbox(key="models_selected").set_value("registry:tiny").run()
+    app.button(key="models_make_active").click().run()
+    assert app.session_state["models_active"] == "registry:tiny"
+    app.text_input(key="models_new_name").set_value("tiny-2")
+    next(b for b in app.button if b.label == "Rename").click().run()
+    assert not app.exception
+    assert (models_dir / "tiny-2").is_dir() and not (models_dir / "tiny").exists()
+    assert app.session_state["models_active"] == "registry:tiny-2"
+    app.checkbox(key="models_confirm_delete").check()
+    next(b for b in app.button if "Delete" in b.label).click().run()
+    assert not app.exception
+    assert not (models_dir / "tiny-2").exists()
+    assert app.session_state["models_active"] == "bundled"
+
+
+def test_a_bad_new_name_is_refused_politely(app):
+    app.selectbox(key="models_selected").set_value("registry:tiny").run()
+    app.text_input(key="models_new_name").set_value("../escape")
+    next(b for b in app.button if b.label == "Rename").click().run()
+    assert not app.exception
+    assert any("Not renamed" in text for text in texts(app.error))
+
+
+def test_the_zip_holds_the_whole_folder_and_the_card_has_the_metrics(models_dir):
+    folder = save_tiny_model("zipped")
+    data = registry_views.folder_zip(str(folder), registry_views.folder_version(folder))
+    names = zipfile.ZipFile(io.BytesIO(data)).namelist()
+    assert {"zipped/meta.json", "zipped/model.keras"} <= set(names)
+    entry = registry_views.all_entries()["registry:zipped"]
+    card = registry_views.model_card(entry)
+    assert card.startswith("# Model card: zipped") and "| Sneaker |" in card

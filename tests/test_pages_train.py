@@ -1,0 +1,87 @@
+"""The Train page: the form and presets, a tiny run with its live charts, stop, save."""
+
+import pandas as pd
+
+from fmnist_core.training import PRESETS, BatchProgress, EpochEnd, PhaseChange, TrainConfig
+from pages_support import open_page, texts
+from ui import training
+from ui.navigation import path_of
+
+PAGE = path_of("train")
+
+
+def start_tiny_run(app, model: str = "mlp", epochs: int = 1):
+    app.selectbox(key="train_model").set_value(model).run()
+    app.number_input(key="train_limit").set_value(300)
+    app.number_input(key="train_epochs").set_value(epochs)
+    next(b for b in app.button if "Start training" in b.label).click().run()
+    assert not app.exception
+    return app.session_state["train_job"]
+
+
+def test_form_starts_from_the_quick_preset_and_a_preset_fills_it_in():
+    app = open_page(PAGE)
+    assert not app.exception
+    assert app.selectbox(key="train_model").value == "fast_cnn"
+    app.selectbox(key="train_preset").set_value("best").run()
+    assert app.selectbox(key="train_model").value == "strong_cnn"
+    assert app.number_input(key="train_epochs").value == PRESETS["best"].epochs
+    assert app.selectbox(key="train_augment").value == "photo"
+
+
+def test_a_tiny_run_shows_its_charts_and_is_saved_and_made_active(models_dir):
+    app = open_page(PAGE)
+    run = start_tiny_run(app, epochs=2)
+    assert run.job.wait(timeout=180), "the tiny run did not finish"
+    assert run.job.error is None
+    app.run()  # what the polling fragment shows once the job has ended
+    assert not app.exception
+    assert {c.key for c in app.get("plotly_chart")} >= {
+        "train_loss_chart", "train_accuracy_chart", "train_lr_chart"}
+    assert any("guesses after epoch 2" in text for text in texts(app.markdown))
+    assert any("test accuracy" in text for text in texts(app.success))
+    app.text_input(key="train_save_name").set_value("tiny-run")
+    next(b for b in app.button if "Save to the model registry" in b.label).click().run()
+    assert not app.exception, app.exception
+    assert (models_dir / "tiny-run" / "meta.json").is_file()
+    assert app.session_state["models_active"] == "registry:tiny-run"
+
+
+def test_stop_ends_a_run_early_and_keeps_the_model(models_dir):
+    app = open_page(PAGE)
+    run = start_tiny_run(app, epochs=50)
+    run.job.stop()
+    assert run.job.wait(timeout=180)
+    assert run.job.result is not None
+    assert run.job.result.meta["stop_reason"] == "stopped"
+    app.run()
+    assert not app.exception
+    assert any("stopped" in text for text in texts(app.success))
+
+
+def test_a_failed_run_shows_a_friendly_error_not_a_traceback(monkeypatch):
+    from fmnist_core import training as engine
+
+    def fail(*args, **kwargs):
+        raise engine.TrainingError("the learning rate made the loss explode")
+
+    monkeypatch.setattr(engine, "train", fail)
+    app = open_page(PAGE)
+    run = start_tiny_run(app)
+    assert run.job.wait(timeout=60)
+    app.run()
+    assert not app.exception
+    assert any("loss explode" in text for text in texts(app.error))
+
+
+def test_events_become_tables_and_a_progress_line():
+    config = TrainConfig(epochs=2)
+    events = [PhaseChange("fitting", "x"),
+              BatchProgress(0, 5, 10, 1.5, 0.5, 1e-3, 900.0),
+              EpochEnd(0, 2, 1.2, 0.6, 1.1, 0.62, 1e-3, 3.0, 3.0, (1, 2))]
+    batches, epochs = training.batch_table(events), training.epoch_table(events)
+    assert batches["epoch"].tolist() == [0.5]
+    assert epochs["val_accuracy"].tolist() == [0.62]
+    fraction, text = training.progress(events, config, started_at=0.0)
+    assert fraction == 0.25 and "Epoch 1 of 2" in text and "900 images/s" in text
+    assert isinstance(training.epoch_table([]), pd.DataFrame)

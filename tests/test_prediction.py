@@ -1,0 +1,103 @@
+"""Predictions: one batched call, top-k order, and the calibrated `unsure` rule."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from fmnist_core.classes import CLASS_NAMES
+from fmnist_core.prediction import (
+    DEFAULT_UNSURE, Prediction, calibrate_unsure, predict, synthetic_ood, unsure_rule,
+)
+
+
+class FixedClassifier:
+    """Probabilities chosen by the test: class = image's top-left pixel % 10, confidence =
+    its second pixel / 255, the rest spread evenly. Counts its calls."""
+
+    kind = "fake"
+
+    def __init__(self, meta=None):
+        self.meta = meta or {}
+        self.calls = 0
+
+    def predict_proba(self, images):
+        self.calls += 1
+        images = np.asarray(images, np.float32).reshape(-1, 28, 28)
+        out = np.zeros((len(images), 10), np.float32)
+        for row, image in enumerate(images):
+            label, confidence = int(image[0, 0]) % 10, image[0, 1] / 255
+            out[row] = (1 - confidence) / 9
+            out[row, label] = confidence
+        return out
+
+    params = 0
+
+
+def image(label: int, confidence: float) -> np.ndarray:
+    picture = np.zeros((28, 28), np.uint8)
+    picture[0, 0], picture[0, 1] = label, round(confidence * 255)
+    return picture
+
+
+def test_one_call_for_the_whole_batch_and_ordered_top_k():
+    classifier = FixedClassifier({"unsure": {"rule": "max_probability", "threshold": 0.5,
+                                             "calibrated_on": "test"}})
+    batch = np.stack([image(3, 0.9), image(7, 0.3), image(0, 0.6)])
+    predictions = predict(classifier, batch, top_k=4)
+    assert classifier.calls == 1
+    assert [p.label for p in predictions] == [3, 7, 0]
+    assert [p.unsure for p in predictions] == [False, True, False]
+    first = predictions[0]
+    assert first.name == CLASS_NAMES[3] and first.confidence == pytest.approx(0.9, abs=0.01)
+    assert len(first.top_k) == 4 and first.top_k[0][:2] == (3, CLASS_NAMES[3])
+    probabilities = [prob for _, _, prob in first.top_k]
+    assert probabilities == sorted(probabilities, reverse=True)
+    assert first.probabilities.shape == (10,)
+
+
+def test_single_image_and_json_shape():
+    (prediction,) = predict(FixedClassifier(), image(5, 0.95))
+    assert isinstance(prediction, Prediction)
+    data = json.loads(json.dumps(prediction.as_dict()))
+    assert data["label"] == 5 and data["name"] == "Sandal" and data["unsure"] is False
+    assert data["top_k"][0] == {"label": 5, "name": "Sandal", "probability": 0.9490}
+
+
+def test_default_rule_when_meta_has_none_or_a_broken_one():
+    assert unsure_rule(FixedClassifier()) is DEFAULT_UNSURE
+    assert unsure_rule(FixedClassifier({"unsure": {"rule": "max_probability"}})) is DEFAULT_UNSURE
+    assert unsure_rule(FixedClassifier({"unsure": "yes"})) is DEFAULT_UNSURE
+    (low,) = predict(FixedClassifier(), image(1, DEFAULT_UNSURE["threshold"] - 0.05))
+    assert low.unsure
+
+
+def test_calibration_separates_garments_from_the_rest():
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 10, 400)
+    confident = np.stack([image(int(c), rng.uniform(0.8, 1.0)) for c in labels])
+    doubtful = np.stack([image(int(c), rng.uniform(0.2, 0.6)) for c in labels[:100]])
+    rule = calibrate_unsure(FixedClassifier(), confident, labels, x_ood=doubtful)
+    assert rule["rule"] == "max_probability" and 0.6 <= rule["threshold"] <= 0.81
+    assert rule["unsure_rate_out_of_distribution"] == 1.0
+    assert rule["unsure_rate_in_distribution"] <= 0.15
+    assert "400" in rule["calibrated_on"]
+    classifier = FixedClassifier({"unsure": rule})
+    assert all(p.unsure for p in predict(classifier, doubtful))
+
+
+def test_calibration_never_flags_more_than_allowed():
+    labels = np.arange(200) % 10
+    spread = np.stack([image(int(c), 0.3 + 0.7 * i / 200) for i, c in enumerate(labels)])
+    rule = calibrate_unsure(FixedClassifier(), spread, labels, x_ood=spread[:50],
+                            max_unsure=0.1)
+    assert rule["unsure_rate_in_distribution"] <= 0.1
+
+
+def test_synthetic_ood_looks_like_dataset_inputs():
+    images = synthetic_ood(120)
+    assert images.shape == (120, 28, 28) and images.dtype == np.float32
+    assert 0 <= images.min() and images.max() <= 255
+    assert (images.reshape(120, -1).max(axis=1) > 0).all()

@@ -1,0 +1,187 @@
+"""The training engine on a few hundred real images: events, stop, splits, devices, CLI, bundle."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from fmnist_core.augment import AUGMENTATIONS, Augmentation, AugmentedBatches
+from fmnist_core.training import (
+    PRESETS, BatchProgress, EpochEnd, PhaseChange, TrainConfig, TrainingDone, TrainingError,
+    split_train, train,
+)
+
+REPO = Path(__file__).resolve().parent.parent
+TINY = TrainConfig(model="mlp", epochs=3, batch_size=32, steps_per_execution=4, preview_count=5)
+
+
+def test_events_arrive_in_order_with_sane_fields(small_data):
+    events = []
+    classifier = train(TINY, small_data, on_event=events.append)
+    assert isinstance(events[0], PhaseChange) and events[0].phase == "preparing"
+    assert isinstance(events[-1], TrainingDone) and events[-1].reason == "completed"
+    epochs = [e for e in events if isinstance(e, EpochEnd)]
+    assert [e.epoch for e in epochs] == [0, 1, 2]
+    assert all(e.val_accuracy is not None and 0 <= e.val_accuracy <= 1 for e in epochs)
+    assert all(len(e.preview_predictions) == 5 and set(e.preview_predictions) <= set(range(10)) for e in epochs)
+    assert epochs[-1].eta_seconds == 0 and epochs[0].elapsed <= epochs[-1].elapsed
+    batches = [e for e in events if isinstance(e, BatchProgress)]
+    assert batches and all(0 < b.step <= b.steps_per_epoch and b.learning_rate > 0 for b in batches)
+    assert all(b.images_per_second > 0 and np.isfinite(b.loss) for b in batches)
+    # Every batch event of an epoch comes before that epoch's end.
+    positions = {e.epoch: events.index(e) for e in epochs}
+    assert all(events.index(b) < positions[b.epoch] for b in batches)
+    meta = classifier.meta
+    assert meta["kind"] == "mlp" and meta["config"]["epochs"] == 3 and not meta["stopped_early"]
+    assert len(meta["history"]["val_loss"]) == 3 and meta["dataset_checksum"] == small_data.checksum
+    assert meta["params"] == classifier.params and meta["train_seconds"] > 0
+
+
+def test_stop_from_another_thread_keeps_a_working_model(small_data):
+    started, stop = threading.Event(), threading.Event()
+    result = {}
+
+    def on_event(event):
+        if isinstance(event, EpochEnd):
+            started.set()
+
+    config = replace(TINY, epochs=200)
+    worker = threading.Thread(target=lambda: result.update(c=train(config, small_data, on_event, stop)))
+    worker.start()
+    assert started.wait(120)
+    stop.set()
+    worker.join(120)
+    classifier = result["c"]
+    assert classifier.meta["stopped_early"] and classifier.meta["stop_reason"] == "stopped"
+    assert len(classifier.meta["history"]["loss"]) < 200
+    # What was learnt is kept: well above the 10% of chance on the test images.
+    assert classifier.meta["metrics"]["accuracy"] > 0.4
+
+
+def test_validation_is_stratified_and_disjoint_from_training(small_data):
+    config = TrainConfig(validation_split=0.1, seed=3)
+    train_idx, val_idx = split_train(config, small_data)
+    assert len(train_idx) + len(val_idx) == len(small_data.y_train)
+    assert not set(train_idx) & set(val_idx)
+    assert np.bincount(small_data.y_train[val_idx], minlength=10).tolist() == [6] * 10
+    limited, _ = split_train(replace(config, train_limit=200, validation_split=0.0), small_data)
+    assert np.bincount(small_data.y_train[limited], minlength=10).tolist() == [20] * 10
+
+
+def test_bad_config_is_explained():
+    with pytest.raises(TrainingError, match="unknown model 'nope'"):
+        train(TrainConfig(model="nope"), data=None)
+
+
+@pytest.mark.parametrize("name", list(AUGMENTATIONS))
+def test_augmentation_keeps_shape_range_and_labels(name, small_data):
+    images = small_data.x_train[:64]
+    out = AUGMENTATIONS[name](images, np.random.default_rng(0))
+    assert out.shape == images.shape and out.dtype == np.float32
+    assert out.min() >= 0 and out.max() <= 255
+    if name == "none":
+        np.testing.assert_array_equal(out, images)
+    else:
+        assert not np.array_equal(out, images)
+    batches = AugmentedBatches(images, small_data.y_train[:64], 16, AUGMENTATIONS[name], seed=1)
+    x, y = batches[0]
+    assert len(batches) == 4 and x.shape == (16, 28, 28) and y.shape == (16,)
+
+
+def test_flip_only_mirrors():
+    image = np.zeros((1, 28, 28), np.uint8)
+    image[0, :, :5] = 200
+    flipped = Augmentation(flip=True)(np.repeat(image, 50, axis=0), np.random.default_rng(0))
+    mirrored = [np.array_equal(f, image[0, :, ::-1]) for f in flipped]
+    assert any(mirrored) and not all(mirrored)
+    assert all(m or np.array_equal(f, image[0]) for f, m in zip(flipped, mirrored))
+
+
+def test_presets_validate():
+    for config in PRESETS.values():
+        config.validate()
+    assert PRESETS["best"].flip_tta and PRESETS["best"].model == "strong_cnn"
+
+
+MIRRORED = """
+import json, sys, tensorflow as tf
+cpu = tf.config.list_physical_devices("CPU")[0]
+tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+from fmnist_core.data import load_dataset
+from fmnist_core.training import TrainConfig, train
+data = load_dataset()
+config = TrainConfig(model="simple_cnn", epochs=1, batch_size=64, train_limit=640,
+                     devices=("/cpu:0", "/cpu:1"), steps_per_execution=4)
+c = train(config, data)
+print(json.dumps({"replicas": c.meta["replicas"], "accuracy": c.meta["metrics"]["accuracy"]}))
+"""
+
+
+def test_mirrored_strategy_on_two_logical_cpus():
+    env = {**os.environ, "PYTHONPATH": str(REPO), "TF_CPP_MIN_LOG_LEVEL": "2"}
+    done = subprocess.run([sys.executable, "-c", MIRRORED], capture_output=True, text=True,
+                          env=env, cwd=REPO, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result["replicas"] == 2 and result["accuracy"] > 0.3
+
+
+def test_train_cli_json_saves_to_the_registry(models_dir, capsys):
+    from fmnist_core.cli import main
+
+    code = main(["train", "--model", "mlp", "--epochs", "1", "--train-limit", "600", "--name", "tiny", "--json"])
+    assert code == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["name"] == "tiny" and result["kind"] == "mlp" and result["params"] == 101_770
+    assert 0.3 < result["accuracy"] <= 1 and 0 < result["macro_f1"] <= 1
+    assert (models_dir / "tiny" / "meta.json").is_file()
+
+
+def test_train_cli_rejects_bad_values_with_a_message(models_dir, capsys):
+    from fmnist_core.cli import main
+
+    assert main(["train", "--model", "nope", "--no-save"]) == 1
+    assert "unknown model 'nope'" in capsys.readouterr().err
+
+
+def test_bundle_writes_a_loadable_model_and_its_card(small_data, tmp_path):
+    from fmnist_core import registry
+    from fmnist_core.cli.train import CARD, bundle
+
+    classifier = train(replace(TINY, epochs=1, flip_tta=True), small_data)
+    path = bundle(classifier, tmp_path, "python -m fmnist_core train --preset best --bundle")
+    loaded = registry.load(path)
+    assert loaded.flip_tta and loaded.meta["metrics"] == classifier.meta["metrics"]
+    np.testing.assert_allclose(loaded.predict_proba(small_data.x_test), classifier.predict_proba(small_data.x_test),
+                               atol=1e-5)
+    card = (path / CARD).read_text()
+    assert "train --preset best --bundle" in card and "| Ankle boot |" in card
+
+
+def test_bench_prints_one_json_row_per_model(capsys):
+    from fmnist_core.cli import main
+
+    assert main(["bench", "--only", "logreg", "--train-limit", "300", "--json"]) == 0
+    row = json.loads(capsys.readouterr().out.strip())
+    assert row["model"] == "logreg" and row["params"] == 7850 and row["latency_ms"] > 0
+
+
+@pytest.mark.slow
+def test_bundled_model_meets_its_card(real_data):
+    from fmnist_core import registry
+    from fmnist_core.evaluation import evaluate
+
+    classifier = registry.load_default()
+    accuracy = evaluate(classifier.predict_proba(real_data.x_test), real_data.y_test).accuracy
+    assert abs(accuracy - classifier.meta["metrics"]["accuracy"]) <= 0.001
+    assert accuracy >= 0.945
+    assert classifier.params <= 300_000
+    assert classifier.meta["dataset_checksum"] == real_data.checksum

@@ -1,0 +1,204 @@
+"""Plotly figures for every page: pure functions from arrays and tables to figures.
+
+No Streamlit here, so each figure can be built and checked in a plain test.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+import plotly.express as px
+import plotly.graph_objects as go
+
+from fmnist_core.classes import CLASS_NAMES
+
+# Ten colours people can tell apart (plotly's qualitative "Plotly" palette has ten).
+CLASS_COLORS: dict[str, str] = dict(zip(CLASS_NAMES, px.colors.qualitative.Plotly))
+COMPACT_MARGIN = dict(l=10, r=10, t=40, b=10)
+
+
+def image_figure(image: np.ndarray, size: int = 280, title: str = "") -> go.Figure:
+    """One 28x28 image as a grey heatmap: square pixels, value on hover."""
+    figure = go.Figure(go.Heatmap(
+        z=np.asarray(image)[::-1], colorscale="gray", zmin=0, zmax=255, showscale=False,
+        hovertemplate="row %{customdata[0]}, column %{x}: %{z}<extra></extra>",
+        customdata=np.repeat(np.arange(27, -1, -1)[:, None, None], 28, axis=1),
+    ))
+    figure.update_xaxes(visible=False, constrain="domain")
+    figure.update_yaxes(visible=False, scaleanchor="x")
+    figure.update_layout(width=size, height=size, margin=dict(l=0, r=0, t=30 if title else 0, b=0),
+                         title=title or None)
+    return figure
+
+
+def class_counts_figure(counts: pd.DataFrame) -> go.Figure:
+    """Grouped bars of images per class; `counts` has columns class, split, images."""
+    figure = px.bar(counts, x="class", y="images", color="split", barmode="group",
+                    category_orders={"class": list(CLASS_NAMES)})
+    figure.update_layout(margin=COMPACT_MARGIN, xaxis_title=None, legend_title=None)
+    return figure
+
+
+def mean_images_figure(means: np.ndarray) -> go.Figure:
+    """The mean image of every class side by side (means: (10, 28, 28))."""
+    figure = px.imshow(means, facet_col=0, facet_col_wrap=5, color_continuous_scale="gray",
+                       zmin=0, zmax=255, aspect="equal")
+    for annotation in figure.layout.annotations:
+        label = int(annotation.text.split("=")[-1])
+        annotation.text = CLASS_NAMES[label]
+    figure.update_xaxes(visible=False)
+    figure.update_yaxes(visible=False)
+    figure.update_layout(coloraxis_showscale=False, margin=COMPACT_MARGIN, height=380)
+    return figure
+
+
+def intensity_histogram_figure(histogram: pd.DataFrame, log_scale: bool) -> go.Figure:
+    """Share of pixels at each intensity; `histogram` has columns intensity, share, group."""
+    figure = px.line(histogram, x="intensity", y="share", color="group", log_y=log_scale,
+                     color_discrete_map=CLASS_COLORS)
+    figure.update_layout(margin=COMPACT_MARGIN, yaxis_title="share of pixels",
+                         xaxis_title="pixel intensity (0 black .. 255 white)", legend_title=None)
+    return figure
+
+
+def projection_figure(points: pd.DataFrame, title: str) -> go.Figure:
+    """The 2-D map: one dot per image, coloured by class; customdata is the image index."""
+    figure = px.scatter(points, x="x", y="y", color="class", custom_data=["index"],
+                        hover_data={"index": True, "x": False, "y": False},
+                        category_orders={"class": list(CLASS_NAMES)},
+                        color_discrete_map=CLASS_COLORS, title=title)
+    figure.update_traces(marker=dict(size=5, opacity=0.8))
+    figure.update_xaxes(visible=False)
+    figure.update_yaxes(visible=False)
+    figure.update_layout(margin=COMPACT_MARGIN, height=560, legend_title=None,
+                         clickmode="event+select", dragmode="pan")
+    return figure
+
+
+def probability_figure(probabilities: Sequence[float], top_k: int = 10) -> go.Figure:
+    """Horizontal bars of the `top_k` most likely classes, the most likely on top."""
+    order = np.argsort(probabilities)[::-1][:top_k]
+    names = [CLASS_NAMES[i] for i in order][::-1]
+    values = [float(probabilities[i]) for i in order][::-1]
+    figure = go.Figure(go.Bar(
+        x=values, y=names, orientation="h", text=[f"{v:.1%}" for v in values],
+        textposition="auto", marker_color=[CLASS_COLORS[n] for n in names],
+        hovertemplate="%{y}: %{x:.2%}<extra></extra>",
+    ))
+    figure.update_layout(margin=COMPACT_MARGIN, height=40 + 28 * len(names),
+                         xaxis=dict(range=[0, 1], tickformat=".0%", title=None))
+    return figure
+
+
+def confusion_figure(matrix: np.ndarray, normalised: bool,
+                     selected: tuple[int, int] | None = None) -> go.Figure:
+    """The confusion matrix as square scatter markers, so a click on a cell is reported.
+
+    Plotly heatmaps give Streamlit an empty selection; scatter points give their
+    customdata [true, predicted, count, share]. Rows are true classes (top to bottom),
+    columns predictions. Right answers are green by share of their class; mistakes are
+    orange, scaled to the worst mistake so the small ones still show.
+    """
+    counts = np.asarray(matrix)
+    shares = counts / counts.sum(axis=1, keepdims=True).clip(min=1)
+    true_labels, predicted_labels = (labels.ravel() for labels in np.indices(counts.shape))
+    diagonal = true_labels == predicted_labels
+    worst_mistake = max(float(shares.ravel()[~diagonal].max()), 1e-9)
+    figure = go.Figure()
+    for right, scale, ceiling in ((True, "Greens", 1.0), (False, "Oranges", worst_mistake)):
+        cells = diagonal == right
+        intensity = shares.ravel()[cells] / ceiling
+        figure.add_trace(go.Scatter(
+            x=[CLASS_NAMES[p] for p in predicted_labels[cells]],
+            y=[CLASS_NAMES[t] for t in true_labels[cells]],
+            mode="markers+text",
+            text=[f"{v:.0%}" if normalised else f"{int(v)}"
+                  for v in (shares if normalised else counts).ravel()[cells]],
+            textfont=dict(size=11, color=np.where(intensity > 0.6, "white", "#1f2333")),
+            marker=dict(symbol="square", size=44, color=intensity, colorscale=scale,
+                        cmin=0, cmax=1, line=dict(width=0)),
+            customdata=np.stack([true_labels[cells], predicted_labels[cells],
+                                 counts.ravel()[cells], shares.ravel()[cells]], axis=1),
+            hovertemplate=("true %{y}<br>predicted %{x}<br>%{customdata[2]} images "
+                           "(%{customdata[3]:.1%} of the true class)<extra></extra>"),
+        ))
+    if selected is not None:
+        figure.add_trace(go.Scatter(
+            x=[CLASS_NAMES[selected[1]]], y=[CLASS_NAMES[selected[0]]], mode="markers",
+            marker=dict(symbol="square-open", size=50, color="#e11d48", line=dict(width=3)),
+            hoverinfo="skip",
+        ))
+    figure.update_xaxes(title="predicted", side="top", categoryorder="array",
+                        categoryarray=list(CLASS_NAMES), tickangle=-35, showgrid=False)
+    figure.update_yaxes(title="true", categoryorder="array",
+                        categoryarray=list(CLASS_NAMES)[::-1], showgrid=False)
+    figure.update_layout(height=620, margin=dict(l=10, r=10, t=90, b=10), showlegend=False,
+                         clickmode="event+select", dragmode=False, plot_bgcolor="white")
+    return figure
+
+
+def per_class_metrics_figure(metrics: pd.DataFrame) -> go.Figure:
+    """Grouped bars of precision, recall and F1 per class; `metrics` indexed by class name."""
+    long = metrics[["precision", "recall", "f1"]].reset_index(names="class").melt(
+        id_vars="class", var_name="metric", value_name="value")
+    figure = px.bar(long, x="class", y="value", color="metric", barmode="group")
+    figure.update_layout(margin=COMPACT_MARGIN, yaxis=dict(range=[0, 1], tickformat=".0%"),
+                         xaxis_title=None, legend_title=None, height=340)
+    return figure
+
+
+def training_curves_figure(batches: pd.DataFrame, epochs: pd.DataFrame, metric: str,
+                           title: str) -> go.Figure:
+    """Per-batch training values as a thin line, per-epoch train and validation as markers."""
+    figure = go.Figure()
+    if not batches.empty:
+        figure.add_trace(go.Scatter(x=batches["epoch"], y=batches[metric], name="train (batches)",
+                                    mode="lines", line=dict(width=1, color="#a5b4fc")))
+    if not epochs.empty:
+        figure.add_trace(go.Scatter(x=epochs["epoch"], y=epochs[metric], name="train (epoch)",
+                                    mode="lines+markers", line=dict(color="#4f46e5")))
+        validation = epochs[f"val_{metric}"]
+        if validation.notna().any():
+            figure.add_trace(go.Scatter(x=epochs["epoch"], y=validation, name="validation",
+                                        mode="lines+markers", line=dict(color="#f97316")))
+    figure.update_layout(title=title, margin=COMPACT_MARGIN, height=300, xaxis_title="epoch",
+                         legend=dict(orientation="h", y=-0.3),
+                         yaxis_tickformat=".0%" if metric == "accuracy" else None)
+    return figure
+
+
+def learning_rate_figure(batches: pd.DataFrame) -> go.Figure:
+    """The learning rate the optimiser used at every reported step (shows the schedule)."""
+    figure = go.Figure(go.Scatter(x=batches["epoch"], y=batches["learning rate"], mode="lines",
+                                  line=dict(color="#059669"), name="learning rate"))
+    figure.update_layout(title="Learning rate", margin=COMPACT_MARGIN, height=300,
+                         xaxis_title="epoch", yaxis_exponentformat="e")
+    return figure
+
+
+def comparison_figure(table: pd.DataFrame) -> go.Figure:
+    """Test accuracy of each row, this app's models in colour and published figures in grey."""
+    rows = table.dropna(subset=["accuracy"]).sort_values("accuracy")
+    ours = rows["source"] == "this app"
+    figure = go.Figure(go.Bar(
+        x=rows["accuracy"], y=rows["model"], orientation="h",
+        marker_color=np.where(ours, "#4f46e5", "#9ca3af"),
+        text=[f"{v:.1%}" for v in rows["accuracy"]], textposition="auto",
+        hovertemplate="%{y}: %{x:.2%}<extra></extra>",
+    ))
+    low = max(0.0, float(rows["accuracy"].min()) - 0.05) if len(rows) else 0.0
+    figure.update_layout(margin=COMPACT_MARGIN, height=80 + 32 * len(rows),
+                         xaxis=dict(range=[low, 1], tickformat=".0%", title="test accuracy"),
+                         title="Test accuracy (grey: published reference figures)")
+    return figure
+
+
+def per_class_f1_figure(table: pd.DataFrame) -> go.Figure:
+    """F1 per class, one line per model: where models differ is where they learnt differently."""
+    figure = px.line(table, x="class", y="f1", color="model", markers=True,
+                     category_orders={"class": list(CLASS_NAMES)})
+    figure.update_layout(margin=COMPACT_MARGIN, height=360, xaxis_title=None,
+                         yaxis=dict(tickformat=".0%", title="F1"), legend_title=None)
+    return figure

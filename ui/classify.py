@@ -1,0 +1,174 @@
+"""The Classify page's work: uploads, drawings and test images to predictions, and the view
+of one prediction (pipeline steps, the 28x28 input, probabilities, why, similar images).
+
+Uploads are prepared one by one (decoding and the photo pipeline, cached by content) and
+then classified with ONE batched call, however many files there are.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from fmnist_core.classes import CLASS_NAMES
+from fmnist_core.errors import FmnistError
+from fmnist_core.image_input import decode_image
+from fmnist_core.photo import prepare
+from fmnist_core.prediction import Prediction, predict
+from fmnist_core.sketch import sketch_to_input
+from fmnist_core.thumbnail import PipelineResult
+from ui import charts
+from ui.images import pixelated
+from ui.insights import saliency_panel, similar_images_panel
+from ui.models import LoadedModel
+from ui.text import escape_markdown
+
+UPLOAD_TYPES = ["png", "jpg", "jpeg", "webp", "gif", "bmp", "tif", "tiff"]
+# The page's tabs; the open one is kept in st.session_state["classify_tab"].
+UPLOAD_TAB = ":material/photo_camera: Upload photos"
+DRAW_TAB = ":material/draw: Draw"
+TEST_IMAGE_TAB = ":material/target: Test image"
+
+
+@dataclass
+class Outcome:
+    """One input's fate: its pipeline and prediction, or why it could not be classified."""
+
+    name: str
+    result: PipelineResult | None = None
+    prediction: Prediction | None = None
+    error: str | None = None
+
+
+@st.cache_data(show_spinner=False, max_entries=128)
+def prepare_upload(data: bytes, name: str) -> PipelineResult:
+    """Decode and run the photo pipeline once per distinct file (GrabCut costs ~0.1 s)."""
+    return prepare(decode_image(data, name))
+
+
+def classify_files(model: LoadedModel, files: Sequence[tuple[str, bytes]]) -> list[Outcome]:
+    """Every file to an Outcome: bad files get a friendly error, good ones share one
+    batched prediction."""
+    outcomes: list[Outcome] = []
+    for name, data in files:
+        try:
+            outcomes.append(Outcome(name, result=prepare_upload(data, name)))
+        except FmnistError as exc:
+            outcomes.append(Outcome(name, error=str(exc)))
+    classify_outcomes(model, outcomes)
+    return outcomes
+
+
+def classify_outcomes(model: LoadedModel, outcomes: Sequence[Outcome]) -> None:
+    """Fill in the prediction of every outcome that has a model input, in one call."""
+    ready = [outcome for outcome in outcomes if outcome.result is not None]
+    if not ready:
+        return
+    predictions = predict(model.classifier, np.stack([o.result.image28 for o in ready]))
+    for outcome, prediction in zip(ready, predictions):
+        outcome.prediction = prediction
+
+
+def classify_one(model: LoadedModel, name: str, result: PipelineResult) -> Outcome:
+    outcome = Outcome(name, result=result)
+    classify_outcomes(model, [outcome])
+    return outcome
+
+
+def drawing_outcome(model: LoadedModel, rgba: np.ndarray) -> Outcome:
+    """A canvas drawing through the sketch pipeline and the model."""
+    try:
+        return classify_one(model, "your drawing", sketch_to_input(rgba))
+    except FmnistError as exc:
+        return Outcome("your drawing", error=str(exc))
+
+
+def test_image_outcome(model: LoadedModel, image: np.ndarray, index: int) -> Outcome:
+    """A test image is already the model's input: no pipeline, one step to show."""
+    result = PipelineResult(np.asarray(image, np.uint8), [("test image", image)], "fmnist")
+    return classify_one(model, f"test image #{index}", result)
+
+
+def outcomes_table(outcomes: Sequence[Outcome]) -> pd.DataFrame:
+    """One row per input: file, prediction, confidence, the runner-up, or the error."""
+    rows = []
+    for outcome in outcomes:
+        prediction = outcome.prediction
+        if prediction is None:
+            rows.append({"file": outcome.name, "prediction": None, "confidence": None,
+                         "unsure": None, "second guess": None, "problem": outcome.error})
+            continue
+        second = int(np.argsort(prediction.probabilities)[-2])
+        rows.append({"file": outcome.name, "prediction": prediction.name,
+                     "confidence": float(prediction.confidence), "unsure": bool(prediction.unsure),
+                     "second guess": f"{CLASS_NAMES[second]} "
+                                     f"({prediction.probabilities[second]:.0%})",
+                     "problem": None})
+    return pd.DataFrame(rows, columns=["file", "prediction", "confidence", "unsure",
+                                       "second guess", "problem"])
+
+
+def table_csv(table: pd.DataFrame) -> bytes:
+    buffer = io.StringIO()
+    table.to_csv(buffer, index=False)
+    return buffer.getvalue().encode("utf-8")
+
+
+# ---------------------------------------------------------------- showing results
+
+
+def show_error(outcome: Outcome) -> None:
+    st.error(f"**{escape_markdown(outcome.name)}** cannot be classified: "
+             f"{escape_markdown(outcome.error or 'unknown problem')}", icon=":material/error:")
+
+
+def prediction_caption(outcome: Outcome) -> str:
+    """'name: Sneaker 97%' for a gallery tile, marked when the model is unsure."""
+    name = escape_markdown(outcome.name)
+    if outcome.prediction is None:
+        return f"{name}: ❌ not an image it can read"
+    prediction = outcome.prediction
+    flag = " ⚠️ unsure" if prediction.unsure else ""
+    return f"{name}  \n**{prediction.name}** {prediction.confidence:.0%}{flag}"
+
+
+def show_prediction(model: LoadedModel, outcome: Outcome, key: str,
+                    true_label: int | None = None) -> None:
+    """The full story of one prediction: pipeline steps, model input, probabilities, why."""
+    if outcome.prediction is None or outcome.result is None:
+        show_error(outcome)
+        return
+    prediction, result = outcome.prediction, outcome.result
+    if len(result.steps) > 1:
+        st.markdown("**What the pipeline did**")
+        step_columns = st.columns(len(result.steps))
+        for column, (title, picture) in zip(step_columns, result.steps):
+            column.image(picture if max(np.shape(picture)[:2]) > 56 else pixelated(picture, 4),
+                         caption=title)
+    input_col, chart_col = st.columns([1, 2])
+    with input_col:
+        st.image(pixelated(result.image28, 6), caption="What the model sees (28x28)")
+        if true_label is not None:
+            verdict = "✅" if prediction.label == true_label else "❌"
+            st.markdown(f"True class: **{CLASS_NAMES[true_label]}** {verdict}")
+    with chart_col:
+        st.markdown(f"### {prediction.name} · {prediction.confidence:.1%}")
+        if prediction.unsure:
+            st.warning("The model is unsure: no class is clearly ahead. Try a photo with the "
+                       "garment alone on a plain background, filling the frame.", icon=":material/warning:")
+        st.plotly_chart(charts.probability_figure(prediction.probabilities, top_k=5),
+                        key=f"{key}_probabilities", config={"displayModeBar": False})
+    why_col, similar_col = st.columns([1, 2])
+    with why_col:
+        st.markdown("**Why**")
+        saliency_panel(model.classifier, result.image28, key=f"{key}_saliency",
+                       model_key=model.fingerprint)
+    with similar_col:
+        st.markdown("**The most similar training images**")
+        similar_images_panel(model.classifier, result.image28, k=6, key=f"{key}_similar",
+                             model_key=model.fingerprint)

@@ -1,0 +1,99 @@
+"""Tables derived from the dataset, each computed once per server (st.cache_data).
+
+The dataset itself is passed with a leading underscore (not hashed); `checksum` identifies it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from fmnist_core.classes import CLASS_NAMES, NUM_CLASSES
+from fmnist_core.data import Dataset
+
+SPLITS = {"train": "Training set", "test": "Test set"}
+PROJECTIONS = {"PCA": "PCA (linear, all classes' main directions)",
+               "t-SNE": "t-SNE (non-linear, keeps neighbours together)"}
+
+
+def split_arrays(data: Dataset, split: str) -> tuple[np.ndarray, np.ndarray]:
+    """Images and labels of 'train' or 'test'."""
+    return (data.x_train, data.y_train) if split == "train" else (data.x_test, data.y_test)
+
+
+@st.cache_data(show_spinner=False)
+def browse_order(_data: Dataset, checksum: str, split: str, label: int | None,
+                 shuffle_seed: int | None) -> np.ndarray:
+    """Indices to browse: one class or all, in file order or shuffled by `shuffle_seed`."""
+    _, labels = split_arrays(_data, split)
+    indices = np.arange(len(labels)) if label is None else np.flatnonzero(labels == label)
+    if shuffle_seed is not None:
+        indices = np.random.default_rng(shuffle_seed).permutation(indices)
+    return indices
+
+
+@st.cache_data(show_spinner=False)
+def class_counts(_data: Dataset, checksum: str) -> pd.DataFrame:
+    """Images per class and split, long format (class, split, images)."""
+    rows = [
+        {"class": CLASS_NAMES[label], "split": SPLITS[split], "images": count}
+        for split in SPLITS
+        for label, count in enumerate(_data.class_counts(split))
+    ]
+    return pd.DataFrame(rows)
+
+
+@st.cache_data(show_spinner=False)
+def mean_images(_data: Dataset, checksum: str, split: str) -> np.ndarray:
+    """(10, 28, 28) average image of every class: the shape a model sees as typical."""
+    images, labels = split_arrays(_data, split)
+    return np.stack([images[labels == label].mean(axis=0) for label in range(NUM_CLASSES)])
+
+
+@st.cache_data(show_spinner=False)
+def intensity_histogram(_data: Dataset, checksum: str, split: str) -> pd.DataFrame:
+    """Share of pixels at each intensity 0..255, per class and for all images (long format)."""
+    images, labels = split_arrays(_data, split)
+    frames = []
+    for name, mask in [("all images", slice(None))] + [
+        (CLASS_NAMES[label], labels == label) for label in range(NUM_CLASSES)
+    ]:
+        counts = np.bincount(images[mask].ravel(), minlength=256)
+        frames.append(pd.DataFrame({"intensity": np.arange(256),
+                                    "share": counts / counts.sum(), "group": name}))
+    return pd.concat(frames, ignore_index=True)
+
+
+def stratified_subset(labels: np.ndarray, per_class: int, seed: int) -> np.ndarray:
+    """`per_class` random indices of every class, sorted, so the map shows all classes evenly."""
+    rng = np.random.default_rng(seed)
+    return np.sort(np.concatenate([
+        rng.choice(np.flatnonzero(labels == label), per_class, replace=False)
+        for label in range(NUM_CLASSES)
+    ]))
+
+
+@st.cache_data(show_spinner=False, max_entries=8, persist="disk")
+def projection(_data: Dataset, checksum: str, split: str, method: str, per_class: int,
+               seed: int = 0) -> pd.DataFrame:
+    """2-D coordinates of a stratified subset (columns x, y, class, index into the split).
+
+    t-SNE runs on the first 50 principal components: faster and less noisy than raw pixels.
+    """
+    from sklearn.decomposition import PCA
+
+    images, labels = split_arrays(_data, split)
+    subset = stratified_subset(labels, per_class, seed)
+    pixels = images[subset].reshape(len(subset), -1).astype(np.float32) / 255.0
+    if method == "PCA":
+        coordinates = PCA(n_components=2, random_state=seed).fit_transform(pixels)
+    else:
+        from sklearn.manifold import TSNE
+
+        reduced = PCA(n_components=50, random_state=seed).fit_transform(pixels)
+        coordinates = TSNE(n_components=2, init="pca", perplexity=30, random_state=seed,
+                           n_jobs=1).fit_transform(reduced)
+    return pd.DataFrame({"x": coordinates[:, 0], "y": coordinates[:, 1],
+                         "class": [CLASS_NAMES[label] for label in labels[subset]],
+                         "index": subset})

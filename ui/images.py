@@ -1,0 +1,76 @@
+"""Showing 28x28 images: crisp upscaling, thumbnail grids with click-to-enlarge, a big view."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+import streamlit as st
+
+from ui.charts import image_figure
+
+THUMBNAIL_SCALE = 3  # 28 -> 84 pixels: small enough for 10 per row, large enough to read
+
+
+def pixelated(image: np.ndarray, scale: int = THUMBNAIL_SCALE) -> np.ndarray:
+    """Upscale by repeating pixels, so the browser shows sharp squares instead of a blur."""
+    array = np.asarray(image)
+    if array.dtype != np.uint8:
+        array = np.clip(array, 0, 255).astype(np.uint8)
+    return np.repeat(np.repeat(array, scale, axis=0), scale, axis=1)
+
+
+@st.dialog("Image", width="large")
+def enlarged_image_dialog(image: np.ndarray, title: str, details: str = "",
+                          explain: Callable[[], None] | None = None) -> None:
+    """The image as a large pixel map whose hover shows every pixel's value, and beside it
+    whatever `explain` draws (the model's view of this image)."""
+    st.markdown(f"**{title}**")
+    if details:
+        st.caption(details)
+    image_col, explain_col = st.columns(2) if explain else (st.container(), None)
+    image_col.plotly_chart(image_figure(image, size=380), config={"displayModeBar": False})
+    if explain_col is not None:
+        with explain_col:
+            explain()
+
+
+def image_grid(
+    images: np.ndarray,
+    captions: Sequence[str],
+    key: str,
+    columns: int = 8,
+    details: Sequence[str] | None = None,
+    scale: int = THUMBNAIL_SCALE,
+    explain: Callable[[int], None] | None = None,
+) -> None:
+    """Thumbnails in rows of `columns`; the 🔍 under each opens it large in a dialog, with
+    `explain(position)` drawn beside it when given.
+
+    `key` makes the buttons' keys unique when several grids share a page.
+    """
+    for row_start in range(0, len(images), columns):
+        cells = st.columns(columns)
+        for offset, cell in enumerate(cells):
+            position = row_start + offset
+            if position >= len(images):
+                break
+            with cell:
+                # Button before caption: captions differ in length, images and buttons
+                # do not, so the buttons line up.
+                st.image(pixelated(images[position], scale))
+                clicked = st.button(":material/zoom_in:", key=f"{key}_enlarge_{position}",
+                                    help="Enlarge", type="tertiary")
+                st.caption(captions[position])
+                if clicked:
+                    enlarged_image_dialog(
+                        images[position], captions[position],
+                        details[position] if details else "",
+                        (lambda chosen=position: explain(chosen)) if explain else None,
+                    )
+
+
+def thumbnail_strip(images: np.ndarray, captions: Sequence[str],
+                    scale: int = THUMBNAIL_SCALE) -> None:
+    """Images in one flowing row with captions and no buttons: cheap to redraw every second."""
+    st.image([pixelated(image, scale) for image in images], caption=list(captions))

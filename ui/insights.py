@@ -1,0 +1,317 @@
+"""Insight widgets: why a prediction was made, similar training images, the embedding map,
+suspect labels, calibration and the report download. Reusable by any page.
+
+Heavy results are cached per model under a `model_key` string (the classifier itself is
+passed unhashed): `model_key_of(classifier)` makes one for callers that have none.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import plotly.graph_objects as go
+import streamlit as st
+from plotly.subplots import make_subplots
+
+from fmnist_core import calibration, embedding, explain, suspects
+from fmnist_core.classes import CLASS_NAMES
+from fmnist_core.classifier import Classifier
+from fmnist_core.data import Dataset
+from fmnist_core.report import build_report_html, report_filename
+from ui.charts import CLASS_COLORS, COMPACT_MARGIN, probability_figure
+from ui.evaluations import test_evaluation
+from ui.images import image_grid, pixelated
+from ui.models import BUNDLED, REGISTRY_PREFIX, SESSION, LoadedModel
+from ui.resources import dataset_or_stop
+
+OCCLUSION, GRAD_CAM = "Occlusion", "Grad-CAM"
+TRAIN_SAMPLE = 10_000  # training images behind "similar images" and the training-sample scan
+SUSPECTS_SHOWN = 200
+SUSPECT_PAGE = 24
+SUSPECT_SCANS = {"test": "Test set (10,000)", "train_sample": "Training sample (10,000)",
+                 "train": "Whole training set (60,000, slower)"}
+
+
+# ---------------------------------------------------------------- models
+
+
+def model_key_of(classifier: Classifier) -> str:
+    """A cache key for a classifier object: its kind, save time and identity."""
+    meta = classifier.meta or {}
+    return f"{classifier.kind}|{meta.get('saved_at') or meta.get('created')}|{id(classifier)}"
+
+
+def report_name(model: LoadedModel) -> str:
+    """The name a report and its file carry: the saved name, "bundled" or "unsaved"."""
+    if model.key.startswith(REGISTRY_PREFIX):
+        return model.key[len(REGISTRY_PREFIX):]
+    return {BUNDLED: "bundled", SESSION: "unsaved"}.get(model.key, model.key)
+
+
+# ---------------------------------------------------------------- cached computations
+
+
+def proba_on_test_set(classifier: Classifier, model_key: str, data: Dataset) -> np.ndarray:
+    """The model's test-set probabilities, from the evaluation the Evaluate page caches too."""
+    return test_evaluation(classifier, data, model_key, data.checksum).proba
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _saliency(_classifier: Classifier, model_key: str, image28: np.ndarray, method: str) -> np.ndarray:
+    if method == GRAD_CAM:
+        return explain.grad_cam(_classifier, image28)
+    return explain.occlusion_map(_classifier, image28)
+
+
+@st.cache_resource(show_spinner="Reading 10,000 training images through the model...",
+                   max_entries=4)
+def _train_index(_classifier: Classifier, model_key: str, _data: Dataset,
+                 checksum: str) -> embedding.FeatureIndex:
+    return embedding.build_index(_classifier, _data.x_train, size=TRAIN_SAMPLE)
+
+
+@st.cache_data(show_spinner="Projecting the test set (t-SNE can take a minute on a busy "
+                            "server; the map is then kept)...", max_entries=8, persist="disk")
+def _embedding_map(_classifier: Classifier, model_key: str, _data: Dataset, checksum: str,
+                   method: str) -> embedding.EmbeddingMap:
+    return embedding.embed(_classifier, _data.x_test, method=method)
+
+
+@st.cache_data(show_spinner="Looking for suspect labels...", max_entries=8)
+def _suspects(_classifier: Classifier, model_key: str, _data: Dataset, checksum: str,
+              scan: str) -> tuple[np.ndarray, list[suspects.Suspect]]:
+    """(indices of the scanned images in their split, suspects indexing those indices)."""
+    if scan == "test":
+        proba = proba_on_test_set(_classifier, model_key, _data)
+        found = suspects.rank_suspects(proba, _data.y_test, top=SUSPECTS_SHOWN)
+        return np.arange(len(_data.y_test)), found
+    count = len(_data.y_train)
+    indices = (np.arange(count) if scan == "train" else
+               np.sort(np.random.default_rng(0).choice(count, TRAIN_SAMPLE, replace=False)))
+    found = suspects.find_suspects(_classifier, _data.x_train[indices], _data.y_train[indices],
+                                   top=SUSPECTS_SHOWN)
+    return indices, found
+
+
+@st.cache_data(show_spinner="Writing the report...", max_entries=2)
+def _report_html(_classifier: Classifier, model_key: str, _data: Dataset, checksum: str,
+                 name: str) -> str:
+    proba = proba_on_test_set(_classifier, model_key, _data)
+    return build_report_html(_classifier, _data, name=name, proba=proba)
+
+
+# ---------------------------------------------------------------- per-image widgets
+
+
+def saliency_panel(classifier: Classifier, image28: np.ndarray, key: str = "saliency",
+                   model_key: str | None = None) -> None:
+    """Which pixels the prediction rests on: occlusion (every model) or Grad-CAM (CNNs),
+    overlaid on the image. `key` must be page-prefixed and unique on the page."""
+    image28 = np.asarray(image28, np.float32).reshape(28, 28)
+    model_key = model_key or model_key_of(classifier)
+    methods = [OCCLUSION, GRAD_CAM] if explain.has_conv_layer(classifier) else [OCCLUSION]
+    method = st.radio("Saliency", methods, horizontal=True, key=f"{key}_method",
+                      help="Occlusion: how much the probability drops when a 6x6 patch is "
+                           "blacked out. Grad-CAM: the last convolution layer's evidence.")
+    heat = _saliency(classifier, model_key, image28, method)
+    predicted = int(np.argmax(classifier.predict_proba(image28)[0]))
+    st.image(explain.overlay(image28, heat), width=224,
+             caption=f"Why {CLASS_NAMES[predicted]}: bright = mattered most")
+    if not heat.any():
+        st.caption("No pixel raised this prediction in this map; try the other method.")
+
+
+def similar_images_panel(classifier: Classifier, image28: np.ndarray, k: int = 8,
+                         key: str = "similar", model_key: str | None = None) -> None:
+    """The k training images closest to `image28` in the model's feature space (cosine,
+    among 10,000 training images), with their classes and similarity."""
+    data = dataset_or_stop()
+    model_key = model_key or model_key_of(classifier)
+    index = _train_index(classifier, model_key, data, data.checksum)
+    nearest, similarity = embedding.nearest_training_images(classifier, image28, data, k, index)
+    image_grid(
+        data.x_train[nearest],
+        captions=[f"{CLASS_NAMES[data.y_train[i]]} · {s:.2f}" for i, s in zip(nearest, similarity)],
+        details=[f"training image {i}, cosine similarity {s:.3f}"
+                 for i, s in zip(nearest, similarity)],
+        key=key, columns=k,
+    )
+    st.caption(f"Nearest training images by {embedding.feature_source(classifier)}.")
+
+
+# ---------------------------------------------------------------- embedding map
+
+
+def embedding_figure(points: np.ndarray, test_indices: np.ndarray, labels: np.ndarray,
+                     predicted: np.ndarray, star: np.ndarray | None = None) -> go.Figure:
+    """One trace per true class, crosses on the misclassified points, an optional star.
+    customdata of every point is its test index, which a click returns."""
+    figure = go.Figure()
+    for label, name in enumerate(CLASS_NAMES):
+        rows = np.flatnonzero(labels == label)
+        figure.add_trace(go.Scatter(
+            x=points[rows, 0], y=points[rows, 1], mode="markers", name=name,
+            marker=dict(size=6, color=CLASS_COLORS[name], opacity=0.75),
+            customdata=test_indices[rows],
+            text=[CLASS_NAMES[p] for p in predicted[rows]],
+            hovertemplate=f"test image %{{customdata}}<br>true: {name}<br>"
+                          "predicted: %{text}<extra></extra>",
+        ))
+    wrong = np.flatnonzero(labels != predicted)
+    figure.add_trace(go.Scatter(
+        x=points[wrong, 0], y=points[wrong, 1], mode="markers", name="misclassified",
+        marker=dict(symbol="x-thin", size=7, line=dict(width=1.5, color="black")),
+        customdata=test_indices[wrong],
+        text=[f"{CLASS_NAMES[labels[r]]} → {CLASS_NAMES[predicted[r]]}" for r in wrong],
+        hovertemplate="test image %{customdata}<br>%{text}<extra>misclassified</extra>",
+    ))
+    if star is not None:
+        figure.add_trace(go.Scatter(
+            x=[star[0]], y=[star[1]], mode="markers", name="your image",
+            marker=dict(symbol="star", size=20, color="gold", line=dict(width=1.5, color="black")),
+            hovertemplate="your image<extra></extra>",
+        ))
+    figure.update_xaxes(visible=False)
+    figure.update_yaxes(visible=False)
+    figure.update_layout(height=600, margin=COMPACT_MARGIN, legend_title=None,
+                         clickmode="event+select", dragmode="pan")
+    return figure
+
+
+def _selected_index(state: Any) -> int | None:
+    """The test index (customdata) of the clicked point, or None before any click."""
+    try:
+        points = state["selection"]["points"]
+    except (KeyError, TypeError):
+        return None
+    for point in points:
+        custom = point.get("customdata")
+        if custom is not None:
+            return int(custom[0] if isinstance(custom, list) else custom)
+    return None
+
+
+def embedding_map_panel(classifier: Classifier, model_key: str | None = None,
+                        new_image: np.ndarray | None = None, key: str = "insights_map") -> None:
+    """The test set on a 2-D map of the model's features; click a point to see the image
+    (and why it was classified so); `new_image` (an upload or drawing) appears as a star."""
+    data = dataset_or_stop()
+    model_key = model_key or model_key_of(classifier)
+    method = st.radio("Projection", embedding.METHODS, horizontal=True, key=f"{key}_method",
+                      help="PCA keeps global distances; t-SNE keeps neighbourhoods "
+                           "(clusters) but distances between clusters mean little.")
+    emap = _embedding_map(classifier, model_key, data, data.checksum, method)
+    proba = proba_on_test_set(classifier, model_key, data)
+    labels = data.y_test[emap.indices]
+    predicted = proba[emap.indices].argmax(axis=1)
+    star = emap.place(classifier, new_image) if new_image is not None else None
+    map_col, detail_col = st.columns([5, 2])
+    with map_col:
+        state = st.plotly_chart(
+            embedding_figure(emap.points, emap.indices, labels, predicted, star),
+            on_select="rerun", selection_mode="points", key=f"{key}_chart",
+        )
+        st.caption(f"{emap.note} Crosses mark misclassified images. Hover shows the labels; "
+                   "click a point to open its image here (plotly cannot show images on hover).")
+    with detail_col:
+        chosen = _selected_index(state)
+        if chosen is None:
+            st.info("Click a point to open its image.")
+            return
+        st.image(pixelated(data.x_test[chosen], 6),
+                 caption=f"Test image {chosen} · true {CLASS_NAMES[data.y_test[chosen]]}")
+        st.plotly_chart(probability_figure(proba[chosen], top_k=3), key=f"{key}_proba")
+        saliency_panel(classifier, data.x_test[chosen], key=f"{key}_saliency",
+                       model_key=model_key)
+
+
+# ---------------------------------------------------------------- suspects, calibration, report
+
+
+def suspects_panel(classifier: Classifier, model_key: str, key: str = "insights_suspects") -> None:
+    """A browsable grid of the images whose label the model doubts most."""
+    data = dataset_or_stop()
+    scan = st.radio("Look in", list(SUSPECT_SCANS), format_func=SUSPECT_SCANS.get,
+                    horizontal=True, key=f"{key}_scan")
+    indices, found = _suspects(classifier, model_key, data, data.checksum, scan)
+    if not found:
+        st.success("The model agrees with every label it looked at.")
+        return
+    split = "test" if scan == "test" else "training"
+    images = data.x_test if scan == "test" else data.x_train
+    pages = -(-len(found) // SUSPECT_PAGE)
+    page = st.number_input(f"Page (of {pages})", 1, pages, 1, key=f"{key}_page")
+    shown = found[(page - 1) * SUSPECT_PAGE : page * SUSPECT_PAGE]
+    shown_images = images[[indices[s.index] for s in shown]]
+    image_grid(
+        shown_images,
+        captions=[f"given {CLASS_NAMES[s.given]} · model {CLASS_NAMES[s.predicted]} "
+                  f"{s.p_predicted:.0%}" for s in shown],
+        details=[f"{split} image {indices[s.index]}: the label says {CLASS_NAMES[s.given]} "
+                 f"(model: {s.p_given:.1%}), the model says {CLASS_NAMES[s.predicted]} "
+                 f"({s.p_predicted:.1%})" for s in shown],
+        key=f"{key}_grid", columns=6,
+        explain=lambda position: saliency_panel(classifier, shown_images[position],
+                                                key=f"{key}_why", model_key=model_key),
+    )
+    st.caption(f"The {len(found)} {split} images (of {len(indices):,} scanned) whose given "
+               "label the model finds least likely, among those it disagrees with. Some are "
+               "mislabeled or badly cropped; others are the model's own blind spots.")
+
+
+def reliability_figure(study: calibration.TemperatureStudy) -> go.Figure:
+    """Accuracy against confidence per bin, before and after temperature scaling, above
+    how many images each bin holds."""
+    figure = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.75, 0.25],
+                           vertical_spacing=0.05)
+    figure.add_trace(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", name="perfectly calibrated",
+                                line=dict(dash="dot", color="grey")), row=1, col=1)
+    for name, curve, colour in (("before", study.before, "#1f77b4"),
+                                (f"after (T = {study.temperature:.2f})", study.after, "#d62728")):
+        filled = curve.count > 0
+        figure.add_trace(go.Scatter(
+            x=curve.confidence[filled], y=curve.accuracy[filled], mode="lines+markers",
+            name=name, customdata=curve.count[filled], line=dict(color=colour),
+            hovertemplate="confidence %{x:.1%}<br>accuracy %{y:.1%}<br>%{customdata} images",
+        ), row=1, col=1)
+        centres = (curve.edges[:-1] + curve.edges[1:]) / 2
+        figure.add_trace(go.Bar(x=centres, y=curve.count, name=f"images, {name}",
+                                marker_color=colour, showlegend=False, opacity=0.6),
+                         row=2, col=1)
+    figure.update_xaxes(range=[0, 1], tickformat=".0%", title_text="confidence", row=2, col=1)
+    figure.update_yaxes(range=[0, 1], tickformat=".0%", title_text="accuracy", row=1, col=1)
+    figure.update_yaxes(title_text="images", row=2, col=1)
+    figure.update_layout(height=560, margin=COMPACT_MARGIN, barmode="group")
+    return figure
+
+
+def calibration_panel(classifier: Classifier, model_key: str) -> None:
+    """Reliability diagram and ECE before and after temperature scaling."""
+    data = dataset_or_stop()
+    proba = proba_on_test_set(classifier, model_key, data)
+    study = calibration.study_temperature(proba, data.y_test)
+    ece, nll, temp = st.columns(3)
+    ece.metric("Expected calibration error", f"{study.after.ece:.3f}",
+               f"{study.after.ece - study.before.ece:+.3f} from {study.before.ece:.3f}",
+               delta_color="inverse")
+    nll.metric("Log loss", f"{study.nll_after:.3f}",
+               f"{study.nll_after - study.nll_before:+.3f} from {study.nll_before:.3f}",
+               delta_color="inverse")
+    temp.metric("Temperature T", f"{study.temperature:.2f}",
+                help="T > 1: the model was over-confident; T < 1: under-confident.")
+    st.plotly_chart(reliability_figure(study))
+    st.caption(f"T was fitted (minimum log loss) on {study.fitted_on:,} test images and judged "
+               f"on the other {study.judged_on:,}. Dividing the logits by T changes no "
+               "prediction, only how sure they are; the unsure rule can use it.")
+
+
+def report_panel(classifier: Classifier, model_key: str, name: str) -> None:
+    """One click downloads the model's self-contained HTML report."""
+    data = dataset_or_stop()
+    html = _report_html(classifier, model_key, data, data.checksum, name)
+    st.download_button("Download the HTML report", html, file_name=report_filename(name),
+                       mime="text/html", icon=":material/download:", key="insights_report_download")
+    st.caption(f"One file ({len(html) / 1e6:.1f} MB) that opens in any browser without a "
+               "server: configuration, training curves, confusion matrix, per-class metrics, "
+               "right and wrong examples, and the published reference figures.")

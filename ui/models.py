@@ -1,0 +1,142 @@
+"""Which models a session can use, the session's active model, and loading them once.
+
+A model is named by a key: "bundled" (the model shipped in assets/), "session" (this
+session's model from the Train page, not saved yet: nobody else sees it), or
+"registry:<name>" (a saved model, shared by everyone using this models folder).
+Loaded saved models are cached per server (st.cache_resource), keyed by their folder and
+the time their meta.json was written, so a rename or an overwrite is never served stale.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import streamlit as st
+
+from fmnist_core import paths, registry
+from fmnist_core.classifier import Classifier
+from fmnist_core.errors import RegistryError
+from ui.text import escape_markdown
+
+BUNDLED = "bundled"
+SESSION = "session"
+REGISTRY_PREFIX = "registry:"
+ACTIVE_KEY = "models_active"  # the session's active model key
+SESSION_MODEL_KEY = "train_unsaved_model"  # a SessionModel, set by the Train page
+
+
+@dataclass(frozen=True)
+class SessionModel:
+    """A model trained in this session; `token` tells its cached evaluations apart."""
+
+    classifier: Classifier
+    token: str
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    key: str
+    label: str
+    classifier: Classifier
+    fingerprint: str  # changes whenever the model behind `key` changes
+
+    @property
+    def meta(self) -> dict[str, Any]:
+        return self.classifier.meta
+
+
+def registry_key(name: str) -> str:
+    return REGISTRY_PREFIX + name
+
+
+def accuracy_text(meta: dict[str, Any] | None) -> str:
+    """'93.1% test accuracy', or '' when the model was never evaluated."""
+    accuracy = ((meta or {}).get("metrics") or {}).get("accuracy")
+    return f"{accuracy:.1%} test accuracy" if isinstance(accuracy, (int, float)) else ""
+
+
+def _describe(title: str, meta: dict[str, Any] | None) -> str:
+    details = ", ".join(part for part in ((meta or {}).get("kind"), accuracy_text(meta)) if part)
+    return f"{title} ({details})" if details else title
+
+
+def model_options() -> dict[str, str]:
+    """Every model this session may pick, key -> label; broken saved models left out."""
+    options: dict[str, str] = {}
+    bundled = registry.read_entry(registry.default_model_path())
+    if bundled.meta is not None and not bundled.broken:
+        options[BUNDLED] = _describe("⭐ Bundled model", bundled.meta)
+    session_model = st.session_state.get(SESSION_MODEL_KEY)
+    if session_model is not None:
+        options[SESSION] = _describe("🧪 Unsaved model from Train", session_model.classifier.meta)
+    for entry in registry.list_entries():
+        if not entry.broken:
+            options[registry_key(entry.name)] = _describe(entry.name, entry.meta)
+    return options
+
+
+def _version(folder: Path) -> str:
+    try:
+        return str((folder / registry.META).stat().st_mtime_ns)
+    except OSError:
+        return "missing"
+
+
+@st.cache_resource(show_spinner="Loading the model...", max_entries=12)
+def _load_folder(folder: str, version: str) -> Classifier:
+    """One saved model, loaded once per server for each version of its folder."""
+    return registry.load(Path(folder))
+
+
+def load(key: str) -> LoadedModel:
+    """The model behind `key`, loaded (or from cache); RegistryError if it cannot be."""
+    if key == SESSION:
+        session_model = st.session_state.get(SESSION_MODEL_KEY)
+        if session_model is None:
+            raise RegistryError("this session has no unsaved model: train one on the Train page")
+        return LoadedModel(key, "the unsaved model from Train", session_model.classifier,
+                           f"session:{session_model.token}")
+    if key == BUNDLED:
+        folder = registry.default_model_path()
+        if not folder.is_dir():
+            raise RegistryError("no bundled model yet: train one on the Train page, save it "
+                                "and make it active")
+        label = "the bundled model"
+    elif key.startswith(REGISTRY_PREFIX):
+        name = key[len(REGISTRY_PREFIX):]
+        folder = paths.models_dir() / registry.validate_name(name)
+        label = f"model '{name}'"
+    else:
+        raise RegistryError(f"unknown model {key!r}")
+    version = _version(folder)
+    return LoadedModel(key, label, _load_folder(str(folder), version), f"{folder}@{version}")
+
+
+def active_key() -> str:
+    return st.session_state.get(ACTIVE_KEY, BUNDLED)
+
+
+def set_active(key: str) -> None:
+    st.session_state[ACTIVE_KEY] = key
+
+
+def model_picker(label: str, key: str) -> LoadedModel | None:
+    """A select box of every usable model, starting at the active one; the loaded choice,
+    or None (with a friendly message) when there is none or it cannot be loaded."""
+    options = model_options()
+    if not options:
+        st.info("There is no model yet: no bundled model and nothing saved. Train one on the "
+                "**Train** page (the quick preset takes under a minute).", icon=":material/explore:")
+        return None
+    keys = list(options)
+    active = active_key()
+    if st.session_state.get(key) not in options:
+        st.session_state[key] = active if active in options else keys[0]
+    chosen = st.selectbox(label, keys, format_func=options.get, key=key)
+    try:
+        return load(chosen)
+    except RegistryError as exc:
+        st.error(f"This model cannot be used: {escape_markdown(str(exc))}", icon=":material/error:")
+        return None

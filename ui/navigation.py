@@ -1,0 +1,39 @@
+"""The app's pages in one list: the router builds the navigation from it and Home links to
+each page with its purpose."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class PageInfo:
+    path: str  # relative to streamlit_app.py
+    title: str
+    icon: str
+    purpose: str  # one line for the Home page
+
+    @property
+    def name(self) -> str:
+        """The file's stem ("train"), which is also the page's URL path."""
+        return self.path.rsplit("/", 1)[-1].removesuffix(".py")
+
+
+PAGES: tuple[PageInfo, ...] = (
+    PageInfo("pages/home.py", "Home", ":material/home:", "what this app does"),
+    PageInfo("pages/dataset.py", "Dataset", ":material/photo_library:",
+             "browse the 70,000 images, class statistics and a 2-D map"),
+    PageInfo("pages/train.py", "Train", ":material/model_training:", "train a model and watch it learn, live"),
+    PageInfo("pages/evaluate.py", "Evaluate", ":material/analytics:",
+             "click through the confusion matrix to the mistakes, compare models"),
+    PageInfo("pages/classify.py", "Classify", ":material/photo_camera:",
+             "classify your photos, drawings or test images, and see why"),
+    PageInfo("pages/insights.py", "Insights", ":material/biotech:",
+             "where images live in the model's mind, suspect labels, calibration"),
+    PageInfo("pages/models.py", "Models", ":material/inventory_2:", "choose your active model, rename, download"),
+)
+
+
+def path_of(name: str) -> str:
+    """The script path of the page whose file is `name`.py, e.g. path_of("train")."""
+    return next(page.path for page in PAGES if page.name == name)

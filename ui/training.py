@@ -1,0 +1,245 @@
+"""The Train page's state and live view: the form's values, the job, its events as tables.
+
+The run itself is a `fmnist_core.jobs.TrainingJob` (a background thread) kept in this
+session's state, so a click anywhere never stops it and no other user sees it. The page
+polls it from a fragment that reruns alone while the job runs.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from fmnist_core.classes import CLASS_NAMES
+from fmnist_core.data import Dataset
+from fmnist_core.jobs import TrainingJob
+from fmnist_core.augment import AUGMENTATIONS
+from fmnist_core.training import (PRESETS, BatchProgress, EpochEnd, PhaseChange, TrainConfig,
+                                  TrainingDone)
+from ui import charts
+from ui.images import thumbnail_strip
+from ui.models import SESSION_MODEL_KEY, SessionModel
+
+JOB_KEY = "train_job"
+POLL_SECONDS = 1.0
+MODEL_DEFAULT = "model default"
+FULL_TRAINING_SET = 60_000
+
+# Form fields and their session-state keys; a preset fills them in.
+FIELDS = {
+    "epochs": "train_epochs", "batch_size": "train_batch_size",
+    "learning_rate": "train_learning_rate", "schedule": "train_schedule",
+    "optimizer": "train_optimizer", "dropout": "train_dropout", "l2": "train_l2",
+    "augment": "train_augment", "validation_split": "train_validation_split",
+    "early_stopping_patience": "train_patience", "seed": "train_seed",
+    "train_limit": "train_limit", "flip_tta": "train_flip_tta",
+}
+
+
+@dataclass
+class RunState:
+    """The session's current run: the job plus what the page remembers about it."""
+
+    job: TrainingJob
+    started_at: float
+    token: str
+    saved_as: str | None = None
+
+
+def preset_values(preset: str) -> dict[str, Any]:
+    """The form's widget values for a preset (model first, then every field)."""
+    config = PRESETS[preset]
+    augment = next((name for name, value in AUGMENTATIONS.items() if value == config.augment),
+                   "none")
+    return {
+        "train_model": config.model,
+        FIELDS["epochs"]: config.epochs,
+        FIELDS["batch_size"]: config.batch_size,
+        FIELDS["learning_rate"]: config.learning_rate,
+        FIELDS["schedule"]: config.schedule,
+        FIELDS["optimizer"]: config.optimizer,
+        FIELDS["dropout"]: MODEL_DEFAULT if config.dropout is None else config.dropout,
+        FIELDS["l2"]: MODEL_DEFAULT if config.l2 is None else config.l2,
+        FIELDS["augment"]: augment,
+        FIELDS["validation_split"]: config.validation_split,
+        FIELDS["early_stopping_patience"]: config.early_stopping_patience or 0,
+        FIELDS["seed"]: config.seed,
+        FIELDS["train_limit"]: config.train_limit or FULL_TRAINING_SET,
+        FIELDS["flip_tta"]: config.flip_tta,
+    }
+
+
+def apply_preset() -> None:
+    """on_change of the preset picker: copy the preset into the form's widgets."""
+    st.session_state.update(preset_values(st.session_state.train_preset))
+
+
+def ensure_form_defaults() -> None:
+    """The first visit starts from the quick preset."""
+    if "train_model" not in st.session_state:
+        st.session_state.train_preset = "quick"
+        apply_preset()
+
+
+def config_from_state() -> TrainConfig:
+    """The TrainConfig the form describes."""
+    state = st.session_state
+
+    def optional(value: Any) -> float | None:
+        return None if value == MODEL_DEFAULT else float(value)
+
+    limit = int(state[FIELDS["train_limit"]])
+    return TrainConfig(
+        model=state.train_model,
+        epochs=int(state[FIELDS["epochs"]]),
+        batch_size=int(state[FIELDS["batch_size"]]),
+        learning_rate=float(state[FIELDS["learning_rate"]]),
+        schedule=state[FIELDS["schedule"]],
+        optimizer=state[FIELDS["optimizer"]],
+        dropout=optional(state[FIELDS["dropout"]]),
+        l2=optional(state[FIELDS["l2"]]),
+        augment=AUGMENTATIONS[state[FIELDS["augment"]]],
+        validation_split=float(state[FIELDS["validation_split"]]),
+        early_stopping_patience=int(state[FIELDS["early_stopping_patience"]]) or None,
+        seed=int(state[FIELDS["seed"]]),
+        train_limit=None if limit >= FULL_TRAINING_SET else limit,
+        flip_tta=bool(state[FIELDS["flip_tta"]]),
+    )
+
+
+def current_run() -> RunState | None:
+    return st.session_state.get(JOB_KEY)
+
+
+def start_run(config: TrainConfig, data: Dataset) -> None:
+    """Start training in the background; raises TrainingError for a config it refuses."""
+    config.validate()
+    st.session_state[JOB_KEY] = RunState(TrainingJob.start(config, data), time.time(),
+                                          uuid.uuid4().hex)
+
+
+def discard_run() -> None:
+    """Forget the finished run (its unsaved model too, unless it is in use elsewhere)."""
+    st.session_state.pop(JOB_KEY, None)
+
+
+def adopt_result(run: RunState) -> None:
+    """Make a finished run's model this session's unsaved model, once."""
+    current = st.session_state.get(SESSION_MODEL_KEY)
+    if run.job.result is not None and (current is None or current.token != run.token):
+        st.session_state[SESSION_MODEL_KEY] = SessionModel(run.job.result, run.token)
+
+
+def default_name(config: TrainConfig) -> str:
+    return f"{config.model}-{datetime.now():%Y%m%d-%H%M}"
+
+
+# ---------------------------------------------------------------- events as tables
+
+
+def batch_table(events: list[Any]) -> pd.DataFrame:
+    """One row per BatchProgress, x in fractional epochs so batches and epochs share an axis."""
+    rows = [
+        {"epoch": e.epoch + e.step / e.steps_per_epoch, "loss": e.loss, "accuracy": e.accuracy,
+         "learning rate": e.learning_rate, "images/s": e.images_per_second}
+        for e in events if isinstance(e, BatchProgress)
+    ]
+    return pd.DataFrame(rows, columns=["epoch", "loss", "accuracy", "learning rate", "images/s"])
+
+
+def epoch_table(events: list[Any]) -> pd.DataFrame:
+    """One row per EpochEnd: train and validation loss and accuracy at the epoch's end."""
+    rows = [
+        {"epoch": e.epoch + 1, "loss": e.loss, "accuracy": e.accuracy, "val_loss": e.val_loss,
+         "val_accuracy": e.val_accuracy, "learning rate": e.learning_rate}
+        for e in events if isinstance(e, EpochEnd)
+    ]
+    return pd.DataFrame(rows, columns=["epoch", "loss", "accuracy", "val_loss", "val_accuracy",
+                                       "learning rate"])
+
+
+def progress(events: list[Any], config: TrainConfig, started_at: float) -> tuple[float, str]:
+    """Share of the run done (0..1) and a line with the phase, time left and speed."""
+    phases = [e for e in events if isinstance(e, PhaseChange)]
+    batches = [e for e in events if isinstance(e, BatchProgress)]
+    done = next((e for e in events if isinstance(e, TrainingDone)), None)
+    if done is not None:
+        return 1.0, f"Finished ({done.reason}) in {done.elapsed:.0f} s."
+    if phases and phases[-1].phase == "evaluating":
+        return 1.0, "Training finished; measuring accuracy on the 10,000 test images..."
+    if not batches:
+        detail = phases[-1].detail if phases else "starting"
+        return 0.0, f"Preparing: {detail} (loading TensorFlow takes a few seconds the first time)."
+    last = batches[-1]
+    total_steps = config.epochs * last.steps_per_epoch
+    fraction = min(1.0, (last.epoch * last.steps_per_epoch + last.step) / total_steps)
+    elapsed = time.time() - started_at
+    left = elapsed * (1 - fraction) / max(fraction, 1e-6)
+    return fraction, (f"Epoch {last.epoch + 1} of {config.epochs} · step {last.step} of "
+                      f"{last.steps_per_epoch} · about {_duration(left)} left · "
+                      f"{last.images_per_second:,.0f} images/s")
+
+
+def _duration(seconds: float) -> str:
+    seconds = max(0, int(round(seconds)))
+    return f"{seconds // 60} min {seconds % 60:02d} s" if seconds >= 60 else f"{seconds} s"
+
+
+# ---------------------------------------------------------------- the live view
+
+
+def show_run(run: RunState, data: Dataset) -> None:
+    """Progress, curves and the preview grid; refreshed every second while the job runs."""
+    interval = POLL_SECONDS if run.job.running else None
+    st.fragment(_live_view, run_every=interval)(run, data)
+
+
+def _live_view(run: RunState, data: Dataset) -> None:
+    job = run.job
+    events = job.events
+    fraction, status = progress(events, job.config, run.started_at)
+    st.progress(fraction, text=status)
+    if job.running:
+        st.button("Stop", icon=":material/stop:", key="train_stop", on_click=job.stop,
+                  help="End training after the current steps and keep what was learnt")
+    elif not st.session_state.get("train_shown_finished") == run.token:
+        # The job ended while this fragment was polling: rerun the whole page once so it
+        # stops polling and shows the result and the save form.
+        st.session_state.train_shown_finished = run.token
+        st.rerun()
+
+    batches, epochs = batch_table(events), epoch_table(events)
+    if batches.empty and epochs.empty:
+        return
+    loss_col, accuracy_col, rate_col = st.columns(3)
+    loss_col.plotly_chart(charts.training_curves_figure(batches, epochs, "loss", "Loss"),
+                          key="train_loss_chart")
+    accuracy_col.plotly_chart(
+        charts.training_curves_figure(batches, epochs, "accuracy", "Accuracy"),
+        key="train_accuracy_chart")
+    rate_col.plotly_chart(charts.learning_rate_figure(batches), key="train_lr_chart")
+    _preview_grid(events, data)
+
+
+def _preview_grid(events: list[Any], data: Dataset) -> None:
+    """The first test images with the model's guesses after the latest epoch."""
+    last_epoch = next((e for e in reversed(events) if isinstance(e, EpochEnd)), None)
+    if last_epoch is None or not last_epoch.preview_predictions:
+        return
+    guesses = last_epoch.preview_predictions
+    right = sum(int(g == t) for g, t in zip(guesses, data.y_test))
+    st.markdown(f"**The model's guesses after epoch {last_epoch.epoch + 1}**: "
+                f"{right} of {len(guesses)} right")
+    captions = [
+        f"✅ {CLASS_NAMES[guess]}" if guess == truth
+        else f"❌ {CLASS_NAMES[guess]} (is {CLASS_NAMES[truth]})"
+        for guess, truth in zip(guesses, data.y_test)
+    ]
+    thumbnail_strip(data.x_test[: len(guesses)], captions)
+
