@@ -4,6 +4,12 @@ Nothing in this package imports streamlit, so the app, the command line and the 
 all run the same code.
 """
 
+import os
+
+# TensorFlow's C++ start-up chatter (CUDA probes, oneDNN notes) means nothing to a user of the
+# app or the CLI; real errors still surface as Python exceptions.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
 from fmnist_core.classes import CLASS_NAMES, NUM_CLASSES
 
 __all__ = ["CLASS_NAMES", "NUM_CLASSES"]

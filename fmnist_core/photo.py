@@ -18,8 +18,10 @@ WORK_SIDE = 160  # long side GrabCut works at: enough for a garment's outline, f
 BORDER = 0.06  # share of each side sampled as "background as the photographer framed it"
 BACKGROUND_COLOURS = 4  # k-means clusters over the border: beds and carpets have patterns
 GRABCUT_ITERATIONS = 4
-BG_MATCH = 0.0
-TOUCH = 0.0
+BACKGROUND_MATCH = 25  # interior pixels closer to the border colours than this percentile
+# of the border's own distances start as "probably background" (gaps between legs, shoes)
+FRAME_TOUCH = 3.0  # border pixels this many times farther than the border's usual spread
+# from its colours start as "probably garment": a sleeve or a hem touching the frame
 MIN_AREA = 0.03  # a garment smaller than this share of the photo is a failed separation
 KEEP_SECOND = 0.25  # a second part this large relative to the first is kept (pairs of shoes)
 GARMENT_FLOOR = 30  # darkest garment level: above the black background, as in the dataset
@@ -80,11 +82,11 @@ class _Seed:
 
 
 def background_seed(work: np.ndarray) -> _Seed:
-    """Label pixels by how far their colour is from the border's colours (Lab space).
+    """GrabCut's starting labels from the border's colours (k-means in Lab space).
 
-    People frame a garment with background around it, so the border is mostly background;
-    a garment touching the frame only makes some border pixels unlike the rest, and those
-    are not forced to background.
+    People frame a garment with background around it, so the border band is background,
+    except pixels there clearly unlike it (a garment touching the frame); inside, pixels
+    that match the border's colours start as probable background.
     """
     import cv2
 
@@ -104,14 +106,14 @@ def background_seed(work: np.ndarray) -> _Seed:
     distance = np.min(
         np.linalg.norm(lab[..., None, :] - centres[None, None], axis=-1), axis=-1
     )
+    # GrabCut from the central rectangle (everything inside "probably garment", the border
+    # band background), corrected by what the border's colours say.
     border_distance = distance[border]
     labels = np.full((height, width), cv2.GC_PR_FGD, np.uint8)
-    if BG_MATCH > 0:
-        labels[distance <= np.percentile(border_distance, BG_MATCH)] = cv2.GC_PR_BGD
+    labels[distance <= np.percentile(border_distance, BACKGROUND_MATCH)] = cv2.GC_PR_BGD
     labels[border] = cv2.GC_BGD
-    if TOUCH > 0:
-        spread = float(np.percentile(border_distance, 75)) + 4.0
-        labels[border & (distance > TOUCH * spread)] = cv2.GC_PR_FGD
+    spread = float(np.percentile(border_distance, 75)) + 4.0  # how much the background varies
+    labels[border & (distance > FRAME_TOUCH * spread)] = cv2.GC_PR_FGD
     return _Seed(labels, distance)
 
 
@@ -131,6 +133,8 @@ def segment(work: np.ndarray, seed: _Seed) -> np.ndarray:
     mask = ndimage.binary_opening(mask, np.ones((3, 3), bool))
     if mask.mean() < MIN_AREA:  # GrabCut took everything for background: the garment
         mask = seed.labels != cv2.GC_BGD  # likely fills the frame, so keep the frame
+    if not mask.any():  # a picture too small for a border band
+        mask = np.ones_like(mask)
     count, components, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), 8)
     areas = stats[1:, cv2.CC_STAT_AREA]
     keep = 1 + np.flatnonzero(areas >= KEEP_SECOND * areas.max())

@@ -114,7 +114,8 @@ def synthetic_ood(count: int = 600, seed: int = 0) -> np.ndarray:
     out = [fit_to_side((d / 16 * 255).astype(np.uint8).repeat(4, 0).repeat(4, 1))
            for d in digits]
     for _ in range(per_kind):  # smooth noise fields
-        field = cv2.GaussianBlur(rng.random((28, 28)).astype(np.float32), (0, 0), rng.uniform(0.5, 3))
+        noise = rng.random((28, 28)).astype(np.float32)
+        field = cv2.GaussianBlur(noise, (0, 0), rng.uniform(0.5, 3))
         out.append(((field - field.min()) / (np.ptp(field) + 1e-6) * 255).astype(np.uint8))
     for _ in range(per_kind):  # a few random blobs
         canvas = np.zeros((64, 64), np.uint8)

@@ -10,6 +10,9 @@ from ui.images import thumbnail_strip
 from ui.layout import lazy_tabs
 from ui.models import model_picker
 from ui.resources import dataset_or_stop
+from ui.navigation import ensure_routed
+
+ensure_routed()
 
 data = dataset_or_stop()
 st.title("Classify")
@@ -87,7 +90,8 @@ def test_image() -> None:
     index = index_col.number_input("Test image number", 0, len(data.y_test) - 1,
                                    key="classify_test_index")
     outcome = classify.test_image_outcome(model, data.x_test[index], index)
-    classify.show_prediction(model, outcome, key="classify_test", true_label=int(data.y_test[index]))
+    classify.show_prediction(model, outcome, key="classify_test",
+                             true_label=int(data.y_test[index]))
 
 
 lazy_tabs("classify_tab", {classify.UPLOAD_TAB: uploads, classify.DRAW_TAB: drawing,

@@ -10,6 +10,9 @@ from ui.dataset_stats import (PROJECTIONS, SPLITS, browse_order, class_counts,
 from ui.images import image_grid, pixelated
 from ui.layout import lazy_tabs
 from ui.resources import dataset_or_stop
+from ui.navigation import ensure_routed
+
+ensure_routed()
 
 PAGE_SIZE = 40
 ALL_CLASSES = "All classes"

@@ -10,6 +10,9 @@ from ui.insights import saliency_panel
 from ui.layout import lazy_tabs
 from ui.models import model_options, model_picker
 from ui.resources import dataset_or_stop
+from ui.navigation import ensure_routed
+
+ensure_routed()
 
 GALLERY_PAGE = 24
 

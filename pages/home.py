@@ -5,10 +5,11 @@ import streamlit as st
 from fmnist_core.classes import CLASS_NAMES
 from ui.images import pixelated
 from ui.models import active_key, model_options
-from ui.navigation import PAGES
+from ui.navigation import PAGES, ensure_routed
 from ui.resources import dataset_or_stop, samples_per_class
 from ui.text import escape_markdown
 
+ensure_routed()
 
 st.title("Fashion-MNIST Studio")
 st.write(

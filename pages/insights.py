@@ -7,6 +7,9 @@ from ui import insights
 from ui.layout import lazy_tabs
 from ui.models import model_picker
 from ui.resources import dataset_or_stop
+from ui.navigation import ensure_routed
+
+ensure_routed()
 
 st.title("Insights")
 st.write("Look inside a trained model: a map of its features, the labels it doubts, "

@@ -9,7 +9,10 @@ from ui.models import BUNDLED, SESSION, SESSION_MODEL_KEY, active_key, model_opt
 from ui.registry_views import (REGISTRY_COLUMNS, SELECTED_KEY, all_entries, delete_model,
                                folder_version, folder_zip, history_table, model_card,
                                registry_table, rename_model, show_outcome)
+from ui.navigation import ensure_routed
 from ui.text import escape_markdown
+
+ensure_routed()
 
 st.title("Models")
 show_outcome()
@@ -20,9 +23,11 @@ active = active_key()
 active_label = options.get(active)
 if active_label:
     st.success(f"Your active model: **{escape_markdown(active_label)}**. Classify and Evaluate "
-               "start with it; it is yours alone, other users keep their own.", icon=":material/star:")
+               "start with it; it is yours alone, other users keep their own.",
+               icon=":material/star:")
 else:
-    st.warning("You have no usable active model yet: pick one below or train one.", icon=":material/explore:")
+    st.warning("You have no usable active model yet: pick one below or train one.",
+               icon=":material/explore:")
 if st.session_state.get(SESSION_MODEL_KEY) is not None and active != SESSION:
     st.button("Use the unsaved model from the Train page", key="models_use_session",
               on_click=set_active, args=(SESSION,))

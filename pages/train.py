@@ -10,7 +10,10 @@ from fmnist_core.zoo import ZOO
 from ui import training
 from ui.models import SESSION, accuracy_text, registry_key, set_active
 from ui.resources import dataset_or_stop
+from ui.navigation import ensure_routed
 from ui.text import escape_markdown
+
+ensure_routed()
 
 data = dataset_or_stop()
 training.ensure_form_defaults()
@@ -56,7 +59,8 @@ with st.form("train_form", border=True):
     right.selectbox("Augmentation", list(AUGMENTATIONS), key=training.FIELDS["augment"],
                     disabled=not is_keras,
                     help="basic: flips, shifts, zoom, erasing; photo: also the contrast and "
-                         "blur of real photos (helps the Classify page, costs epochs)")
+                         "blur of real photos (helps the Classify page, costs epochs); "
+                         "light: a gentle mix of both, what the bundled model uses")
     right.slider("Validation share", 0.0, 0.3, step=0.05,
                  key=training.FIELDS["validation_split"], disabled=not is_keras,
                  help="Held out from the training images; the test set is never used to train")
@@ -76,7 +80,8 @@ if start:
     try:
         training.start_run(training.config_from_state(), data)
     except FmnistError as exc:
-        st.error(f"This configuration cannot be trained: {exc}", icon=":material/error:")
+        st.error(f"This configuration cannot be trained: {escape_markdown(str(exc))}",
+                 icon=":material/error:")
     run = training.current_run()
 
 if run is None:
@@ -88,8 +93,8 @@ training.show_run(run, data)
 if run.job.running:
     st.stop()
 if run.job.error:
-    st.error(f"The run ended with an error: {run.job.error}. Try fewer epochs, another model "
-             "or a lower learning rate.", icon=":material/error:")
+    st.error(f"The run ended with an error: {escape_markdown(run.job.error)}. Try fewer "
+             "epochs, another model or a lower learning rate.", icon=":material/error:")
     st.button("Clear", on_click=training.discard_run, key="train_discard")
     st.stop()
 
@@ -103,8 +108,8 @@ if run.saved_as:
             icon=":material/save:")
 else:
     with st.form("train_save_form"):
-        name = st.text_input("Save as", value=training.default_name(run.job.config),
-                             max_chars=registry.MAX_NAME, key="train_save_name")
+        name = st.text_input("Save as", max_chars=registry.MAX_NAME,
+                             key=training.SAVE_NAME_KEY)
         make_active = st.checkbox("Make it my active model", value=True, key="train_make_active")
         if st.form_submit_button("Save to the model registry", icon=":material/save:",
                                  type="primary"):
@@ -117,8 +122,10 @@ else:
                 if make_active:
                     set_active(registry_key(name))
                 st.rerun()
-use_col, discard_col = st.columns(2)
-use_col.button("Use it now without saving", key="train_use_unsaved",
-               on_click=set_active, args=(SESSION,),
-               help="Evaluate and Classify use it; it is lost when you close the tab")
-discard_col.button("Start over", key="train_discard", on_click=training.discard_run)
+with st.container(horizontal=True):
+    if not run.saved_as:
+        st.button("Use it now without saving", key="train_use_unsaved",
+                  on_click=set_active, args=(SESSION,),
+                  help="Evaluate and Classify use it; it is lost when you close the tab")
+
+    st.button("Start over", key="train_discard", on_click=training.discard_run)

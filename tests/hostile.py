@@ -105,6 +105,10 @@ def _png_bytes() -> bytes:
     return encode(_rgb(), "PNG")
 
 
+def _cut(data: bytes, share: float) -> bytes:
+    return data[: int(len(data) * share)]
+
+
 def _bad_crc() -> bytes:
     data = bytearray(_png_bytes())
     data[29] ^= 0xFF  # last byte of IHDR's CRC
@@ -162,9 +166,9 @@ _CASES: tuple[tuple[str, str, bool, str, Callable[[], bytes]], ...] = (
     # must be refused
     ("empty", "empty.png", False, "zero bytes", lambda: b""),
     ("truncated_jpeg", "truncated.jpg", False, "a JPEG cut in half",
-     lambda: _jpeg_bytes()[: len(_jpeg_bytes()) // 2]),
+     lambda: _cut(_jpeg_bytes(), 1 / 2)),
     ("truncated_png", "truncated.png", False, "a PNG cut in its pixel data",
-     lambda: _png_bytes()[: len(_png_bytes()) * 2 // 3]),
+     lambda: _cut(_png_bytes(), 2 / 3)),
     ("header_only_jpeg", "header_only.jpg", False, "only a JPEG signature",
      lambda: b"\xff\xd8\xff\xe0\x00\x10JFIF"),
     ("bad_crc", "bad_crc.png", False, "a PNG whose IHDR checksum is wrong", _bad_crc),
@@ -192,14 +196,16 @@ _CASES: tuple[tuple[str, str, bool, str, Callable[[], bytes]], ...] = (
     ("fully_transparent", "transparent.png", False, "an RGBA PNG with alpha 0 everywhere",
      _fully_transparent),
     # valid pictures, each in a mode or format that trips naive code
-    ("cmyk_jpeg", "cmyk.jpg", True, "a CMYK JPEG", lambda: encode(_rgb().convert("CMYK"), "JPEG")),
+    ("cmyk_jpeg", "cmyk.jpg", True, "a CMYK JPEG",
+     lambda: encode(_rgb().convert("CMYK"), "JPEG")),
     ("png_16bit", "gray16.png", True, "a 16-bit grayscale PNG", _sixteen_bit),
     ("float_tiff", "float.tif", True, "a 32-bit float TIFF (values 0..1)", _float_tiff),
     ("int32_tiff", "int32.tif", True, "a 32-bit integer TIFF (values 0..255000)", _int32_tiff),
     ("palette", "palette.png", True, "a palette (P) PNG",
      lambda: encode(_rgb().convert("P", palette=Image.Palette.ADAPTIVE), "PNG")),
     ("bilevel", "bilevel.png", True, "a 1-bit PNG", lambda: encode(_gray().convert("1"), "PNG")),
-    ("gray_alpha", "gray_alpha.png", True, "an LA PNG", lambda: encode(_gray().convert("LA"), "PNG")),
+    ("gray_alpha", "gray_alpha.png", True, "an LA PNG",
+     lambda: encode(_gray().convert("LA"), "PNG")),
     ("transparent_garment", "cutout.png", True, "a garment on a transparent background",
      _transparent_garment),
     ("animated_gif", "animated.gif", True, "a two-frame GIF (the first frame counts)",

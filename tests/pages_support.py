@@ -12,8 +12,9 @@ TIMEOUT = 120  # the first run of a page may import TensorFlow and load a model
 
 
 def open_page(page: str | None = None, active_model: str | None = None) -> AppTest:
-    """A fresh session of the app, switched to `page` (a script path: ui.navigation.path_of("train")) and run;
-    `active_model` (a ui.models key such as "registry:tiny") is set before the first run."""
+    """A fresh session of the app, switched to `page` (a script path, from
+    ui.navigation.path_of) and run; `active_model` (a ui.models key such as
+    "registry:tiny") is set before the first run."""
     app = AppTest.from_file(APP, default_timeout=TIMEOUT)
     if active_model is not None:
         app.session_state["models_active"] = active_model

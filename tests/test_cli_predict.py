@@ -64,10 +64,13 @@ def test_all_good_files_exit_zero_and_table_is_readable(tiny_model, tmp_path, ca
     good.write_bytes(encode(Image.fromarray(garment()), "JPEG"))
     sample = tmp_path / "sample.png"
     sample.write_bytes(encode(Image.fromarray(np.eye(28, dtype=np.uint8) * 200), "PNG"))
-    assert main(["predict", "--model", tiny_model, str(good), str(sample)]) == 0
+    sneaky = tmp_path / "bad\x1b[31mname.png"  # a terminal escape in a file name
+    sneaky.write_bytes(sample.read_bytes())
+    assert main(["predict", "--model", tiny_model, str(good), str(sample), str(sneaky)]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0].split()[:2] == ["file", "prediction"] and len(lines) == 3
+    assert lines[0].split()[:2] == ["file", "prediction"] and len(lines) == 4
     assert lines[1].startswith(str(good)) and "%" in lines[1]
+    assert "\x1b" not in lines[3] and "bad\\x1b[31mname.png" in lines[3]
 
 
 def test_missing_model_is_a_message_not_a_traceback(tmp_path, capsys):

@@ -59,6 +59,9 @@ def page_text(app: AppTest) -> str:
     for kind in ("title", "header", "subheader", "markdown", "caption", "text", "code",
                  "error", "warning", "info", "success", "exception"):
         parts += [str(getattr(el, "value", "")) for el in getattr(app, kind)]
+    for table in app.dataframe:
+        value = table.value
+        parts.append(getattr(value, "data", value).to_string())  # a Styler or a DataFrame
     return "\n".join(parts)
 
 

@@ -2,6 +2,7 @@
 replaced canvas, test images; bad files give a friendly message with the name escaped."""
 
 import io
+import json
 import re
 from unittest import mock
 
@@ -38,6 +39,18 @@ def test_one_uploaded_image_is_shown_in_detail(app, real_data):
     assert any(m.startswith("### ") and "%" in m for m in texts(app.markdown))
     assert {c.key for c in app.get("plotly_chart")} >= {"classify_upload_probabilities"}
     assert any("What the model sees" in c for image in app.image for c in image.captions)
+
+
+def test_an_upload_can_be_shown_as_a_star_on_the_embedding_map(app, real_data):
+    sneaker = real_data.x_test[int(np.flatnonzero(real_data.y_test == 7)[0])]
+    app.get("file_uploader")[0].set_value(("sneaker.png", png_bytes(sneaker), "image/png"))
+    app.run()
+    assert "classify_upload_map_chart" not in {c.key for c in app.get("plotly_chart")}
+    app.toggle(key="classify_upload_map_toggle").set_value(True).run()
+    assert not app.exception
+    chart = next(c for c in app.get("plotly_chart") if c.key == "classify_upload_map_chart")
+    trace_names = [trace.get("name") for trace in json.loads(chart.proto.spec)["data"]]
+    assert "your image" in trace_names
 
 
 def test_many_uploads_make_a_gallery_with_a_csv_and_a_bad_file_is_explained(app, real_data):
@@ -100,3 +113,10 @@ def test_the_real_canvas_component_runs_under_apptest(app):
     app.run()
     assert not app.exception
     assert any("Draw a garment" in text for text in texts(app.info))
+
+
+def test_the_csv_neutralises_file_names_that_look_like_formulas():
+    table = classify.outcomes_table([classify.Outcome("=HYPERLINK(1).png", error="bad"),
+                                     classify.Outcome("shoe.png", error="bad")])
+    lines = classify.table_csv(table).decode().splitlines()
+    assert lines[1].startswith("'=HYPERLINK") and lines[2].startswith("shoe.png")

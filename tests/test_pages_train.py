@@ -2,6 +2,7 @@
 
 import pandas as pd
 
+from fmnist_core.augment import AUGMENTATIONS
 from fmnist_core.training import PRESETS, BatchProgress, EpochEnd, PhaseChange, TrainConfig
 from pages_support import open_page, texts
 from ui import training
@@ -26,7 +27,7 @@ def test_form_starts_from_the_quick_preset_and_a_preset_fills_it_in():
     app.selectbox(key="train_preset").set_value("best").run()
     assert app.selectbox(key="train_model").value == "strong_cnn"
     assert app.number_input(key="train_epochs").value == PRESETS["best"].epochs
-    assert app.selectbox(key="train_augment").value == "photo"
+    assert AUGMENTATIONS[app.selectbox(key="train_augment").value] == PRESETS["best"].augment
 
 
 def test_a_tiny_run_shows_its_charts_and_is_saved_and_made_active(models_dir):
@@ -77,11 +78,12 @@ def test_a_failed_run_shows_a_friendly_error_not_a_traceback(monkeypatch):
 def test_events_become_tables_and_a_progress_line():
     config = TrainConfig(epochs=2)
     events = [PhaseChange("fitting", "x"),
-              BatchProgress(0, 5, 10, 1.5, 0.5, 1e-3, 900.0),
-              EpochEnd(0, 2, 1.2, 0.6, 1.1, 0.62, 1e-3, 3.0, 3.0, (1, 2))]
+              EpochEnd(0, 2, 1.2, 0.6, 1.1, 0.62, 1e-3, 3.0, 3.0, (1, 2)),
+              BatchProgress(1, 5, 10, 1.5, 0.5, 1e-3, 900.0)]
     batches, epochs = training.batch_table(events), training.epoch_table(events)
-    assert batches["epoch"].tolist() == [0.5]
+    assert batches["epoch"].tolist() == [1.5]
     assert epochs["val_accuracy"].tolist() == [0.62]
     fraction, text = training.progress(events, config, started_at=0.0)
-    assert fraction == 0.25 and "Epoch 1 of 2" in text and "900 images/s" in text
+    assert fraction == 0.75 and "Epoch 2 of 2" in text and "900 images/s" in text
+    assert "about 2 s left" in text  # 3 s per epoch by the fit's clock, half an epoch to go
     assert isinstance(training.epoch_table([]), pd.DataFrame)

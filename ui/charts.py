@@ -64,12 +64,18 @@ def intensity_histogram_figure(histogram: pd.DataFrame, log_scale: bool) -> go.F
 
 
 def projection_figure(points: pd.DataFrame, title: str) -> go.Figure:
-    """The 2-D map: one dot per image, coloured by class; customdata is the image index."""
-    figure = px.scatter(points, x="x", y="y", color="class", custom_data=["index"],
-                        hover_data={"index": True, "x": False, "y": False},
-                        category_orders={"class": list(CLASS_NAMES)},
-                        color_discrete_map=CLASS_COLORS, title=title)
-    figure.update_traces(marker=dict(size=5, opacity=0.8))
+    """The 2-D map: one dot per image, coloured by class; customdata is the image index
+    (a plain list, see `confusion_figure`)."""
+    figure = go.Figure()
+    for name in CLASS_NAMES:
+        rows = points[points["class"] == name]
+        figure.add_trace(go.Scatter(
+            x=rows["x"], y=rows["y"], mode="markers", name=name,
+            marker=dict(size=5, opacity=0.8, color=CLASS_COLORS[name]),
+            customdata=[[int(index)] for index in rows["index"]],
+            hovertemplate=f"{name}<br>image %{{customdata[0]}}<extra></extra>",
+        ))
+    figure.update_layout(title=title)
     figure.update_xaxes(visible=False)
     figure.update_yaxes(visible=False)
     figure.update_layout(margin=COMPACT_MARGIN, height=560, legend_title=None,
@@ -97,9 +103,10 @@ def confusion_figure(matrix: np.ndarray, normalised: bool,
     """The confusion matrix as square scatter markers, so a click on a cell is reported.
 
     Plotly heatmaps give Streamlit an empty selection; scatter points give their
-    customdata [true, predicted, count, share]. Rows are true classes (top to bottom),
-    columns predictions. Right answers are green by share of their class; mistakes are
-    orange, scaled to the worst mistake so the small ones still show.
+    customdata [true, predicted, count, share]. It must be a plain list: plotly sends NumPy
+    arrays as base64 typed arrays, which come back from a click as an undecoded dict.
+    Rows are true classes (top to bottom), columns predictions. Right answers are green by
+    share of their class; mistakes are orange, scaled to the worst mistake so small ones show.
     """
     counts = np.asarray(matrix)
     shares = counts / counts.sum(axis=1, keepdims=True).clip(min=1)
@@ -119,8 +126,9 @@ def confusion_figure(matrix: np.ndarray, normalised: bool,
             textfont=dict(size=11, color=np.where(intensity > 0.6, "white", "#1f2333")),
             marker=dict(symbol="square", size=44, color=intensity, colorscale=scale,
                         cmin=0, cmax=1, line=dict(width=0)),
-            customdata=np.stack([true_labels[cells], predicted_labels[cells],
-                                 counts.ravel()[cells], shares.ravel()[cells]], axis=1),
+            customdata=[[int(t), int(p), int(c), float(s)] for t, p, c, s in zip(
+                true_labels[cells], predicted_labels[cells], counts.ravel()[cells],
+                shares.ravel()[cells])],
             hovertemplate=("true %{y}<br>predicted %{x}<br>%{customdata[2]} images "
                            "(%{customdata[3]:.1%} of the true class)<extra></extra>"),
         ))

@@ -23,11 +23,12 @@ from fmnist_core.prediction import Prediction, predict
 from fmnist_core.sketch import sketch_to_input
 from fmnist_core.thumbnail import PipelineResult
 from ui import charts
-from ui.images import pixelated
-from ui.insights import saliency_panel, similar_images_panel
+from ui.images import pixelated, squared
+from ui.insights import embedding_map_panel, saliency_panel, similar_images_panel
 from ui.models import LoadedModel
 from ui.text import escape_markdown
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 UPLOAD_TYPES = ["png", "jpg", "jpeg", "webp", "gif", "bmp", "tif", "tiff"]
 # The page's tabs; the open one is kept in st.session_state["classify_tab"].
 UPLOAD_TAB = ":material/photo_camera: Upload photos"
@@ -114,8 +115,13 @@ def outcomes_table(outcomes: Sequence[Outcome]) -> pd.DataFrame:
 
 
 def table_csv(table: pd.DataFrame) -> bytes:
+    """The table as UTF-8 CSV. A file name starting with = + - @ would run as a formula in a
+    spreadsheet, so such cells get a leading apostrophe (the usual defence)."""
+    def inert(value: object) -> object:
+        return f"'{value}" if isinstance(value, str) and value[:1] in FORMULA_STARTS else value
+
     buffer = io.StringIO()
-    table.to_csv(buffer, index=False)
+    table.map(inert).to_csv(buffer, index=False)
     return buffer.getvalue().encode("utf-8")
 
 
@@ -137,20 +143,31 @@ def prediction_caption(outcome: Outcome) -> str:
     return f"{name}  \n**{prediction.name}** {prediction.confidence:.0%}{flag}"
 
 
+# What to try when the model is unsure, by the kind of input (PipelineResult.kind).
+UNSURE_ADVICE = {
+    "photo": "Try a photo of the garment alone on a plain background, filling the frame.",
+    "sketch": "Try drawing the garment's whole silhouette, large, filling the square.",
+    "fmnist": "Even in the dataset's own format this image is ambiguous to the model.",
+}
+STEP_WIDTH = 140  # pixels: every pipeline picture at the same size, side by side
+
+
 def show_prediction(model: LoadedModel, outcome: Outcome, key: str,
                     true_label: int | None = None) -> None:
-    """The full story of one prediction: pipeline steps, model input, probabilities, why."""
+    """The full story of one prediction: pipeline steps, model input, probabilities, why,
+    and the training images the model finds most alike."""
     if outcome.prediction is None or outcome.result is None:
         show_error(outcome)
         return
     prediction, result = outcome.prediction, outcome.result
     if len(result.steps) > 1:
         st.markdown("**What the pipeline did**")
-        step_columns = st.columns(len(result.steps))
-        for column, (title, picture) in zip(step_columns, result.steps):
-            column.image(picture if max(np.shape(picture)[:2]) > 56 else pixelated(picture, 4),
-                         caption=title)
-    input_col, chart_col = st.columns([1, 2])
+        with st.container(horizontal=True):
+            for title, picture in result.steps:
+                small = max(np.shape(picture)[:2]) <= 56
+                st.image(squared(pixelated(picture, 5) if small else picture), caption=title,
+                         width=STEP_WIDTH)
+    input_col, chart_col, why_col = st.columns([1, 2, 1.3])
     with input_col:
         st.image(pixelated(result.image28, 6), caption="What the model sees (28x28)")
         if true_label is not None:
@@ -159,16 +176,18 @@ def show_prediction(model: LoadedModel, outcome: Outcome, key: str,
     with chart_col:
         st.markdown(f"### {prediction.name} · {prediction.confidence:.1%}")
         if prediction.unsure:
-            st.warning("The model is unsure: no class is clearly ahead. Try a photo with the "
-                       "garment alone on a plain background, filling the frame.", icon=":material/warning:")
+            st.warning("The model is unsure: no class is clearly ahead. "
+                       + UNSURE_ADVICE.get(result.kind, ""), icon=":material/warning:")
         st.plotly_chart(charts.probability_figure(prediction.probabilities, top_k=5),
                         key=f"{key}_probabilities", config={"displayModeBar": False})
-    why_col, similar_col = st.columns([1, 2])
     with why_col:
         st.markdown("**Why**")
         saliency_panel(model.classifier, result.image28, key=f"{key}_saliency",
                        model_key=model.fingerprint)
-    with similar_col:
-        st.markdown("**The most similar training images**")
-        similar_images_panel(model.classifier, result.image28, k=6, key=f"{key}_similar",
-                             model_key=model.fingerprint)
+    st.markdown("**The most similar training images**")
+    similar_images_panel(model.classifier, result.image28, k=8, key=f"{key}_similar",
+                         model_key=model.fingerprint)
+    if st.toggle("Show this image on the map of the test set", key=f"{key}_map_toggle",
+                 help="Where your image lands among the test images in the model's features."):
+        embedding_map_panel(model.classifier, model.fingerprint, new_image=result.image28,
+                            key=f"{key}_map")

@@ -20,6 +20,16 @@ def pixelated(image: np.ndarray, scale: int = THUMBNAIL_SCALE) -> np.ndarray:
     return np.repeat(np.repeat(array, scale, axis=0), scale, axis=1)
 
 
+def squared(image: np.ndarray) -> np.ndarray:
+    """Pad the short side with black, centred, so pictures of any shape line up in a row."""
+    array = np.asarray(image)
+    height, width = array.shape[:2]
+    side = max(height, width)
+    top, left = (side - height) // 2, (side - width) // 2
+    padding = [(top, side - height - top), (left, side - width - left)]
+    return np.pad(array, padding + [(0, 0)] * (array.ndim - 2))
+
+
 @st.dialog("Image", width="large")
 def enlarged_image_dialog(image: np.ndarray, title: str, details: str = "",
                           explain: Callable[[], None] | None = None) -> None:

@@ -153,7 +153,7 @@ def embedding_figure(points: np.ndarray, test_indices: np.ndarray, labels: np.nd
         figure.add_trace(go.Scatter(
             x=points[rows, 0], y=points[rows, 1], mode="markers", name=name,
             marker=dict(size=6, color=CLASS_COLORS[name], opacity=0.75),
-            customdata=test_indices[rows],
+            customdata=test_indices[rows].tolist(),
             text=[CLASS_NAMES[p] for p in predicted[rows]],
             hovertemplate=f"test image %{{customdata}}<br>true: {name}<br>"
                           "predicted: %{text}<extra></extra>",
@@ -162,7 +162,7 @@ def embedding_figure(points: np.ndarray, test_indices: np.ndarray, labels: np.nd
     figure.add_trace(go.Scatter(
         x=points[wrong, 0], y=points[wrong, 1], mode="markers", name="misclassified",
         marker=dict(symbol="x-thin", size=7, line=dict(width=1.5, color="black")),
-        customdata=test_indices[wrong],
+        customdata=test_indices[wrong].tolist(),
         text=[f"{CLASS_NAMES[labels[r]]} → {CLASS_NAMES[predicted[r]]}" for r in wrong],
         hovertemplate="test image %{customdata}<br>%{text}<extra>misclassified</extra>",
     ))
@@ -272,7 +272,7 @@ def reliability_figure(study: calibration.TemperatureStudy) -> go.Figure:
         filled = curve.count > 0
         figure.add_trace(go.Scatter(
             x=curve.confidence[filled], y=curve.accuracy[filled], mode="lines+markers",
-            name=name, customdata=curve.count[filled], line=dict(color=colour),
+            name=name, customdata=curve.count[filled].tolist(), line=dict(color=colour),
             hovertemplate="confidence %{x:.1%}<br>accuracy %{y:.1%}<br>%{customdata} images",
         ), row=1, col=1)
         centres = (curve.edges[:-1] + curve.edges[1:]) / 2

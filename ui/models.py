@@ -67,10 +67,10 @@ def model_options() -> dict[str, str]:
     options: dict[str, str] = {}
     bundled = registry.read_entry(registry.default_model_path())
     if bundled.meta is not None and not bundled.broken:
-        options[BUNDLED] = _describe("⭐ Bundled model", bundled.meta)
+        options[BUNDLED] = _describe("Bundled model", bundled.meta)
     session_model = st.session_state.get(SESSION_MODEL_KEY)
     if session_model is not None:
-        options[SESSION] = _describe("🧪 Unsaved model from Train", session_model.classifier.meta)
+        options[SESSION] = _describe("Unsaved model from Train", session_model.classifier.meta)
     for entry in registry.list_entries():
         if not entry.broken:
             options[registry_key(entry.name)] = _describe(entry.name, entry.meta)
@@ -128,7 +128,8 @@ def model_picker(label: str, key: str) -> LoadedModel | None:
     options = model_options()
     if not options:
         st.info("There is no model yet: no bundled model and nothing saved. Train one on the "
-                "**Train** page (the quick preset takes under a minute).", icon=":material/explore:")
+                "**Train** page (the quick preset takes under a minute).",
+                icon=":material/explore:")
         return None
     keys = list(options)
     active = active_key()

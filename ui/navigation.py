@@ -23,17 +23,37 @@ PAGES: tuple[PageInfo, ...] = (
     PageInfo("pages/home.py", "Home", ":material/home:", "what this app does"),
     PageInfo("pages/dataset.py", "Dataset", ":material/photo_library:",
              "browse the 70,000 images, class statistics and a 2-D map"),
-    PageInfo("pages/train.py", "Train", ":material/model_training:", "train a model and watch it learn, live"),
+    PageInfo("pages/train.py", "Train", ":material/model_training:",
+             "train a model and watch it learn, live"),
     PageInfo("pages/evaluate.py", "Evaluate", ":material/analytics:",
              "click through the confusion matrix to the mistakes, compare models"),
     PageInfo("pages/classify.py", "Classify", ":material/photo_camera:",
              "classify your photos, drawings or test images, and see why"),
     PageInfo("pages/insights.py", "Insights", ":material/biotech:",
              "where images live in the model's mind, suspect labels, calibration"),
-    PageInfo("pages/models.py", "Models", ":material/inventory_2:", "choose your active model, rename, download"),
+    PageInfo("pages/models.py", "Models", ":material/inventory_2:",
+             "choose your active model, rename, download"),
 )
 
 
 def path_of(name: str) -> str:
     """The script path of the page whose file is `name`.py, e.g. path_of("train")."""
     return next(page.path for page in PAGES if page.name == name)
+
+
+def ensure_routed() -> None:
+    """Send a page that Streamlit ran on its own back through the router.
+
+    Because the pages live in `pages/`, Streamlit 1.67 starts every server in its old
+    folder-based multipage mode and leaves it only once some session has run
+    `st.navigation`. So when the first request after a start names a page (a bookmark, a
+    reload), that file runs without `streamlit_app.py`: no page config, raw file names in
+    the sidebar, for every session. Called first on every page, this ends that mode and
+    reruns, so the router draws the page as usual. A no-op once any session has routed.
+    """
+    import streamlit as st
+    from streamlit.runtime.pages_manager import PagesManager
+
+    if PagesManager.uses_pages_directory:
+        PagesManager.uses_pages_directory = False
+        st.rerun()

@@ -44,9 +44,9 @@ def registry_table(entries: dict[str, Entry], active: str) -> pd.DataFrame:
     for key, entry in entries.items():
         summary = entry.summary()
         rows.append({
-            "": "⭐ active" if key == active else "",
+            "": "active" if key == active else "",
             "name": "bundled model" if key == BUNDLED else entry.name,
-            "status": f"❌ broken: {entry.broken}" if entry.broken else "✅ ok",
+            "status": f"broken: {entry.broken}" if entry.broken else "ok",
             "kind": summary["kind"], "accuracy": summary["accuracy"],
             "macro F1": summary["macro_f1"], "parameters": summary["params"],
             "training (s)": summary["train_seconds"], "saved": (summary["saved_at"] or "")[:16],

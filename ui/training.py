@@ -27,6 +27,7 @@ from ui.images import thumbnail_strip
 from ui.models import SESSION_MODEL_KEY, SessionModel
 
 JOB_KEY = "train_job"
+SAVE_NAME_KEY = "train_save_name"
 POLL_SECONDS = 1.0
 MODEL_DEFAULT = "model default"
 FULL_TRAINING_SET = 60_000
@@ -125,15 +126,17 @@ def start_run(config: TrainConfig, data: Dataset) -> None:
 
 
 def discard_run() -> None:
-    """Forget the finished run (its unsaved model too, unless it is in use elsewhere)."""
+    """Forget the run; a model it produced stays usable as the unsaved model until the
+    next run replaces it."""
     st.session_state.pop(JOB_KEY, None)
 
 
 def adopt_result(run: RunState) -> None:
-    """Make a finished run's model this session's unsaved model, once."""
+    """Once per run: make its model this session's unsaved model and propose a name."""
     current = st.session_state.get(SESSION_MODEL_KEY)
     if run.job.result is not None and (current is None or current.token != run.token):
         st.session_state[SESSION_MODEL_KEY] = SessionModel(run.job.result, run.token)
+        st.session_state[SAVE_NAME_KEY] = default_name(run.job.config)
 
 
 def default_name(config: TrainConfig) -> str:
@@ -179,8 +182,13 @@ def progress(events: list[Any], config: TrainConfig, started_at: float) -> tuple
     last = batches[-1]
     total_steps = config.epochs * last.steps_per_epoch
     fraction = min(1.0, (last.epoch * last.steps_per_epoch + last.step) / total_steps)
-    elapsed = time.time() - started_at
-    left = elapsed * (1 - fraction) / max(fraction, 1e-6)
+    epochs_done = [e for e in events if isinstance(e, EpochEnd)]
+    if epochs_done:  # the fit's own clock: start-up (TensorFlow, data) does not count
+        seconds_per_epoch = epochs_done[-1].elapsed / (epochs_done[-1].epoch + 1)
+        left = (1 - fraction) * config.epochs * seconds_per_epoch
+    else:
+        elapsed = time.time() - started_at
+        left = elapsed * (1 - fraction) / max(fraction, 1e-6)
     return fraction, (f"Epoch {last.epoch + 1} of {config.epochs} · step {last.step} of "
                       f"{last.steps_per_epoch} · about {_duration(left)} left · "
                       f"{last.images_per_second:,.0f} images/s")

@@ -20,7 +20,7 @@ from typing import Any, TextIO
 BUNDLE_NAME = "default_model"
 CARD = "MODEL_CARD.md"
 PRESET_NAMES = ("quick", "standard", "best")
-AUGMENT_NAMES = ("none", "basic", "photo")
+AUGMENT_NAMES = ("none", "light", "basic", "photo")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

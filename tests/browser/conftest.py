@@ -18,12 +18,12 @@ upload) and the `AppServer` class are in `tests/browser/driver.py`, which
 from __future__ import annotations
 
 import os
-import shutil
 from pathlib import Path
 
 import pytest
+from PIL import Image
 
-from driver import CHROMIUM, CHROMIUM_ARGS, REPO_ROOT, VIEWPORT, AppServer
+from driver import CHROMIUM, CHROMIUM_ARGS, REPO_ROOT, VIEWPORT, AppServer, train_seed_model
 
 ARTIFACTS_DIR = REPO_ROOT / "test-artifacts"
 
@@ -82,7 +82,7 @@ def page(browser):
 @pytest.fixture(scope="session")
 def screenshots(artifacts_dir):
     """`screenshots(page, name)` saves `test-artifacts/screenshots/NAME.png` (and, with
-    `UPDATE_SCREENSHOTS=1`, copies it into `assets/screenshots/` for the README)."""
+    `UPDATE_SCREENSHOTS=1`, a 256-colour copy in `assets/screenshots/` for the README)."""
     folder = artifacts_dir / "screenshots"
     folder.mkdir(exist_ok=True)
     publish = os.environ.get("UPDATE_SCREENSHOTS", "") in ("1", "true", "yes")
@@ -91,28 +91,16 @@ def screenshots(artifacts_dir):
     def save(tab, name: str) -> Path:
         path = folder / f"{name}.png"
         tab.screenshot(path=str(path), full_page=False)
-        if publish:
+        if publish:  # 256 colours: a third of the size, no visible loss for UI pictures
             assets.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(path, assets / path.name)
+            Image.open(path).convert("RGB").quantize(256).save(assets / path.name, optimize=True)
         return path
 
     return save
-
-
-SEED_MODEL = "browser-seed"
 
 
 @pytest.fixture(scope="session")
 def seed_model(app_models_dir) -> str:
     """A small MLP trained through the CLI into the server's registry, so the pages that
     need a model have a quick one whether or not the bundled model is there."""
-    import subprocess
-    import sys
-
-    command = [sys.executable, "-m", "fmnist_core", "train", "--model", "mlp", "--epochs", "2",
-               "--train-limit", "6000", "--name", SEED_MODEL]
-    result = subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True, timeout=600,
-                            env=dict(os.environ, FMNIST_MODELS_DIR=str(app_models_dir),
-                                     FMNIST_OFFLINE="1", TF_CPP_MIN_LOG_LEVEL="2"))
-    assert result.returncode == 0, result.stderr[-3000:]
-    return SEED_MODEL
+    return train_seed_model(app_models_dir)

@@ -116,6 +116,22 @@ class AppServer:
             self.process.wait(timeout=15)
 
 
+SEED_MODEL = "browser-seed"
+
+
+def train_seed_model(models_dir: Path, name: str = SEED_MODEL) -> str:
+    """Train a small MLP (2 epochs, 6,000 images) with the CLI into `models_dir`."""
+    command = [sys.executable, "-m", "fmnist_core", "train", "--model", "mlp", "--epochs", "2",
+               "--train-limit", "6000", "--name", name]
+    env = dict(os.environ, FMNIST_MODELS_DIR=str(models_dir), FMNIST_OFFLINE="1",
+               TF_CPP_MIN_LOG_LEVEL="2")
+    result = subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True,
+                            timeout=600, env=env)
+    if result.returncode != 0:
+        raise RuntimeError(f"training the seed model failed:\n{result.stderr[-3000:]}")
+    return name
+
+
 @dataclass(frozen=True)
 class AppPage:
     """One page routed by streamlit_app.py: its file, title and URL path."""
@@ -310,3 +326,38 @@ def open_tab(tab, label: str) -> None:
     """Open the `st.tabs` tab whose label contains `label` and wait for the rerun."""
     tab.get_by_role("tab", name=label).first.click()
     wait_until_idle(tab)
+
+
+def wait_for_condition(check, timeout_s: float = SLOW / 1000, what: str = "the condition",
+                       every_s: float = 0.5) -> None:
+    """Poll `check()` until it is true; fail naming `what` after `timeout_s`."""
+    deadline = time.monotonic() + timeout_s
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"no {what} within {timeout_s:.0f} s")
+        time.sleep(every_s)
+
+
+# Waiting for the rerun an action causes: an observer on the app's script state, armed
+# before the action, records that a run started; the run is over when the state is back
+# to notRunning after that. (Used by the sync helpers here and the async crowd.py.)
+ARM_RERUN_WATCH = """() => {
+    const app = document.querySelector('[data-testid=stApp]');
+    window.__fmnistRan = false;
+    if (!window.__fmnistWatch) {
+        window.__fmnistWatch = new MutationObserver(() => {
+            if (app.getAttribute('data-test-script-state') === 'running') window.__fmnistRan = true;
+        });
+        window.__fmnistWatch.observe(app, {attributes: true,
+                                           attributeFilter: ['data-test-script-state']});
+    }
+}"""
+RERUN_DONE = """() => window.__fmnistRan && document.querySelector(
+    '[data-testid=stApp]').getAttribute('data-test-script-state') === 'notRunning'"""
+
+
+def rerun_after(tab, action, timeout_ms: int = SLOW) -> None:
+    """Do `action()` (a click, a fill...) and wait for the script run it triggers to end."""
+    tab.evaluate(ARM_RERUN_WATCH)
+    action()
+    tab.wait_for_function(RERUN_DONE, timeout=timeout_ms, polling=100)

@@ -1,0 +1,179 @@
+"""Many users at once: N browser sessions classify test images on the Classify page while
+another session trains on the Train page; then every session says which model is its
+active one. Used by test_concurrency.py (correctness) and bench/concurrency.py (latency).
+
+Async Playwright, one Chromium with one context (own cookies, own Streamlit session) per
+user. `run_crowd` runs the whole scenario in a thread of its own, so it can be called from
+code that already drives a sync Playwright browser.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import threading
+import time
+from dataclasses import dataclass, field
+
+from driver import (ARM_RERUN_WATCH, CHROMIUM, CHROMIUM_ARGS, IDLE, PREDICTION, RERUN_DONE,
+                    SLOW, VIEWPORT)
+
+TRAINING_WAIT_MS = 300_000
+TRUE_CLASS = re.compile(r"True class: (.+?) [✅❌]")
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What one session was shown for one test image, and how long it waited."""
+
+    user: int
+    index: int  # test image number
+    shown: str  # the predicted class in the page's headline
+    true_class: str  # the page's "True class" line
+    seconds: float  # from committing the number to the end of the script run
+
+
+@dataclass
+class CrowdReport:
+    answers: list[Answer] = field(default_factory=list)
+    trained_throughout: bool | None = None  # None: nobody trained
+    trainer_view: str = ""  # the trainer's Models page, active-model line
+    user_views: list[str] = field(default_factory=list)  # the same for every classifier
+
+
+async def _settle(page) -> None:
+    """The script has finished and stays finished for a moment (see driver.wait_until_idle)."""
+    while True:
+        await page.wait_for_selector(IDLE, state="attached", timeout=SLOW)
+        await asyncio.sleep(0.4)
+        if await page.locator(IDLE).count() == 1:
+            return
+
+
+async def _rerun_after(page, action) -> float:
+    """Run `action` (a coroutine function), wait for the script run it triggers; seconds."""
+    await page.evaluate(ARM_RERUN_WATCH)
+    start = time.perf_counter()
+    await action()
+    await page.wait_for_function(RERUN_DONE, timeout=SLOW, polling=50)
+    return time.perf_counter() - start
+
+
+async def _open(context, url: str, path: str):
+    page = await context.new_page()
+    page.set_default_timeout(SLOW)
+    await page.goto(f"{url}/{path}", wait_until="domcontentloaded")
+    await _settle(page)
+    return page
+
+
+async def _choose(page, label: str, option: str) -> None:
+    box = page.get_by_role("combobox", name=label, exact=True)
+    if option in await box.input_value():
+        return  # already chosen: choosing it again would not rerun the script
+
+    async def pick():
+        await box.click()
+        await page.get_by_role("option", name=option).first.click()
+
+    await _rerun_after(page, pick)
+
+
+async def classify_test_images(context, url: str, user: int, model: str,
+                               indices: list[int]) -> list[Answer]:
+    """One user: the Classify page, a model, the Test image tab, then each image by number."""
+    page = await _open(context, url, "classify")
+    await _choose(page, "Model", model)
+    await _rerun_after(page, page.get_by_role("tab", name="Test image").first.click)
+    field_ = page.get_by_role("spinbutton", name="Test image number", exact=True)
+    answers = []
+    for index in indices:
+        async def commit(value=str(index)):
+            await field_.fill(value)
+            await field_.press("Enter")
+
+        seconds = await _rerun_after(page, commit)
+        heading = page.get_by_role("heading", level=3).filter(has_text=PREDICTION)
+        shown = (await heading.first.inner_text()).split(" · ")[0].strip()
+        true_class = TRUE_CLASS.search(await page.locator("[data-testid=stMain]").inner_text())
+        answers.append(Answer(user, index, shown, true_class[1] if true_class else "", seconds))
+    return answers
+
+
+async def start_training(context, url: str):
+    """The trainer: a long MLP run (100 epochs of 10,000 images), left running."""
+    page = await _open(context, url, "train")
+    await _choose(page, "Model", "Seed MLP")
+    for label, value in (("Epochs", "100"), ("Training images", "10000")):
+        number = page.get_by_role("spinbutton", name=label, exact=True)
+        await number.fill(value)
+        await number.press("Tab")
+    await page.get_by_role("button", name="Start training").click()
+    await page.get_by_text(re.compile(r"Epoch \d+ of 100")).first.wait_for(
+        timeout=TRAINING_WAIT_MS)
+    return page
+
+
+async def stop_and_use_unsaved(page) -> None:
+    """Stop the run, then make its (unsaved) model this session's active model."""
+    await page.get_by_role("button", name="Stop").click()
+    await page.get_by_text("Done:").wait_for(timeout=TRAINING_WAIT_MS)
+    await _settle(page)
+    await _rerun_after(page, page.get_by_role("button", name="Use it now without saving").click)
+
+
+async def active_model_line(page, url: str) -> str:
+    """The Models page's line naming this session's active model."""
+    await page.goto(f"{url}/models", wait_until="domcontentloaded")
+    await _settle(page)
+    line = page.locator("[data-testid=stAlertContentSuccess], [data-testid=stAlertContentWarning]")
+    return (await line.first.inner_text()).strip()
+
+
+async def crowd(url: str, model: str, users: int = 8, images_per_user: int = 4,
+                train: bool = True) -> CrowdReport:
+    from playwright.async_api import async_playwright
+
+    report = CrowdReport()
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            trainer = None
+            if train:
+                trainer = await start_training(await browser.new_context(viewport=VIEWPORT), url)
+            contexts = [await browser.new_context(viewport=VIEWPORT) for _ in range(users)]
+            # Distinct images per user, so an answer meant for another session would show.
+            plans = [[1 + user + users * k for k in range(images_per_user)]
+                     for user in range(users)]
+            results = await asyncio.gather(*(
+                classify_test_images(context, url, user, model, plan)
+                for user, (context, plan) in enumerate(zip(contexts, plans))))
+            report.answers = [answer for answers in results for answer in answers]
+            if trainer is not None:
+                report.trained_throughout = await trainer.get_by_role(
+                    "button", name="Stop").count() > 0
+                await stop_and_use_unsaved(trainer)
+                report.trainer_view = await active_model_line(trainer, url)
+                report.user_views = list(await asyncio.gather(*(
+                    active_model_line(context.pages[0], url) for context in contexts)))
+        finally:
+            await browser.close()
+    return report
+
+
+def run_crowd(**kwargs) -> CrowdReport:
+    """`crowd(**kwargs)` in a thread with its own event loop; re-raises its exception."""
+    outcome: dict[str, object] = {}
+
+    def target():
+        try:
+            outcome["report"] = asyncio.run(crowd(**kwargs))
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller below
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=target, name="crowd")
+    thread.start()
+    thread.join()
+    if "error" in outcome:
+        raise outcome["error"]  # type: ignore[misc]
+    return outcome["report"]  # type: ignore[return-value]
