@@ -15,11 +15,18 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-from driver import (ARM_RERUN_WATCH, CHROMIUM, CHROMIUM_ARGS, IDLE, PREDICTION, RERUN_DONE,
-                    SLOW, VIEWPORT)
+from driver import (ARM_RERUN_WATCH, CHROMIUM, CHROMIUM_ARGS, ERROR_SELECTORS, IDLE, PREDICTION,
+                    RERUN_DONE, SLOW, VIEWPORT)
 
 TRAINING_WAIT_MS = 300_000
 TRUE_CLASS = re.compile(r"True class: (.+?) [✅❌]")
+# The `src` of the image captioned "What the model sees (28x28)", or null.
+PREVIEW_SRC = """() => {
+    const box = [...document.querySelectorAll('[data-testid=stImage]')].find(
+        el => el.innerText.includes('What the model sees (28x28)'));
+    const img = box && box.querySelector('img');
+    return img ? img.src : null;
+}"""
 
 
 @dataclass(frozen=True)
@@ -50,12 +57,13 @@ async def _settle(page) -> None:
             return
 
 
-async def _rerun_after(page, action) -> float:
-    """Run `action` (a coroutine function), wait for the script run it triggers; seconds."""
+async def _rerun_after(page, action, quiet_ms: int = 0) -> float:
+    """Run `action` (a coroutine function), wait for the script run it triggers (see
+    driver.RERUN_DONE for `quiet_ms`); return the seconds it took."""
     await page.evaluate(ARM_RERUN_WATCH)
     start = time.perf_counter()
     await action()
-    await page.wait_for_function(RERUN_DONE, timeout=SLOW, polling=50)
+    await page.wait_for_function(RERUN_DONE, arg=quiet_ms, timeout=SLOW, polling=50)
     return time.perf_counter() - start
 
 
@@ -76,7 +84,8 @@ async def _choose(page, label: str, option: str) -> None:
         await box.click()
         await page.get_by_role("option", name=option).first.click()
 
-    await _rerun_after(page, pick)
+    await _rerun_after(page, pick, quiet_ms=3000)
+    await _settle(page)
 
 
 async def classify_test_images(context, url: str, user: int, model: str,
@@ -84,15 +93,21 @@ async def classify_test_images(context, url: str, user: int, model: str,
     """One user: the Classify page, a model, the Test image tab, then each image by number."""
     page = await _open(context, url, "classify")
     await _choose(page, "Model", model)
-    await _rerun_after(page, page.get_by_role("tab", name="Test image").first.click)
+    await _rerun_after(page, page.get_by_role("tab", name="Test image").first.click, quiet_ms=3000)
+    await _settle(page)
     field_ = page.get_by_role("spinbutton", name="Test image number", exact=True)
     answers = []
     for index in indices:
-        async def commit(value=str(index)):
-            await field_.fill(value)
-            await field_.press("Enter")
-
-        seconds = await _rerun_after(page, commit)
+        before = await page.evaluate(PREVIEW_SRC)
+        start = time.perf_counter()
+        await field_.fill(str(index))
+        await field_.press("Enter")
+        # Done when the 28x28 preview shows another image and the script has finished.
+        await page.wait_for_function(
+            f"(before) => ({PREVIEW_SRC})() !== before && document.querySelector("
+            f"'[data-testid=stApp]').getAttribute('data-test-script-state') === 'notRunning'",
+            arg=before, timeout=2 * SLOW, polling=50)  # queued behind 8 users and a run
+        seconds = time.perf_counter() - start
         heading = page.get_by_role("heading", level=3).filter(has_text=PREDICTION)
         shown = (await heading.first.inner_text()).split(" · ")[0].strip()
         true_class = TRUE_CLASS.search(await page.locator("[data-testid=stMain]").inner_text())
@@ -109,22 +124,40 @@ async def start_training(context, url: str):
         await number.fill(value)
         await number.press("Tab")
     await page.get_by_role("button", name="Start training").click()
-    await page.get_by_text(re.compile(r"Epoch \d+ of 100")).first.wait_for(
-        timeout=TRAINING_WAIT_MS)
+    await _wait_for_text(page, re.compile(r"Epoch \d+ of 100"), TRAINING_WAIT_MS)
     return page
+
+
+async def _wait_for_text(page, text, timeout_ms: int) -> None:
+    """Wait for `text` (a string or a regex) in the page; fail at once, with the page's
+    message, if the page shows an error meanwhile."""
+    deadline = time.monotonic() + timeout_ms / 1000
+    while time.monotonic() < deadline:
+        if await page.get_by_text(text).count():
+            return
+        errors = await page.locator(", ".join(ERROR_SELECTORS)).all_inner_texts()
+        if errors:
+            raise AssertionError(f"the page shows an error instead: {errors}")
+        await asyncio.sleep(0.5)
+    main = await page.locator("[data-testid=stMain]").inner_text()
+    raise AssertionError(f"no {text!r} within {timeout_ms / 1000:.0f} s; the page says: "
+                         f"{main[-1500:]}")
 
 
 async def stop_and_use_unsaved(page) -> None:
     """Stop the run, then make its (unsaved) model this session's active model."""
     await page.get_by_role("button", name="Stop").click()
-    await page.get_by_text("Done:").wait_for(timeout=TRAINING_WAIT_MS)
+    await _wait_for_text(page, "Done:", TRAINING_WAIT_MS)
     await _settle(page)
-    await _rerun_after(page, page.get_by_role("button", name="Use it now without saving").click)
+    await _rerun_after(page, page.get_by_role("button", name="Use it now without saving").click,
+                       quiet_ms=3000)
 
 
-async def active_model_line(page, url: str) -> str:
-    """The Models page's line naming this session's active model."""
-    await page.goto(f"{url}/models", wait_until="domcontentloaded")
+async def active_model_line(page) -> str:
+    """The Models page's line naming this session's active model. Reached through the
+    navigation, in the same session: loading its URL would start a new session."""
+    await page.locator("[data-testid=stSidebarNav] a", has_text="Models").click()
+    await page.get_by_role("heading", name="Models").first.wait_for()
     await _settle(page)
     line = page.locator("[data-testid=stAlertContentSuccess], [data-testid=stAlertContentWarning]")
     return (await line.first.inner_text()).strip()
@@ -153,9 +186,9 @@ async def crowd(url: str, model: str, users: int = 8, images_per_user: int = 4,
                 report.trained_throughout = await trainer.get_by_role(
                     "button", name="Stop").count() > 0
                 await stop_and_use_unsaved(trainer)
-                report.trainer_view = await active_model_line(trainer, url)
+                report.trainer_view = await active_model_line(trainer)
                 report.user_views = list(await asyncio.gather(*(
-                    active_model_line(context.pages[0], url) for context in contexts)))
+                    active_model_line(context.pages[0]) for context in contexts)))
         finally:
             await browser.close()
     return report
