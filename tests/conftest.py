@@ -12,8 +12,6 @@ import pytest
 os.environ.setdefault("FMNIST_OFFLINE", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-PHOTOS_DIR = REPO_ROOT.parent / "shared" / "photos" / "dev"
 
 
 @pytest.fixture(scope="session")

@@ -15,8 +15,8 @@ import pytest
 from fmnist_core import registry
 from fmnist_core.classifier import SklearnClassifier
 from fmnist_core.evaluation import evaluate
+from locations import REPO_ROOT
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(autouse=True)

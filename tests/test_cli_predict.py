@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import REPO_ROOT
+from locations import REPO_ROOT
 from fmnist_core.cli import main
 from hostile import EVIL_NAME, encode, garment, make_hostile_corpus
 

@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
+from locations import REPO_ROOT
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
 APP_FILE = "../streamlit_app.py"  # AppTest resolves it from this file's folder
 APP_TIMEOUT = 120  # s: the CPUs are shared with training runs
 

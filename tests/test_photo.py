@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import PHOTOS_DIR, REPO_ROOT
+from locations import PHOTOS_DIR, REPO_ROOT
 from fmnist_core.photo import looks_like_fmnist, photo_to_input, prepare
 from fmnist_core.thumbnail import fit_to_side
 from hostile import garment

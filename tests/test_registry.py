@@ -18,8 +18,8 @@ import pytest
 from fmnist_core import registry
 from fmnist_core.classifier import KerasClassifier, SklearnClassifier
 from fmnist_core.errors import RegistryError
+from locations import REPO_ROOT
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(autouse=True)

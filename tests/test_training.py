@@ -18,8 +18,8 @@ from fmnist_core.training import (
     PRESETS, BatchProgress, EpochEnd, PhaseChange, TrainConfig, TrainingDone, TrainingError,
     split_train, train,
 )
+from locations import REPO_ROOT
 
-REPO = Path(__file__).resolve().parent.parent
 TINY = TrainConfig(model="mlp", epochs=3, batch_size=32, steps_per_execution=4, preview_count=5)
 
 
@@ -129,9 +129,9 @@ print(json.dumps({"replicas": c.meta["replicas"], "accuracy": c.meta["metrics"][
 
 
 def test_mirrored_strategy_on_two_logical_cpus():
-    env = {**os.environ, "PYTHONPATH": str(REPO), "TF_CPP_MIN_LOG_LEVEL": "2"}
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "TF_CPP_MIN_LOG_LEVEL": "2"}
     done = subprocess.run([sys.executable, "-c", MIRRORED], capture_output=True, text=True,
-                          env=env, cwd=REPO, timeout=300)
+                          env=env, cwd=REPO_ROOT, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     result = json.loads(done.stdout.strip().splitlines()[-1])
     assert result["replicas"] == 2 and result["accuracy"] > 0.3

@@ -93,9 +93,15 @@ async def classify_test_images(context, url: str, user: int, model: str,
     """One user: the Classify page, a model, the Test image tab, then each image by number."""
     page = await _open(context, url, "classify")
     await _choose(page, "Model", model)
-    await _rerun_after(page, page.get_by_role("tab", name="Test image").first.click, quiet_ms=3000)
-    await _settle(page)
+    await page.get_by_role("tab", name="Test image").first.click()
     field_ = page.get_by_role("spinbutton", name="Test image number", exact=True)
+    await field_.wait_for()
+    # The tab's run is over once it has drawn test image #0's preview and finished.
+    await page.wait_for_function(
+        f"() => ({PREVIEW_SRC})() !== null && document.querySelector("
+        f"'[data-testid=stApp]').getAttribute('data-test-script-state') === 'notRunning'",
+        timeout=2 * SLOW, polling=100)
+    await _settle(page)
     answers = []
     for index in indices:
         before = await page.evaluate(PREVIEW_SRC)

@@ -36,8 +36,11 @@ def test_clicking_a_confusion_cell_shows_its_images(page, app_server, seed_model
     click_plotly_point(page, matrix, trace=trace, point=point)
 
     title = f"{CLASS_NAMES[true]} taken for {CLASS_NAMES[predicted]}: {count:,} images"
-    wait_for_visible(page, page.get_by_role("heading", name=title))
+    heading = page.get_by_role("heading", name=title)
+    wait_for_visible(page, heading)
     thumbnails = page.locator("[class*='st-key-eval_cell_grid_enlarge_']")
     assert thumbnails.count() == min(count, 24)  # the gallery's first page
     assert error_texts(page) == []
+    heading.scroll_into_view_if_needed()
+    page.mouse.wheel(0, -250)  # the clicked cell above, the gallery below
     screenshots(page, "evaluate-confusion-cell")
