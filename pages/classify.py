@@ -64,7 +64,7 @@ def drawing() -> None:
     if clear_col.button("Clear", icon=":material/ink_eraser:", key="classify_clear"):
         st.session_state.classify_canvas_version = st.session_state.get(
             "classify_canvas_version", 0) + 1
-    draw_col, result_col = st.columns([1, 2])
+    draw_col, result_col = st.columns([1.4, 2])  # the 280-px canvas must fit at 1280 px
     with draw_col:
         rgba = canvas.draw(f"classify_canvas_{st.session_state.get('classify_canvas_version', 0)}",
                            stroke_width=brush)

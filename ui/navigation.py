@@ -42,18 +42,15 @@ def path_of(name: str) -> str:
 
 
 def ensure_routed() -> None:
-    """Send a page that Streamlit ran on its own back through the router.
+    """Leave Streamlit's old folder-based multipage mode for good.
 
-    Because the pages live in `pages/`, Streamlit 1.67 starts every server in its old
-    folder-based multipage mode and leaves it only once some session has run
-    `st.navigation`. So when the first request after a start names a page (a bookmark, a
-    reload), that file runs without `streamlit_app.py`: no page config, raw file names in
-    the sidebar, for every session. Called first on every page, this ends that mode and
-    reruns, so the router draws the page as usual. A no-op once any session has routed.
+    Because the pages live in `pages/`, Streamlit 1.67 starts every server in that mode and
+    leaves it only once some session has run `st.navigation`. Until then a request that names
+    a page (a bookmark, a reload) runs that file without `streamlit_app.py`, and so would
+    every later run in every session. Called first on every page, this ends the mode, so from
+    the next run on the router draws every page. It does not rerun at once: a rerun would
+    drop the click that started this run.
     """
-    import streamlit as st
     from streamlit.runtime.pages_manager import PagesManager
 
-    if PagesManager.uses_pages_directory:
-        PagesManager.uses_pages_directory = False
-        st.rerun()
+    PagesManager.uses_pages_directory = False
