@@ -97,9 +97,13 @@ def validate_name(name: str) -> str:
     return name
 
 
+DEFAULT_MODEL = "default_model"  # the bundled model's folder in assets/
+MODEL_CARD = "MODEL_CARD.md"  # written beside a bundled model by `train --bundle`
+
+
 def default_model_path() -> Path:
     """The bundled model shipped in assets/, in the same folder layout as a registry entry."""
-    return paths.ASSETS_DIR / "default_model"
+    return paths.ASSETS_DIR / DEFAULT_MODEL
 
 
 def _folder(folder: Path | None) -> Path:

@@ -157,7 +157,7 @@ def test_train_cli_rejects_bad_values_with_a_message(models_dir, capsys):
 
 def test_bundle_writes_a_loadable_model_and_its_card(small_data, tmp_path):
     from fmnist_core import registry
-    from fmnist_core.cli.train import CARD, bundle
+    from fmnist_core.cli.train import bundle
 
     classifier = train(replace(TINY, epochs=1, flip_tta=True), small_data)
     path = bundle(classifier, tmp_path, "python -m fmnist_core train --preset best --bundle")
@@ -165,7 +165,7 @@ def test_bundle_writes_a_loadable_model_and_its_card(small_data, tmp_path):
     assert loaded.flip_tta and loaded.meta["metrics"] == classifier.meta["metrics"]
     np.testing.assert_allclose(loaded.predict_proba(small_data.x_test), classifier.predict_proba(small_data.x_test),
                                atol=1e-5)
-    card = (path / CARD).read_text()
+    card = (path / registry.MODEL_CARD).read_text()
     assert "train --preset best --bundle" in card and "| Ankle boot |" in card
 
 

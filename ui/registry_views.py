@@ -18,7 +18,6 @@ from fmnist_core.registry import Entry
 from ui.models import BUNDLED, active_key, registry_key, set_active
 from ui.text import escape_markdown
 
-CARD_FILE = "MODEL_CARD.md"  # written next to the bundled model by `train --bundle`
 REGISTRY_COLUMNS = {
     "accuracy": st.column_config.NumberColumn(format="percent"),
     "macro F1": st.column_config.NumberColumn(format="percent"),
@@ -75,7 +74,7 @@ def folder_version(folder: Path) -> str:
 
 def model_card(entry: Entry) -> str:
     """The folder's own card if it has one, else a card written from its meta.json."""
-    card = entry.path / CARD_FILE
+    card = entry.path / registry.MODEL_CARD
     if card.is_file():
         return card.read_text(encoding="utf-8", errors="replace")
     meta = entry.meta or {}

@@ -17,8 +17,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, TextIO
 
-BUNDLE_NAME = "default_model"
-CARD = "MODEL_CARD.md"
+from fmnist_core.registry import DEFAULT_MODEL, MODEL_CARD
+
 PRESET_NAMES = ("quick", "standard", "best")
 AUGMENT_NAMES = ("none", "light", "basic", "photo")
 
@@ -52,7 +52,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--name", help="registry name (default: kind and time)")
     parser.add_argument("--no-save", action="store_true", help="do not save the model")
     parser.add_argument("--bundle", action="store_true",
-                        help=f"write the model as the app's bundled default (assets/{BUNDLE_NAME}) with a model card")
+                        help=f"write the model as the app's bundled default (assets/{DEFAULT_MODEL}) with a model card")
     parser.add_argument("--json", action="store_true", help="print the final metrics as one JSON object")
     parser.set_defaults(run=run)
 
@@ -195,8 +195,8 @@ def bundle(classifier: Any, folder: Path, command: str) -> Path:
     """Write the model (atomically, through the registry) and its card into folder/default_model."""
     from fmnist_core import registry
 
-    path = registry.save(classifier, BUNDLE_NAME, folder=folder, overwrite=True)
-    (path / CARD).write_text(model_card(classifier, command))
+    path = registry.save(classifier, DEFAULT_MODEL, folder=folder, overwrite=True)
+    (path / MODEL_CARD).write_text(model_card(classifier, command))
     return path
 
 
@@ -213,7 +213,7 @@ def run(args: argparse.Namespace) -> int:
     name, path = None, None
     if args.bundle:
         command = shlex.join(["python", "-m", "fmnist_core", *sys.argv[1:]])
-        name, path = BUNDLE_NAME, bundle(classifier, ASSETS_DIR, command)
+        name, path = DEFAULT_MODEL, bundle(classifier, ASSETS_DIR, command)
     elif not args.no_save:
         name = args.name or f"{classifier.kind}-{datetime.now(timezone.utc):%Y%m%d-%H%M%S}"
         path = registry.save(classifier, name)
