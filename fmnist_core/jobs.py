@@ -8,6 +8,7 @@ thread; the page only reads `events_since`, `running`, `result` and `error`, and
 
 from __future__ import annotations
 
+import logging
 import threading
 import traceback
 from typing import TYPE_CHECKING, Any
@@ -18,6 +19,8 @@ from fmnist_core.errors import FmnistError
 
 if TYPE_CHECKING:
     from fmnist_core.training import TrainConfig
+
+log = logging.getLogger(__name__)
 
 
 class TrainingJob:
@@ -53,6 +56,7 @@ class TrainingJob:
         except Exception as exc:  # noqa: BLE001 - shown to the user instead of a dead thread
             self.error = f"training failed: {type(exc).__name__}: {exc}"
             self.details = traceback.format_exc()
+            log.error("training run %s failed:\n%s", self.config.model, self.details)
 
     @property
     def events(self) -> list[Any]:

@@ -80,7 +80,7 @@ if start:
     try:
         training.start_run(training.config_from_state(), data)
     except FmnistError as exc:
-        st.error(f"This configuration cannot be trained: {escape_markdown(str(exc))}",
+        st.error(f"Not started: {escape_markdown(str(exc))}",
                  icon=":material/error:")
     run = training.current_run()
 

@@ -38,3 +38,19 @@ def test_job_reports_a_bad_config_as_a_message(small_data):
     assert job.wait(60)
     assert job.result is None
     assert "unknown model 'no_such_model'" in job.error
+
+
+def test_an_unexpected_failure_is_a_message_and_its_traceback_goes_to_the_log(small_data, monkeypatch,
+                                                                           caplog):
+    from fmnist_core import training
+
+    def crash(*args, **kwargs):
+        raise ValueError("something deep inside Keras")
+
+    monkeypatch.setattr(training, "train", crash)
+    job = TrainingJob.start(TrainConfig(model="mlp"), small_data)
+    assert job.wait(60)
+    assert job.error == "training failed: ValueError: something deep inside Keras"
+    assert "Traceback" in job.details
+    logged = [r for r in caplog.records if r.name == "fmnist_core.jobs"]
+    assert logged and "Traceback" in logged[0].getMessage()

@@ -60,6 +60,37 @@ def test_stop_ends_a_run_early_and_keeps_the_model(models_dir):
     assert any("stopped" in text for text in texts(app.success))
 
 
+def _start_twice() -> None:
+    """The page's start path called twice in one session, as a double click on Start can
+    send the form twice before the rerun that disables the button."""
+    import streamlit as st
+
+    from fmnist_core.training import TrainConfig, TrainingError
+    from ui import training
+    from ui.resources import dataset
+
+    config = TrainConfig(model="mlp", epochs=50, train_limit=300)
+    training.start_run(config, dataset())
+    first = training.current_run()
+    try:
+        training.start_run(config, dataset())
+    except TrainingError as exc:
+        st.error(str(exc))
+    st.session_state["same_run"] = training.current_run() is first
+    first.job.stop()
+    first.job.wait(timeout=120)
+
+
+def test_a_second_start_while_a_run_is_going_starts_nothing():
+    """The second start must not leave an orphan run nobody can see or stop."""
+    from streamlit.testing.v1 import AppTest
+
+    app = AppTest.from_function(_start_twice, default_timeout=180).run()
+    assert not app.exception
+    assert app.session_state["same_run"]
+    assert any("already going" in text for text in texts(app.error))
+
+
 def test_a_failed_run_shows_a_friendly_error_not_a_traceback(monkeypatch):
     from fmnist_core import training as engine
 

@@ -21,7 +21,7 @@ from fmnist_core.data import Dataset
 from fmnist_core.jobs import TrainingJob
 from fmnist_core.augment import AUGMENTATIONS
 from fmnist_core.training import (PRESETS, BatchProgress, EpochEnd, PhaseChange, TrainConfig,
-                                  TrainingDone)
+                                  TrainingDone, TrainingError)
 from ui import charts
 from ui.images import thumbnail_strip
 from ui.models import SESSION_MODEL_KEY, SessionModel
@@ -119,7 +119,13 @@ def current_run() -> RunState | None:
 
 
 def start_run(config: TrainConfig, data: Dataset) -> None:
-    """Start training in the background; raises TrainingError for a config it refuses."""
+    """Start training in the background; raises TrainingError for a config it refuses, and
+    while this session's previous run is still going (a second click on Start, sent before
+    the page disabled the button, must not start an orphan run nobody can see or stop)."""
+    current = current_run()
+    if current is not None and current.job.running:
+        raise TrainingError("a run is already going in this session: stop it or wait for it "
+                            "to finish before starting another")
     config.validate()
     st.session_state[JOB_KEY] = RunState(TrainingJob.start(config, data), time.time(),
                                           uuid.uuid4().hex)
