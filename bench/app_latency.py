@@ -40,9 +40,8 @@ import numpy as np  # noqa: E402
 from streamlit.navigation.page import StreamlitPage  # noqa: E402
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
+from fmnist_core.paths import DEV_PHOTOS_DIR as PHOTOS  # noqa: E402
 from ui.navigation import PAGES, path_of  # noqa: E402
-
-PHOTOS = REPO.parent / "shared" / "photos" / "dev"
 
 
 class Clock:

@@ -25,7 +25,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-DEFAULT_FOLDER = REPO.parent / "shared" / "photos" / "dev"
+from fmnist_core.paths import DEV_PHOTOS_DIR as DEFAULT_FOLDER  # noqa: E402
 UPPER_BODY = frozenset({0, 2, 4, 6})
 STRICT = {"dress": 3, "pants": 1, "t-shirt": 0, "shirt": 6, "outwear": 4}
 LOOSE = {"dress": frozenset({3}), "pants": frozenset({1}), "t-shirt": UPPER_BODY,

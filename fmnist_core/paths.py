@@ -8,6 +8,9 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parent.parent
 ASSETS_DIR = REPO_ROOT / "assets"
 DATA_DIR = REPO_ROOT / "data"
+# Real photos of clothes for developing and measuring the photo path, kept beside the
+# checkout, not in it (see ../shared/photos/README.md); tests and benchmarks read them.
+DEV_PHOTOS_DIR = REPO_ROOT.parent / "shared" / "photos" / "dev"
 
 
 def models_dir() -> Path:

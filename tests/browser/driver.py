@@ -23,8 +23,7 @@ if str(REPO_ROOT) not in sys.path:  # the app's own modules (ui.navigation, fmni
     sys.path.insert(0, str(REPO_ROOT))
 
 from fmnist_core.classes import CLASS_NAMES  # noqa: E402
-
-PHOTOS_DIR = REPO_ROOT.parent / "shared" / "photos" / "dev"
+from fmnist_core.paths import DEV_PHOTOS_DIR as PHOTOS_DIR  # noqa: E402, F401 - for the tests
 
 APP = "[data-testid=stApp]"
 IDLE = f"{APP}[data-test-script-state=notRunning]"
