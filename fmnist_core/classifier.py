@@ -53,30 +53,69 @@ class KerasClassifier:
     flip_tta: bool = False  # average with the mirror image (garments are left-right symmetric)
 
     def __post_init__(self) -> None:
-        import tensorflow as tf
-
-        self._call = tf.function(
-            lambda x: self.model(x, training=False),
-            input_signature=[tf.TensorSpec([None, 28, 28], tf.float32)],
-            reduce_retracing=True,
-        )
+        self._call = _traced(self.model)
+        self._features_call: Any = None  # traced on first use: only some paths need it
 
     def predict_proba(self, images: np.ndarray) -> np.ndarray:
+        return self._batched(self._call, images, 10)
+
+    def predict_features(self, images: np.ndarray) -> np.ndarray:
+        """(N, D) inputs of the last Dense layer: what the classifier decides from (no
+        mirror averaging: callers that want the mirror image pass it themselves)."""
+        if self._features_call is None:
+            self._features_call = _traced(_last_dense_input(self.model))
+        features = self._features_call
+        width = int(_last_dense(self.model).kernel.shape[0])
+        return self._batched(features, images, width, mirror=False)
+
+    def predict_logits(self, images: np.ndarray) -> np.ndarray:
+        """(N, 10) scores before the softmax, averaged over the mirror image with flip_tta:
+        what an energy score needs, in one forward pass."""
+        batch = as_batch(images)
+        views = [batch, batch[:, :, ::-1]] if self.flip_tta else [batch]
+        kernel, bias = (np.asarray(w) for w in _last_dense(self.model).get_weights())
+        logits = self.predict_features(np.concatenate(views)) @ kernel + bias
+        return logits.reshape(len(views), len(batch), -1).mean(axis=0).astype(np.float32)
+
+    def _batched(self, call: Any, images: np.ndarray, width: int, mirror: bool = True) -> np.ndarray:
         batch = as_batch(images)
         if len(batch) == 0:
-            return np.zeros((0, 10), np.float32)
-        outputs = [self._forward(batch[i : i + BATCH]) for i in range(0, len(batch), BATCH)]
+            return np.zeros((0, width), np.float32)
+        average = self.flip_tta and mirror
+        outputs = [self._forward(call, batch[i : i + BATCH], average) for i in range(0, len(batch), BATCH)]
         return np.concatenate(outputs).astype(np.float32)
 
-    def _forward(self, chunk: np.ndarray) -> np.ndarray:
-        if not self.flip_tta:
-            return np.asarray(self._call(chunk))
-        both = np.asarray(self._call(np.concatenate([chunk, chunk[:, :, ::-1]])))
+    @staticmethod
+    def _forward(call: Any, chunk: np.ndarray, average: bool) -> np.ndarray:
+        if not average:
+            return np.asarray(call(chunk))
+        both = np.asarray(call(np.concatenate([chunk, chunk[:, :, ::-1]])))
         return (both[: len(chunk)] + both[len(chunk) :]) / 2
 
     @property
     def params(self) -> int:
         return int(sum(np.prod(w.shape) for w in self.model.trainable_weights))
+
+
+def _traced(model: Any) -> Any:
+    """`model(x, training=False)` as one compiled graph for any batch of 28x28 images."""
+    import tensorflow as tf
+
+    return tf.function(lambda x: model(x, training=False),
+                       input_signature=[tf.TensorSpec([None, 28, 28], tf.float32)],
+                       reduce_retracing=True)
+
+
+def _last_dense(model: Any) -> Any:
+    import keras
+
+    return [layer for layer in model.layers if isinstance(layer, keras.layers.Dense)][-1]
+
+
+def _last_dense_input(model: Any) -> Any:
+    import keras
+
+    return keras.Model(model.inputs, _last_dense(model).input)
 
 
 @dataclass

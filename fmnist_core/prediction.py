@@ -1,13 +1,17 @@
 """Predictions people can trust: top classes plus an `unsure` flag calibrated on data.
 
-A softmax always names a class, even for a hat or a cat. The flag says when the top
-probability is too low to believe; its threshold is chosen per model on held-out
-Fashion-MNIST images against inputs that are not garments, and stored in the model's
-meta so the app, the CLI and the benchmark all apply the same rule.
+A softmax always names a class, even for a hat or a cat. The flag says when the model's
+evidence is too weak to believe: for most models the top probability, with a threshold
+chosen on held-out Fashion-MNIST images against inputs that are not garments; for the
+photo-tuned model (fmnist_core.photo_head) the energy score, chosen on cross-validated
+photos. The rule is stored in the model's meta, so the app, the CLI and the benchmark all
+apply the same one.
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,8 +19,10 @@ import numpy as np
 
 from fmnist_core.classes import CLASS_NAMES
 from fmnist_core.classifier import Classifier, as_batch
+from fmnist_core.thumbnail import PipelineResult
 
-RULE = "max_probability"  # softmax models expose probabilities only, so no energy score
+RULE = "max_probability"  # any model: the top probability under a threshold
+ENERGY_RULE = "energy"  # Keras models: log-sum-exp of the logits under a threshold
 # Used when a model was saved without calibration: a plain CNN's test images are above it
 # about 90% of the time, while most inputs that are not garments fall below it.
 DEFAULT_UNSURE: dict[str, Any] = {
@@ -30,7 +36,7 @@ class Prediction:
     label: int
     name: str
     confidence: float  # probability of the top class
-    unsure: bool  # confidence under the model's calibrated threshold
+    unsure: bool  # the model's calibrated rule says its evidence is too weak
     top_k: list[tuple[int, str, float]]  # (label, name, probability), most likely first
     probabilities: np.ndarray  # (10,) float32
 
@@ -47,28 +53,57 @@ class Prediction:
 def unsure_rule(classifier: Classifier) -> dict[str, Any]:
     """The model's calibrated rule, or the default when it has none (or a broken one)."""
     rule = (getattr(classifier, "meta", None) or {}).get("unsure")
-    if isinstance(rule, dict) and rule.get("rule") == RULE and 0 <= rule.get("threshold", -1) <= 1:
+    if not isinstance(rule, dict) or not isinstance(rule.get("threshold"), (int, float)):
+        return DEFAULT_UNSURE
+    if rule.get("rule") == RULE and 0 <= rule["threshold"] <= 1:
+        return rule
+    if (rule.get("rule") == ENERGY_RULE and math.isfinite(rule["threshold"])
+            and hasattr(classifier, "predict_logits")):
         return rule
     return DEFAULT_UNSURE
 
 
 def predict(classifier: Classifier, images28: np.ndarray, top_k: int = 3) -> list[Prediction]:
-    """Classify a batch in ONE predict_proba call (per-image calls cost 45 ms each)."""
+    """Classify a batch in ONE forward pass (per-image calls cost 45 ms each)."""
     batch = as_batch(images28)
-    probabilities = classifier.predict_proba(batch)
-    threshold = float(unsure_rule(classifier)["threshold"])
+    rule = unsure_rule(classifier)
+    if rule["rule"] == ENERGY_RULE:
+        logits = classifier.predict_logits(batch)
+        top = logits.max(axis=1, keepdims=True)
+        exp = np.exp(logits - top)
+        probabilities = exp / exp.sum(axis=1, keepdims=True)
+        evidence = top[:, 0] + np.log(exp.sum(axis=1))
+    else:
+        probabilities = classifier.predict_proba(batch)
+        evidence = probabilities.max(axis=1) if len(probabilities) else np.zeros(0)
+    threshold = float(rule["threshold"])
     k = max(1, min(int(top_k), len(CLASS_NAMES)))
     results = []
-    for probs in probabilities:
+    for probs, score in zip(probabilities, evidence):
         order = np.argsort(probs)[::-1][:k]
         label = int(order[0])
         results.append(Prediction(
             label=label, name=CLASS_NAMES[label], confidence=float(probs[label]),
-            unsure=bool(probs[label] < threshold),
+            unsure=bool(score < threshold),
             top_k=[(int(i), CLASS_NAMES[int(i)], float(probs[i])) for i in order],
             probabilities=probs.astype(np.float32),
         ))
     return results
+
+
+def predict_inputs(classifier: Classifier, results: Sequence[PipelineResult],
+                   photo_classifier: Classifier | None = None, top_k: int = 3) -> list[Prediction]:
+    """Predictions for prepared inputs, in order: photos go to `photo_classifier` when
+    there is one (the bundled model tuned for photos), everything else to `classifier`.
+    One batched call per model."""
+    chosen = [photo_classifier if photo_classifier is not None and r.kind == "photo" else classifier
+              for r in results]
+    predictions: dict[int, Prediction] = {}
+    for model in {id(c): c for c in chosen}.values():
+        rows = [i for i, c in enumerate(chosen) if c is model]
+        answers = predict(model, np.stack([results[i].image28 for i in rows]), top_k=top_k)
+        predictions.update(zip(rows, answers))
+    return [predictions[i] for i in range(len(results))]
 
 
 def calibrate_unsure(classifier: Classifier, x_val: np.ndarray, y_val: np.ndarray,

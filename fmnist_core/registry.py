@@ -98,12 +98,18 @@ def validate_name(name: str) -> str:
 
 
 DEFAULT_MODEL = "default_model"  # the bundled model's folder in assets/
+PHOTO_MODEL = "photo_model"  # the bundled model tuned for photos (fmnist_core.photo_head)
 MODEL_CARD = "MODEL_CARD.md"  # written beside a bundled model by `train --bundle`
 
 
 def default_model_path() -> Path:
     """The bundled model shipped in assets/, in the same folder layout as a registry entry."""
     return paths.ASSETS_DIR / DEFAULT_MODEL
+
+
+def photo_model_path() -> Path:
+    """The bundled photo model in assets/, made by `python -m fmnist_core photo-model`."""
+    return paths.ASSETS_DIR / PHOTO_MODEL
 
 
 def _folder(folder: Path | None) -> Path:

@@ -19,13 +19,13 @@ from fmnist_core.classes import CLASS_NAMES
 from fmnist_core.errors import FmnistError
 from fmnist_core.image_input import decode_image
 from fmnist_core.photo import prepare
-from fmnist_core.prediction import Prediction, predict
+from fmnist_core.prediction import Prediction, predict_inputs
 from fmnist_core.sketch import sketch_to_input
 from fmnist_core.thumbnail import PipelineResult
 from ui import charts
 from ui.images import pixelated, squared
 from ui.insights import embedding_map_panel, saliency_panel, similar_images_panel
-from ui.models import LoadedModel
+from ui.models import LoadedModel, photo_classifier_for
 from ui.text import escape_markdown
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -70,7 +70,8 @@ def classify_outcomes(model: LoadedModel, outcomes: Sequence[Outcome]) -> None:
     ready = [outcome for outcome in outcomes if outcome.result is not None]
     if not ready:
         return
-    predictions = predict(model.classifier, np.stack([o.result.image28 for o in ready]))
+    predictions = predict_inputs(model.classifier, [o.result for o in ready],
+                                 photo_classifier_for(model))
     for outcome, prediction in zip(ready, predictions):
         outcome.prediction = prediction
 
@@ -176,8 +177,11 @@ def show_prediction(model: LoadedModel, outcome: Outcome, key: str,
     with chart_col:
         st.markdown(f"### {prediction.name} · {prediction.confidence:.1%}")
         if prediction.unsure:
-            st.warning("The model is unsure: no class is clearly ahead. "
-                       + UNSURE_ADVICE.get(result.kind, ""), icon=":material/warning:")
+            st.warning("The model is unsure: this does not look enough like any of its ten "
+                       "classes. " + UNSURE_ADVICE.get(result.kind, ""), icon=":material/warning:")
+        if result.kind == "photo" and photo_classifier_for(model) is not None:
+            st.caption("Photos go to the bundled model's photo-tuned version: the same "
+                       "convolutions with a last layer refitted on real photos.")
         st.plotly_chart(charts.probability_figure(prediction.probabilities, top_k=5),
                         key=f"{key}_probabilities", config={"displayModeBar": False})
     with why_col:

@@ -18,6 +18,7 @@ import streamlit as st
 from fmnist_core import paths, registry
 from fmnist_core.classifier import Classifier
 from fmnist_core.errors import RegistryError
+from fmnist_core.photo_head import photo_classifier_or_none
 from ui.text import escape_markdown
 
 BUNDLED = "bundled"
@@ -112,6 +113,19 @@ def load(key: str) -> LoadedModel:
         raise RegistryError(f"unknown model {key!r}")
     version = _version(folder)
     return LoadedModel(key, label, _load_folder(str(folder), version), f"{folder}@{version}")
+
+
+@st.cache_resource(show_spinner="Loading the photo model...", max_entries=2)
+def _photo_classifier(version: str) -> Classifier | None:
+    return photo_classifier_or_none()
+
+
+def photo_classifier_for(model: LoadedModel) -> Classifier | None:
+    """The bundled photo model when `model` is the bundled one (it is tuned from it), else
+    None: a model the user chose answers photos too."""
+    if model.key != BUNDLED:
+        return None
+    return _photo_classifier(_version(registry.photo_model_path()))
 
 
 def active_key() -> str:

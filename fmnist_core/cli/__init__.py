@@ -13,7 +13,7 @@ import os
 import sys
 
 # Subcommands in the order `--help` lists them; each is fmnist_core.cli.<name>.
-COMMANDS = ("info", "report", "train", "evaluate", "models", "bench", "predict")
+COMMANDS = ("info", "report", "train", "photo-model", "evaluate", "models", "bench", "predict")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -23,7 +23,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in COMMANDS:
-        importlib.import_module(f"fmnist_core.cli.{name}").register(subparsers)
+        importlib.import_module(f"fmnist_core.cli.{name.replace('-', '_')}").register(subparsers)
     return parser
 
 

@@ -21,7 +21,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("files", nargs="+", metavar="FILE", help="image files to classify")
     parser.add_argument("--model", metavar="NAME_OR_PATH",
-                        help="a saved model's name or folder (default: the bundled model)")
+                        help="a saved model's name or folder (default: the bundled model, "
+                             "with its photo-tuned version for photos)")
     parser.add_argument("--top-k", type=_top_k, default=3, metavar="K",
                         help="how many classes to list per file, 1 to 10 (default 3)")
     parser.add_argument("--json", action="store_true",
@@ -40,16 +41,19 @@ def _top_k(text: str) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    import numpy as np
-
     from fmnist_core import registry
-    from fmnist_core.prediction import predict
+    from fmnist_core.photo_head import photo_classifier_or_none
+    from fmnist_core.prediction import predict_inputs
 
-    classifier = registry.load(args.model) if args.model else registry.load_default()
+    if args.model:  # the model asked for answers everything
+        classifier, photo_classifier = registry.load(args.model), None
+    else:  # the bundled model, and its photo-tuned version for photos
+        classifier, photo_classifier = registry.load_default(), photo_classifier_or_none()
     prepared, errors = _prepare_all(args.files)
     ready = sorted(prepared)
-    images = np.stack([prepared[i] for i in ready]) if ready else np.zeros((0, 28, 28))
-    predictions = dict(zip(ready, predict(classifier, images, top_k=args.top_k)))
+    answers = predict_inputs(classifier, [prepared[i] for i in ready], photo_classifier,
+                             top_k=args.top_k)
+    predictions = dict(zip(ready, answers))
     rows: list[dict[str, Any]] = []
     for index, name in enumerate(args.files):
         if index in predictions:
@@ -64,7 +68,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _prepare_all(files: list[str]) -> tuple[dict[int, Any], dict[int, str]]:
-    """Each file to its 28x28 input, or to the message that says why it cannot be."""
+    """Each file through the photo path (a PipelineResult), or to the message that says
+    why it cannot be."""
     from fmnist_core.errors import FmnistError
     from fmnist_core.image_input import read_image_file
     from fmnist_core.photo import prepare
@@ -72,7 +77,7 @@ def _prepare_all(files: list[str]) -> tuple[dict[int, Any], dict[int, str]]:
     prepared, errors = {}, {}
     for index, name in enumerate(files):
         try:
-            prepared[index] = prepare(read_image_file(name)).image28
+            prepared[index] = prepare(read_image_file(name))
         except FmnistError as exc:
             errors[index] = str(exc)
         except Exception as exc:  # noqa: BLE001 - one odd file must not stop the others

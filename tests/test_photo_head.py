@@ -1,0 +1,150 @@
+"""The photo-tuned model: labelled photo folders, the refitted last layer, the energy rule,
+and photos routed to it while everything else goes to the model asked for."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from fmnist_core import photo_head, registry
+from fmnist_core.classifier import KerasClassifier
+from fmnist_core.prediction import predict, predict_inputs, unsure_rule
+from fmnist_core.thumbnail import PipelineResult
+from hostile import garment
+from locations import REPO_ROOT
+
+
+@pytest.fixture(scope="module")
+def bundled():
+    try:
+        return registry.load_default()
+    except registry.RegistryError as exc:
+        pytest.skip(f"needs the bundled model ({exc})")
+
+
+def _photo(colour: tuple[int, int, int], width: int, height: int) -> Image.Image:
+    picture = garment(width, height)
+    picture[(picture == (150, 30, 40)).all(axis=2)] = colour
+    return Image.fromarray(picture)
+
+
+@pytest.fixture(scope="module")
+def photo_folder(tmp_path_factory):
+    """Six synthetic photos in each of three class folders, a broken file and a folder
+    the mapping does not know."""
+    root = tmp_path_factory.mktemp("photos")
+    rng = np.random.default_rng(1)
+    for name in ("t-shirt", "pants", "hat"):
+        (root / name).mkdir()
+        for i in range(6):
+            colour = tuple(int(v) for v in rng.integers(0, 160, 3))
+            _photo(colour, int(rng.integers(90, 160)), 160).save(root / name / f"{i}.png")
+    (root / "t-shirt" / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
+    (root / "socks").mkdir()
+    _photo((20, 20, 20), 120, 160).save(root / "socks" / "0.png")
+    return root
+
+
+def test_a_photo_folder_is_read_with_bad_files_skipped_and_unknown_folders_ignored(photo_folder):
+    photos = photo_head.load_photo_set(photo_folder)
+    assert photos.images.shape == (18, 28, 28) and photos.images.dtype == np.uint8
+    assert sorted(set(photos.folders)) == ["hat", "pants", "t-shirt"]
+    assert [name for name, _ in photos.skipped] == [str(photo_folder / "t-shirt" / "broken.jpg")]
+    assert photos.out_of_scope.sum() == 6 and photos.mapped.sum() == 12
+
+
+def test_a_folder_without_class_folders_is_refused_with_the_names_it_wants(tmp_path):
+    with pytest.raises(photo_head.PhotoSetError, match="t-shirt"):
+        photo_head.load_photo_set(tmp_path)
+
+
+def test_scores_follow_the_strict_and_loose_definitions():
+    photos = photo_head.PhotoSet(np.zeros((5, 28, 28), np.uint8),
+                                 np.array(["t-shirt", "t-shirt", "longsleeve", "shoes", "hat"]),
+                                 [""] * 5, "")
+    labels = np.array([0, 6, 2, 3, 8])  # exact, upper-body, upper-body, wrong, anything
+    unsure = np.array([False, False, True, False, True])
+    scores = photo_head.score(photos, labels, unsure)
+    assert scores.strict == 0.5  # only the t-shirts have a strict class
+    assert scores.loose == 0.75  # shoes called a dress are wrong
+    assert scores.unsure_out_of_scope == 1.0 and scores.unsure_mapped == 0.25
+    assert scores.per_folder["t-shirt"] == {"photos": 2, "unsure": 0.0, "strict": 0.5, "loose": 1.0}
+
+
+def test_logits_are_what_the_softmax_is_taken_of(bundled):
+    plain = KerasClassifier(bundled.model, bundled.kind)
+    images = np.random.default_rng(0).integers(0, 256, (5, 28, 28)).astype(np.float32)
+    logits = plain.predict_logits(images)
+    softmax = np.exp(logits - logits.max(axis=1, keepdims=True))
+    softmax /= softmax.sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(softmax, plain.predict_proba(images), atol=1e-4)
+    assert plain.predict_features(images).shape == (5, 128)
+
+
+@pytest.fixture(scope="module")
+def fitted(bundled, photo_folder, real_data):
+    photos = photo_head.load_photo_set(photo_folder)
+    return photos, photo_head.fit_photo_model(bundled, real_data, photos, folds=2)
+
+
+def test_the_refitted_model_keeps_the_convolutions_and_uses_the_energy_rule(bundled, fitted):
+    photos, result = fitted
+    classifier = result.classifier
+    assert classifier.flip_tta and classifier.params == bundled.params
+    conv = lambda model: [w for w in model.weights if "conv1a" in w.path][0]  # noqa: E731
+    np.testing.assert_array_equal(np.asarray(conv(classifier.model)), np.asarray(conv(bundled.model)))
+    rule = unsure_rule(classifier)
+    assert rule["rule"] == "energy" and rule["threshold"] == pytest.approx(result.threshold, abs=1e-4)
+    cv = classifier.meta["photo_head"]["cross_validated"]
+    assert all(0 <= cv[key] <= 1 for key in ("strict", "loose", "unsure_out_of_scope", "unsure_mapped"))
+    # The threshold flags at least 80% of the out-of-scope photos' out-of-fold energies.
+    assert result.cross_validated.unsure_out_of_scope >= photo_head.TARGET_UNSURE_OUT_OF_SCOPE
+    energies = photo_head.energy(classifier.predict_logits(photos.images))
+    flags = [p.unsure for p in predict(classifier, photos.images)]
+    assert flags == list(energies < rule["threshold"])
+
+
+def test_the_photo_model_survives_a_registry_round_trip(fitted, models_dir):
+    photos, result = fitted
+    registry.save(result.classifier, "photo")
+    loaded = registry.load("photo")
+    assert unsure_rule(loaded)["rule"] == "energy" and loaded.flip_tta
+    np.testing.assert_allclose(loaded.predict_proba(photos.images),
+                               result.classifier.predict_proba(photos.images), atol=1e-5)
+
+
+def test_photos_go_to_the_photo_model_and_the_rest_to_the_model_asked_for(bundled, fitted):
+    photos, result = fitted
+    inputs = [PipelineResult(photos.images[0], kind="photo"),
+              PipelineResult(photos.images[1], kind="sketch"),
+              PipelineResult(photos.images[2], kind="photo")]
+    routed = predict_inputs(bundled, inputs, result.classifier)
+    by_photo_model = predict(result.classifier, photos.images[[0, 2]])
+    by_bundled = predict(bundled, photos.images[[1]])
+    assert [p.probabilities.tolist() for p in routed] == [
+        by_photo_model[0].probabilities.tolist(), by_bundled[0].probabilities.tolist(),
+        by_photo_model[1].probabilities.tolist()]
+    alone = predict_inputs(bundled, inputs)  # no photo model: one model for all
+    assert [p.probabilities.tolist() for p in alone] == [p.probabilities.tolist()
+                                                       for p in predict(bundled, photos.images[:3])]
+    assert predict_inputs(bundled, [], result.classifier) == []
+
+
+@pytest.mark.slow
+def test_the_photo_model_command_reports_cross_validated_figures_and_saves(photo_folder, models_dir):
+    completed = subprocess.run(
+        [sys.executable, "-m", "fmnist_core", "photo-model", "--photos", str(photo_folder),
+         "--folds", "2", "--name", "tuned", "--json"],
+        cwd=REPO_ROOT, capture_output=True, text=True, timeout=600)
+    assert completed.returncode == 0, completed.stderr
+    result = json.loads(completed.stdout.strip().splitlines()[-1])
+    assert result["photos"] == 18 and result["skipped"] == 1
+    assert 0 <= result["strict"] <= 1 and 0.8 <= result["test_accuracy"] <= 1
+    saved = registry.load("tuned")
+    assert saved.meta["photo_head"]["folder"] == str(photo_folder.resolve())
+    assert saved.meta["metrics"]["accuracy"] == pytest.approx(result["test_accuracy"])
