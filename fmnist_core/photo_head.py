@@ -16,6 +16,7 @@ photos. Every figure about photos comes from folds the scored photos were not fi
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,7 @@ import numpy as np
 from fmnist_core.classifier import Classifier, KerasClassifier, as_batch
 from fmnist_core.data import Dataset
 from fmnist_core.errors import FmnistError
+from fmnist_core.prediction import ENERGY_RULE, energy, synthetic_ood
 
 UPPER_BODY = frozenset({0, 2, 4, 6})
 # A folder of photos per garment, as in ../shared/photos/README.md: the exact class where
@@ -162,8 +164,6 @@ def _photo_labels(trunk: KerasClassifier, photos: PhotoSet) -> np.ndarray:
 
 
 def _gather(trunk: KerasClassifier, data: Dataset, photos: PhotoSet, seed: int) -> _Features:
-    from fmnist_core.prediction import synthetic_ood
-
     rows = np.random.default_rng(seed).choice(len(data.y_train), min(FMNIST_IMAGES, len(data.y_train)),
                                               replace=False)
     return _Features(
@@ -204,17 +204,12 @@ def _logits(f: _Features, rows: np.ndarray, layer: tuple[np.ndarray, np.ndarray]
     return sum(view[rows] @ kernel + bias for view in (f.photos, f.photos_mirrored)) / 2
 
 
-def energy(logits: np.ndarray) -> np.ndarray:
-    """log-sum-exp of the logits: high where the model has evidence for some class."""
-    top = logits.max(axis=1, keepdims=True)
-    return (top + np.log(np.exp(logits - top).sum(axis=1, keepdims=True)))[:, 0]
-
-
 def _flagging(scores: np.ndarray, share: float) -> float:
-    """The lowest threshold with at least `share` of `scores` strictly under it."""
+    """A threshold (4 decimals, as stored) with at least `share` of `scores` under it."""
     ranked = np.sort(scores)
     wanted = int(np.ceil(share * len(ranked)))
-    return float(ranked[wanted]) if wanted < len(ranked) else float(ranked[-1]) + 1e-3
+    threshold = float(ranked[wanted]) if wanted < len(ranked) else float(ranked[-1]) + 1e-3
+    return math.ceil(threshold * 1e4) / 1e4
 
 
 def _folds(photos: PhotoSet, folds: int, seed: int) -> list[np.ndarray]:
@@ -249,7 +244,7 @@ def fit_photo_model(trunk: KerasClassifier, data: Dataset, photos: PhotoSet,
     classifier = KerasClassifier(_with_head(trunk.model, layer), trunk.kind, flip_tta=True)
     classifier.meta.update(
         photo_head=_describe(photos, cross_validated, folds),
-        unsure={"rule": "energy", "threshold": round(threshold, 4),
+        unsure={"rule": ENERGY_RULE, "threshold": threshold,
                 "calibrated_on": f"out-of-fold energies of {len(every)} labelled photos "
                                  f"({int(outside.sum())} of garments with no class)",
                 "unsure_rate_out_of_scope": round(cross_validated.unsure_out_of_scope, 4),

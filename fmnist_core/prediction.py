@@ -63,16 +63,24 @@ def unsure_rule(classifier: Classifier) -> dict[str, Any]:
     return DEFAULT_UNSURE
 
 
+def energy(logits: np.ndarray) -> np.ndarray:
+    """log-sum-exp of each row of logits: high where the model has evidence for some class."""
+    top = logits.max(axis=1, keepdims=True)
+    return top[:, 0] + np.log(np.exp(logits - top).sum(axis=1))
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    exp = np.exp(logits - logits.max(axis=1, keepdims=True))
+    return (exp / exp.sum(axis=1, keepdims=True)).astype(np.float32)
+
+
 def predict(classifier: Classifier, images28: np.ndarray, top_k: int = 3) -> list[Prediction]:
     """Classify a batch in ONE forward pass (per-image calls cost 45 ms each)."""
     batch = as_batch(images28)
     rule = unsure_rule(classifier)
     if rule["rule"] == ENERGY_RULE:
         logits = classifier.predict_logits(batch)
-        top = logits.max(axis=1, keepdims=True)
-        exp = np.exp(logits - top)
-        probabilities = exp / exp.sum(axis=1, keepdims=True)
-        evidence = top[:, 0] + np.log(exp.sum(axis=1))
+        probabilities, evidence = softmax(logits), energy(logits)
     else:
         probabilities = classifier.predict_proba(batch)
         evidence = probabilities.max(axis=1) if len(probabilities) else np.zeros(0)

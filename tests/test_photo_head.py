@@ -13,7 +13,7 @@ from PIL import Image
 
 from fmnist_core import photo_head, registry
 from fmnist_core.classifier import KerasClassifier
-from fmnist_core.prediction import predict, predict_inputs, unsure_rule
+from fmnist_core.prediction import energy, predict, predict_inputs, unsure_rule
 from fmnist_core.thumbnail import PipelineResult
 from hostile import garment
 from locations import REPO_ROOT
@@ -104,7 +104,7 @@ def test_the_refitted_model_keeps_the_convolutions_and_uses_the_energy_rule(bund
     assert all(0 <= cv[key] <= 1 for key in ("strict", "loose", "unsure_out_of_scope", "unsure_mapped"))
     # The threshold flags at least 80% of the out-of-scope photos' out-of-fold energies.
     assert result.cross_validated.unsure_out_of_scope >= photo_head.TARGET_UNSURE_OUT_OF_SCOPE
-    energies = photo_head.energy(classifier.predict_logits(photos.images))
+    energies = energy(classifier.predict_logits(photos.images))
     flags = [p.unsure for p in predict(classifier, photos.images)]
     assert flags == list(energies < rule["threshold"])
 

@@ -101,3 +101,35 @@ def test_synthetic_ood_looks_like_dataset_inputs():
     assert images.shape == (120, 28, 28) and images.dtype == np.float32
     assert 0 <= images.min() and images.max() <= 255
     assert (images.reshape(120, -1).max(axis=1) > 0).all()
+
+
+class LogitClassifier(FixedClassifier):
+    """Logits chosen by the test (row i of `logits`), for models with the energy rule."""
+
+    def __init__(self, logits, meta):
+        super().__init__(meta)
+        self.logits = np.asarray(logits, np.float32)
+
+    def predict_logits(self, images):
+        self.calls += 1
+        return self.logits[: len(np.asarray(images).reshape(-1, 28, 28))]
+
+
+def test_the_energy_rule_flags_weak_evidence_even_when_one_class_leads():
+    from scipy.special import logsumexp, softmax
+
+    from fmnist_core.prediction import energy
+
+    # Row 0: strong evidence for class 2. Row 1: class 5 leads clearly (66%) but every
+    # logit is low, as for a photo of something the model has no class for.
+    logits = np.array([[0, 0, 9, 0, 0, 0, 0, 0, 0, 0], [-4, -4, -4, -4, -4, -1, -4, -4, -4, -4]])
+    rule = {"rule": "energy", "threshold": 2.0, "calibrated_on": "test"}
+    classifier = LogitClassifier(logits, {"unsure": rule})
+    np.testing.assert_allclose(energy(logits.astype(float)), logsumexp(logits, axis=1))
+    predictions = predict(classifier, np.zeros((2, 28, 28)))
+    assert classifier.calls == 1
+    assert [p.label for p in predictions] == [2, 5] and [p.unsure for p in predictions] == [False, True]
+    np.testing.assert_allclose(predictions[1].probabilities, softmax(logits[1]), rtol=1e-5)
+    assert predictions[1].confidence > 0.6
+    # A model without logits cannot use the energy rule: it falls back to the default.
+    assert unsure_rule(FixedClassifier({"unsure": rule})) == DEFAULT_UNSURE
