@@ -8,6 +8,7 @@ carries its own preprocessing.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -55,6 +56,7 @@ class KerasClassifier:
     def __post_init__(self) -> None:
         self._call = _traced(self.model)
         self._features_call: Any = None  # traced on first use: only some paths need it
+        self._features_lock = threading.Lock()  # sessions share one loaded model
 
     def predict_proba(self, images: np.ndarray) -> np.ndarray:
         return self._batched(self._call, images, 10)
@@ -62,19 +64,24 @@ class KerasClassifier:
     def predict_features(self, images: np.ndarray) -> np.ndarray:
         """(N, D) inputs of the last Dense layer: what the classifier decides from (no
         mirror averaging: callers that want the mirror image pass it themselves)."""
-        if self._features_call is None:
-            self._features_call = _traced(_last_dense_input(self.model))
+        with self._features_lock:
+            if self._features_call is None:
+                self._features_call = _traced(_last_dense_input(self.model))
         features = self._features_call
-        width = int(_last_dense(self.model).kernel.shape[0])
+        width = int(last_dense(self.model).kernel.shape[0])
         return self._batched(features, images, width, mirror=False)
 
     def predict_logits(self, images: np.ndarray) -> np.ndarray:
         """(N, 10) scores before the softmax, averaged over the mirror image with flip_tta:
         what an energy score needs, in one forward pass."""
         batch = as_batch(images)
+        if len(batch) == 0:
+            return np.zeros((0, 10), np.float32)
         views = [batch, batch[:, :, ::-1]] if self.flip_tta else [batch]
-        kernel, bias = (np.asarray(w) for w in _last_dense(self.model).get_weights())
-        logits = self.predict_features(np.concatenate(views)) @ kernel + bias
+        dense = last_dense(self.model)
+        logits = self.predict_features(np.concatenate(views)) @ np.asarray(dense.kernel)
+        if dense.use_bias:
+            logits = logits + np.asarray(dense.bias)
         return logits.reshape(len(views), len(batch), -1).mean(axis=0).astype(np.float32)
 
     def _batched(self, call: Any, images: np.ndarray, width: int, mirror: bool = True) -> np.ndarray:
@@ -106,7 +113,8 @@ def _traced(model: Any) -> Any:
                        reduce_retracing=True)
 
 
-def _last_dense(model: Any) -> Any:
+def last_dense(model: Any) -> Any:
+    """The layer whose output the softmax is taken of (every zoo model ends in one)."""
     import keras
 
     return [layer for layer in model.layers if isinstance(layer, keras.layers.Dense)][-1]
@@ -115,7 +123,7 @@ def _last_dense(model: Any) -> Any:
 def _last_dense_input(model: Any) -> Any:
     import keras
 
-    return keras.Model(model.inputs, _last_dense(model).input)
+    return keras.Model(model.inputs, last_dense(model).input)
 
 
 @dataclass

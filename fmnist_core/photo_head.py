@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from fmnist_core.classifier import Classifier, KerasClassifier, as_batch
+from fmnist_core.classifier import Classifier, KerasClassifier, last_dense
 from fmnist_core.data import Dataset
 from fmnist_core.errors import FmnistError
 from fmnist_core.prediction import ENERGY_RULE, energy, synthetic_ood
@@ -83,7 +83,8 @@ def load_photo_set(folder: Path) -> PhotoSet:
                    and (p.parent.name in LOOSE or p.parent.name in OUT_OF_SCOPE))
     if not files:
         known = ", ".join(sorted({*LOOSE, *OUT_OF_SCOPE}))
-        raise PhotoSetError(f"no photos in {folder}/<class>/ (class folders: {known})")
+        where = "does not exist" if not Path(folder).is_dir() else "has no photos in <class>/ folders"
+        raise PhotoSetError(f"{folder} {where} (class folders: {known})")
     images, names, kept, skipped = [], [], [], []
     for path in files:
         try:
@@ -93,7 +94,16 @@ def load_photo_set(folder: Path) -> PhotoSet:
             continue
         names.append(path.parent.name)
         kept.append(str(path))
-    return PhotoSet(np.stack(images), np.array(names), kept, str(Path(folder).resolve()), skipped)
+    if not images:
+        raise PhotoSetError(f"none of the {len(files)} photos in {folder} could be read "
+                            f"(first: {skipped[0][0]}: {skipped[0][1]})")
+    photos = PhotoSet(np.stack(images), np.array(names), kept, str(Path(folder).resolve()), skipped)
+    if not photos.out_of_scope.any() or not photos.mapped.any():
+        raise PhotoSetError(
+            f"{folder} needs photos of garments with a class (e.g. t-shirt/) and of garments "
+            f"with none ({', '.join(sorted(OUT_OF_SCOPE))}/): the unsure threshold is chosen "
+            "between the two")
+    return photos
 
 
 # ---------------------------------------------------------------- scores
@@ -145,10 +155,6 @@ class _Features:
     synthetic: np.ndarray
 
 
-def _features(trunk: KerasClassifier, images: np.ndarray) -> np.ndarray:
-    return trunk.predict_features(as_batch(images))
-
-
 def _photo_labels(trunk: KerasClassifier, photos: PhotoSet) -> np.ndarray:
     """Strict folders have their class; loose ones (long sleeves, shoes) the class among
     those that count which the bundled model finds likeliest; out-of-scope photos -1."""
@@ -167,11 +173,11 @@ def _gather(trunk: KerasClassifier, data: Dataset, photos: PhotoSet, seed: int) 
     rows = np.random.default_rng(seed).choice(len(data.y_train), min(FMNIST_IMAGES, len(data.y_train)),
                                               replace=False)
     return _Features(
-        dataset=_features(trunk, data.x_train[rows]), dataset_labels=data.y_train[rows],
-        photos=_features(trunk, photos.images),
-        photos_mirrored=_features(trunk, photos.images[:, :, ::-1]),
+        dataset=trunk.predict_features(data.x_train[rows]), dataset_labels=data.y_train[rows],
+        photos=trunk.predict_features(photos.images),
+        photos_mirrored=trunk.predict_features(photos.images[:, :, ::-1]),
         photo_labels=_photo_labels(trunk, photos),
-        synthetic=_features(trunk, synthetic_ood(seed=seed)),
+        synthetic=trunk.predict_features(synthetic_ood(seed=seed)),
     )
 
 
@@ -230,6 +236,12 @@ def fit_photo_model(trunk: KerasClassifier, data: Dataset, photos: PhotoSet,
                     folds: int = FOLDS, seed: int = 0) -> PhotoHeadResult:
     """Cross-validate the recipe on `photos`, choose the `unsure` threshold on the
     out-of-fold energies, then fit the head on every photo and build the model."""
+    if not isinstance(trunk, KerasClassifier):
+        raise PhotoSetError(f"a photo model is tuned from a Keras model, not {trunk.kind}")
+    smallest = min(int((photos.folders == name).sum()) for name in set(photos.folders))
+    if not 2 <= folds <= smallest:
+        raise PhotoSetError(f"cross-validation needs 2 to {smallest} folds here (the smallest "
+                            f"class folder has {smallest} photos), not {folds}")
     features = _gather(trunk, data, photos, seed)
     every = np.arange(len(photos.folders))
     out_of_fold = np.zeros((len(every), 10), np.float32)
@@ -237,8 +249,7 @@ def fit_photo_model(trunk: KerasClassifier, data: Dataset, photos: PhotoSet,
         out_of_fold[test] = _logits(features, test, _fit_layer(features, np.setdiff1d(every, test)))
     scores_oof = energy(out_of_fold)
     outside = photos.out_of_scope
-    threshold = _flagging(scores_oof[outside] if outside.any() else scores_oof,
-                          TARGET_UNSURE_OUT_OF_SCOPE if outside.any() else 0.1)
+    threshold = _flagging(scores_oof[outside], TARGET_UNSURE_OUT_OF_SCOPE)
     cross_validated = score(photos, out_of_fold.argmax(axis=1), scores_oof < threshold)
     layer = _fit_layer(features, every)
     classifier = KerasClassifier(_with_head(trunk.model, layer), trunk.kind, flip_tta=True)
@@ -273,20 +284,22 @@ def _with_head(model: Any, layer: tuple[np.ndarray, np.ndarray]) -> Any:
     import keras
     from keras import layers
 
-    trunk_features = [lay for lay in model.layers if isinstance(lay, layers.Dense)][-1].input
     logits = layers.Dense(10, name="photo_logits")
-    outputs = layers.Softmax(name="photo_probabilities")(logits(trunk_features))
+    outputs = layers.Softmax(name="photo_probabilities")(logits(last_dense(model).input))
     tuned = keras.Model(model.inputs, outputs, name=f"{model.name}_photo")
     logits.set_weights(list(layer))
     return tuned
 
 
 def photo_classifier_or_none() -> Classifier | None:
-    """The bundled photo model, or None when it is missing or broken (photos then go to
-    the bundled model itself, which is worse at them but still answers)."""
+    """The bundled photo model, or None when it is missing, broken or tuned from another
+    bundled model than today's (photos then go to the bundled model itself, which is
+    worse at them but still answers)."""
     from fmnist_core import registry
 
+    bundled = registry.read_entry(registry.default_model_path()).meta or {}
     try:
-        return registry.load(registry.photo_model_path())
+        tuned = registry.load(registry.photo_model_path())
     except FmnistError:
         return None
+    return tuned if tuned.meta.get("trunk_saved_at") == bundled.get("saved_at") else None

@@ -120,3 +120,22 @@ def test_the_csv_neutralises_file_names_that_look_like_formulas():
                                      classify.Outcome("shoe.png", error="bad")])
     lines = classify.table_csv(table).decode().splitlines()
     assert lines[1].startswith("'=HYPERLINK") and lines[2].startswith("shoe.png")
+
+
+def test_with_the_bundled_model_a_photo_goes_to_the_photo_model(models_dir):
+    """The bundled model answers drawings and dataset images; its photo-tuned version
+    answers photos, and the page says so."""
+    from hostile import garment
+
+    app = open_page(PAGE, active_model="bundled")
+    photo = Image.fromarray(garment(300, 400))
+    buffer = io.BytesIO()
+    photo.save(buffer, format="JPEG")
+    app.get("file_uploader")[0].set_value(("shirt.jpg", buffer.getvalue(), "image/jpeg"))
+    app.run()
+    assert not app.exception and not app.error
+    assert any("photo-tuned version" in c for c in texts(app.caption))
+    app.get("file_uploader")[0].set_value(("test.png", png_bytes(np.zeros((28, 28), np.uint8)),
+                                           "image/png"))
+    app.run()
+    assert not app.exception and not any("photo-tuned version" in c for c in texts(app.caption))

@@ -148,3 +148,42 @@ def test_the_photo_model_command_reports_cross_validated_figures_and_saves(photo
     saved = registry.load("tuned")
     assert saved.meta["photo_head"]["folder"] == str(photo_folder.resolve())
     assert saved.meta["metrics"]["accuracy"] == pytest.approx(result["test_accuracy"])
+
+
+def test_folders_that_cannot_tune_a_model_are_refused_with_the_reason(tmp_path, photo_folder, bundled,
+                                                                      real_data):
+    unreadable = tmp_path / "unreadable"
+    (unreadable / "pants").mkdir(parents=True)
+    (unreadable / "pants" / "a.png").write_bytes(b"not a png")
+    with pytest.raises(photo_head.PhotoSetError, match="none of the 1 photos"):
+        photo_head.load_photo_set(unreadable)
+    no_out_of_scope = tmp_path / "garments-only"
+    (no_out_of_scope / "pants").mkdir(parents=True)
+    _photo((10, 10, 90), 100, 160).save(no_out_of_scope / "pants" / "a.png")
+    with pytest.raises(photo_head.PhotoSetError, match="hat, shorts, skirt"):
+        photo_head.load_photo_set(no_out_of_scope)
+    with pytest.raises(photo_head.PhotoSetError, match="does not exist"):
+        photo_head.load_photo_set(tmp_path / "nowhere")
+    photos = photo_head.load_photo_set(photo_folder)
+    with pytest.raises(photo_head.PhotoSetError, match="2 to 6 folds"):
+        photo_head.fit_photo_model(bundled, real_data, photos, folds=1)
+
+
+def test_an_empty_batch_gets_no_predictions_from_the_photo_model(fitted):
+    _, result = fitted
+    assert result.classifier.predict_logits(np.zeros((0, 28, 28))).shape == (0, 10)
+    assert predict(result.classifier, np.zeros((0, 28, 28))) == []
+
+
+def test_a_photo_model_tuned_from_another_bundled_model_is_not_used(fitted, tmp_path, monkeypatch):
+    from fmnist_core import paths
+
+    _, result = fitted
+    monkeypatch.setattr(paths, "ASSETS_DIR", tmp_path)
+    bundled_meta = registry.read_entry(registry.save(result.classifier, registry.DEFAULT_MODEL,
+                                                     folder=tmp_path)).meta
+    monkeypatch.setitem(result.classifier.meta, "trunk_saved_at", bundled_meta["saved_at"])
+    registry.save(result.classifier, registry.PHOTO_MODEL, folder=tmp_path)
+    assert photo_head.photo_classifier_or_none() is not None
+    registry.save(result.classifier, registry.DEFAULT_MODEL, folder=tmp_path, overwrite=True)
+    assert photo_head.photo_classifier_or_none() is None  # the bundled model was remade

@@ -44,6 +44,7 @@ class Outcome:
     result: PipelineResult | None = None
     prediction: Prediction | None = None
     error: str | None = None
+    by_photo_model: bool = False  # answered by the bundled model's photo-tuned version
 
 
 @st.cache_data(show_spinner=False, max_entries=128)
@@ -70,10 +71,11 @@ def classify_outcomes(model: LoadedModel, outcomes: Sequence[Outcome]) -> None:
     ready = [outcome for outcome in outcomes if outcome.result is not None]
     if not ready:
         return
-    predictions = predict_inputs(model.classifier, [o.result for o in ready],
-                                 photo_classifier_for(model))
+    photo_classifier = photo_classifier_for(model)
+    predictions = predict_inputs(model.classifier, [o.result for o in ready], photo_classifier)
     for outcome, prediction in zip(ready, predictions):
         outcome.prediction = prediction
+        outcome.by_photo_model = photo_classifier is not None and outcome.result.kind == "photo"
 
 
 def classify_one(model: LoadedModel, name: str, result: PipelineResult) -> Outcome:
@@ -179,15 +181,18 @@ def show_prediction(model: LoadedModel, outcome: Outcome, key: str,
         if prediction.unsure:
             st.warning("The model is unsure: this does not look enough like any of its ten "
                        "classes. " + UNSURE_ADVICE.get(result.kind, ""), icon=":material/warning:")
-        if result.kind == "photo" and photo_classifier_for(model) is not None:
+        if outcome.by_photo_model:
             st.caption("Photos go to the bundled model's photo-tuned version: the same "
                        "convolutions with a last layer refitted on real photos.")
         st.plotly_chart(charts.probability_figure(prediction.probabilities, top_k=5),
                         key=f"{key}_probabilities", config={"displayModeBar": False})
     with why_col:
         st.markdown("**Why**")
-        saliency_panel(model.classifier, result.image28, key=f"{key}_saliency",
-                       model_key=model.fingerprint)
+        # The model that answered is the one explained; the photo model shares the
+        # bundled model's features, so similar images and the map below stay the same.
+        answered_by = photo_classifier_for(model) if outcome.by_photo_model else None
+        saliency_panel(answered_by or model.classifier, result.image28, key=f"{key}_saliency",
+                       model_key=f"{model.fingerprint}:photo" if answered_by else model.fingerprint)
     st.markdown("**The most similar training images**")
     similar_images_panel(model.classifier, result.image28, k=8, key=f"{key}_similar",
                          model_key=model.fingerprint)

@@ -116,7 +116,8 @@ def load(key: str) -> LoadedModel:
 
 
 @st.cache_resource(show_spinner="Loading the photo model...", max_entries=2)
-def _photo_classifier(version: str) -> Classifier | None:
+def _photo_classifier(version: str, bundled_version: str) -> Classifier | None:
+    """Loaded once per version of the photo model and of the bundled model it is tuned from."""
     return photo_classifier_or_none()
 
 
@@ -125,7 +126,8 @@ def photo_classifier_for(model: LoadedModel) -> Classifier | None:
     None: a model the user chose answers photos too."""
     if model.key != BUNDLED:
         return None
-    return _photo_classifier(_version(registry.photo_model_path()))
+    return _photo_classifier(_version(registry.photo_model_path()),
+                             _version(registry.default_model_path()))
 
 
 def active_key() -> str:

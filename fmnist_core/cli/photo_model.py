@@ -42,6 +42,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def model_card(meta: dict[str, Any], command: str) -> str:
     """What the photo model is, how it was made and how well it does, photos and test set."""
+    from fmnist_core.photo_head import TARGET_UNSURE_OUT_OF_SCOPE
+
     head, metrics, rule = meta["photo_head"], meta["metrics"], meta["unsure"]
     cv = head["cross_validated"]
     folders = ", ".join(f"{name} {count}" for name, count in head["per_folder"].items())
@@ -70,8 +72,8 @@ Fashion-MNIST-like images go to the bundled model itself.
 | `unsure` on photos with a class | {cv['unsure_mapped']:.1%} |
 
 `unsure` rule: energy (log-sum-exp of the logits, averaged with the mirror image) under
-{rule['threshold']}, the value that flags 80% of the out-of-scope photos' out-of-fold energies
-(the target is 70%; the margin is for new photos).
+{rule['threshold']}, the value that flags {TARGET_UNSURE_OUT_OF_SCOPE:.0%} of the out-of-scope photos' out-of-fold
+energies (the target is 70%; the margin is for new photos).
 
 ## Fashion-MNIST test set (10,000 images)
 
@@ -80,7 +82,7 @@ Fashion-MNIST-like images go to the bundled model itself.
 | test accuracy | {metrics['accuracy']:.4f} (the bundled model: {meta['trunk_accuracy']:.4f}) |
 | macro F1 | {metrics['macro_f1']:.4f} |
 | trainable parameters | {meta['params']:,} |
-| fitting time | {meta['train_seconds']:.0f} s (features, {head['folds']} folds and the final layer) |
+| fitting time | {meta['train_seconds']:.0f} s (loading, features, {head['folds']} folds and the final layer) |
 | created | {meta['created']} |
 """
 
@@ -88,11 +90,14 @@ Fashion-MNIST-like images go to the bundled model itself.
 def run(args: argparse.Namespace) -> int:
     from fmnist_core import registry
     from fmnist_core.data import load_dataset
+    from fmnist_core.errors import RegistryError
     from fmnist_core.evaluation import evaluate
     from fmnist_core.paths import ASSETS_DIR
     from fmnist_core.photo_head import fit_photo_model, load_photo_set
 
     start = time.perf_counter()
+    if args.name and registry.validate_name(args.name) in {e.name for e in registry.list_entries()}:
+        raise RegistryError(f"a model named {args.name!r} already exists; pick another name")
     trunk = registry.load_default()
     data = load_dataset()
     photos = load_photo_set(args.photos)
@@ -102,6 +107,7 @@ def run(args: argparse.Namespace) -> int:
         title="Strong CNN tuned for photos", dataset_checksum=data.checksum,
         created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         train_seconds=round(time.perf_counter() - start, 1), trunk=trunk.meta.get("title"),
+        trunk_saved_at=trunk.meta.get("saved_at"),
         trunk_accuracy=trunk.meta["metrics"]["accuracy"],
         metrics=evaluate(classifier.predict_proba(data.x_test), data.y_test).to_dict(),
         params=int(classifier.params), history={}, stopped_early=False, stop_reason="completed",
