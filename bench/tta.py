@@ -18,13 +18,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 SHIFTS = ((1, 0), (-1, 0), (0, 1), (0, -1))
 
 
-def shifted(images: np.ndarray, dx: int, dy: int) -> np.ndarray:
-    """Images moved by (dx, dy) pixels, filled with black."""
-    return np.roll(np.pad(images, ((0, 0), (1, 1), (1, 1))), (dy, dx), axis=(1, 2))[:, 1:-1, 1:-1]
-
-
 def main() -> int:
     from fmnist_core import registry
+    from fmnist_core.augment import shifted
     from fmnist_core.classifier import KerasClassifier
     from fmnist_core.data import load_dataset
     from fmnist_core.training import PRESETS, split_train

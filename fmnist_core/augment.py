@@ -56,6 +56,14 @@ AUGMENTATIONS: dict[str, Augmentation] = {
 }
 
 
+def shifted(images: np.ndarray, dx: int, dy: int) -> np.ndarray:
+    """(N, 28, 28) images moved by whole pixels (dx right, dy down), filled with black."""
+    pad = max(abs(dx), abs(dy))
+    padded = np.pad(images, ((0, 0), (pad, pad), (pad, pad)))
+    moved = np.roll(padded, (dy, dx), axis=(1, 2))
+    return moved[:, pad : pad + images.shape[1], pad : pad + images.shape[2]]
+
+
 def _affine(x: np.ndarray, rng: np.random.Generator, shift: int, scale: float) -> np.ndarray:
     n = len(x)
     zoom = rng.uniform(1 - scale, 1 + scale, n)

@@ -3,9 +3,9 @@
 The bundled model learnt catalogue thumbnails. What the photo path makes of a real photo
 (flat-lay garments, prints, folds, shadows) lands elsewhere in its feature space, so photos
 come out uncertain or wrong. Refitting only the last layer, on the CNN's features of
-Fashion-MNIST training images plus labelled real photos (each also mirrored), moves the
-decision boundaries to where photos land, while the features stay those learnt from
-60,000 images.
+Fashion-MNIST training images plus labelled real photos (each also mirrored and shifted),
+moves the decision boundaries to where photos land, while the features stay those learnt
+from 60,000 images.
 
 Photos of garments Fashion-MNIST has no class for (hats, shorts, skirts) and synthetic
 non-garments get uniform targets (outlier exposure, Hendrycks et al. 2019), so the model
@@ -39,7 +39,8 @@ OUT_OF_SCOPE = frozenset({"hat", "shorts", "skirt"})
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff"}
 
 FMNIST_IMAGES = 20000  # training images whose features anchor the head to the dataset
-PHOTO_WEIGHT = 20.0  # a photo counts this many dataset images (341 photos against 20,000)
+PHOTO_WEIGHT = 20.0  # a photo (and its mirror) counts this many dataset images
+PHOTO_SHIFT = 2  # pixels: the shifted views of each photo the layer is also fitted on
 OUT_OF_SCOPE_WEIGHT = 1.0  # relative to PHOTO_WEIGHT, per photo with no class
 SYNTHETIC_WEIGHT = 0.5  # per synthetic non-garment (digits, blobs, noise, outlines)
 C = 0.1  # inverse L2 strength of the refitted layer: strong, 128 inputs from few photos
@@ -149,8 +150,7 @@ class _Features:
 
     dataset: np.ndarray
     dataset_labels: np.ndarray
-    photos: np.ndarray
-    photos_mirrored: np.ndarray
+    photo_views: list[np.ndarray]  # each photo as is, mirrored, then shifted (fitting only)
     photo_labels: np.ndarray  # -1: no class fits (uniform target)
     synthetic: np.ndarray
 
@@ -174,11 +174,21 @@ def _gather(trunk: KerasClassifier, data: Dataset, photos: PhotoSet, seed: int) 
                                               replace=False)
     return _Features(
         dataset=trunk.predict_features(data.x_train[rows]), dataset_labels=data.y_train[rows],
-        photos=trunk.predict_features(photos.images),
-        photos_mirrored=trunk.predict_features(photos.images[:, :, ::-1]),
+        photo_views=[trunk.predict_features(view) for view in _views(photos.images)],
         photo_labels=_photo_labels(trunk, photos),
         synthetic=trunk.predict_features(synthetic_ood(seed=seed)),
     )
+
+
+def _views(images: np.ndarray) -> list[np.ndarray]:
+    """The photo and its mirror (what the app averages), then both moved by PHOTO_SHIFT
+    pixels in four directions: segmentation crops vary by a few pixels, and 341 photos
+    are few, so the layer is fitted on all ten views."""
+    from fmnist_core.augment import shifted
+
+    both = [images, images[:, :, ::-1]]
+    moves = ((PHOTO_SHIFT, 0), (-PHOTO_SHIFT, 0), (0, PHOTO_SHIFT), (0, -PHOTO_SHIFT))
+    return both + [shifted(view, dx, dy) for view in both for dx, dy in moves]
 
 
 def _uniform(features: np.ndarray, weight: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -194,10 +204,11 @@ def _fit_layer(f: _Features, photo_rows: np.ndarray) -> tuple[np.ndarray, np.nda
 
     labels = f.photo_labels[photo_rows]
     garments, others = photo_rows[labels >= 0], photo_rows[labels < 0]
+    weight = 2 * PHOTO_WEIGHT / len(f.photo_views)  # a photo's views weigh 2 x PHOTO_WEIGHT
     parts = [(f.dataset, f.dataset_labels, np.ones(len(f.dataset_labels)))]
-    for view in (f.photos, f.photos_mirrored):
-        parts.append((view[garments], f.photo_labels[garments], np.full(len(garments), PHOTO_WEIGHT)))
-        parts.append(_uniform(view[others], PHOTO_WEIGHT * OUT_OF_SCOPE_WEIGHT))
+    for view in f.photo_views:
+        parts.append((view[garments], f.photo_labels[garments], np.full(len(garments), weight)))
+        parts.append(_uniform(view[others], weight * OUT_OF_SCOPE_WEIGHT))
     parts.append(_uniform(f.synthetic, SYNTHETIC_WEIGHT))
     x, y, weights = (np.concatenate(column) for column in zip(*parts))
     fitted = LogisticRegression(C=C, max_iter=500).fit(x, y, sample_weight=weights)
@@ -207,7 +218,7 @@ def _fit_layer(f: _Features, photo_rows: np.ndarray) -> tuple[np.ndarray, np.nda
 def _logits(f: _Features, rows: np.ndarray, layer: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
     """Logits of the photos at `rows`, averaged with their mirror images (as the app does)."""
     kernel, bias = layer
-    return sum(view[rows] @ kernel + bias for view in (f.photos, f.photos_mirrored)) / 2
+    return sum(view[rows] @ kernel + bias for view in f.photo_views[:2]) / 2
 
 
 def _flagging(scores: np.ndarray, share: float) -> float:
@@ -274,6 +285,7 @@ def _describe(photos: PhotoSet, cv: PhotoScores, folds: int) -> dict[str, Any]:
                             "unsure_out_of_scope": cv.unsure_out_of_scope,
                             "unsure_mapped": cv.unsure_mapped},
         "recipe": {"dataset_images": FMNIST_IMAGES, "photo_weight": PHOTO_WEIGHT,
+                   "photo_shift": PHOTO_SHIFT,
                    "out_of_scope_weight": OUT_OF_SCOPE_WEIGHT,
                    "synthetic_weight": SYNTHETIC_WEIGHT, "C": C},
     }

@@ -55,7 +55,7 @@ Made by one command, from the repository root:
 
 The bundled model's convolutions unchanged, with a new last layer fitted on its features of
 {head['recipe']['dataset_images']:,} Fashion-MNIST training images and of {head['photos']} labelled
-phone photos, each also mirrored ({folders}). Photos of hats, shorts and skirts (no
+phone photos, each also mirrored and shifted by {head['recipe']['photo_shift']} pixels ({folders}). Photos of hats, shorts and skirts (no
 Fashion-MNIST class) and synthetic non-garments were given uniform targets, so the model
 spreads its belief over such inputs. See `fmnist_core/photo_head.py`.
 
