@@ -29,7 +29,8 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from fmnist_core.paths import DEV_PHOTOS_DIR as DEFAULT_FOLDER  # noqa: E402
-from fmnist_core.photo_head import IMAGE_SUFFIXES, PhotoScores  # noqa: E402
+from fmnist_core.image_input import SUFFIXES  # noqa: E402
+from fmnist_core.photo_head import PhotoScores  # noqa: E402
 
 
 def median_ms(action: Callable[[], object], repeat: int) -> float:
@@ -46,7 +47,7 @@ def twelve_megapixel_jpeg(folder: Path) -> bytes:
     """A dev photo upscaled to 4000 x 3000 and saved as a phone would (quality 92)."""
     from PIL import Image
 
-    source = next(p for p in sorted(folder.glob("*/*")) if p.suffix.lower() in IMAGE_SUFFIXES)
+    source = next(p for p in sorted(folder.glob("*/*")) if p.suffix.lower() in SUFFIXES)
     with Image.open(source) as image:
         big = image.convert("RGB").resize((4000, 3000), Image.Resampling.BICUBIC)
     buffer = io.BytesIO()

@@ -23,6 +23,8 @@ MAX_ASPECT = 20.0  # long side / short side; trousers are about 3
 DRAFT_SIDE = 600  # JPEGs decode (at 1/2, 1/4 or 1/8 scale) to no less than this short side
 FORMATS = ("PNG", "JPEG", "WEBP", "GIF", "BMP", "TIFF")  # JPEG covers MPO (some phones)
 SUPPORTED = "PNG, JPEG, WebP, GIF, BMP or TIFF"
+# File name endings of those formats, for upload widgets and folders of photos.
+SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".gif", ".bmp", ".tif", ".tiff")
 
 # Leading bytes of things people upload by mistake, to say what the file looks like.
 _SIGNATURES: tuple[tuple[bytes, str], ...] = (

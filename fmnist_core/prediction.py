@@ -99,13 +99,18 @@ def predict(classifier: Classifier, images28: np.ndarray, top_k: int = 3) -> lis
     return results
 
 
+def answering(result: PipelineResult, classifier: Classifier,
+              photo_classifier: Classifier | None = None) -> Classifier:
+    """Which model answers a prepared input: photos the photo model when there is one."""
+    return photo_classifier if photo_classifier is not None and result.kind == "photo" else classifier
+
+
 def predict_inputs(classifier: Classifier, results: Sequence[PipelineResult],
                    photo_classifier: Classifier | None = None, top_k: int = 3) -> list[Prediction]:
     """Predictions for prepared inputs, in order: photos go to `photo_classifier` when
     there is one (the bundled model tuned for photos), everything else to `classifier`.
     One batched call per model."""
-    chosen = [photo_classifier if photo_classifier is not None and r.kind == "photo" else classifier
-              for r in results]
+    chosen = [answering(r, classifier, photo_classifier) for r in results]
     predictions: dict[int, Prediction] = {}
     for model in {id(c): c for c in chosen}.values():
         rows = [i for i, c in enumerate(chosen) if c is model]

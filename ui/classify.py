@@ -17,9 +17,9 @@ import streamlit as st
 
 from fmnist_core.classes import CLASS_NAMES
 from fmnist_core.errors import FmnistError
-from fmnist_core.image_input import decode_image
+from fmnist_core.image_input import SUFFIXES, decode_image
 from fmnist_core.photo import prepare
-from fmnist_core.prediction import Prediction, predict_inputs
+from fmnist_core.prediction import Prediction, answering, predict_inputs
 from fmnist_core.sketch import sketch_to_input
 from fmnist_core.thumbnail import PipelineResult
 from ui import charts
@@ -29,7 +29,7 @@ from ui.models import LoadedModel, photo_classifier_for
 from ui.text import escape_markdown
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-UPLOAD_TYPES = ["png", "jpg", "jpeg", "webp", "gif", "bmp", "tif", "tiff"]
+UPLOAD_TYPES = [suffix.lstrip(".") for suffix in SUFFIXES]
 # The page's tabs; the open one is kept in st.session_state["classify_tab"].
 UPLOAD_TAB = ":material/photo_camera: Upload photos"
 DRAW_TAB = ":material/draw: Draw"
@@ -75,7 +75,8 @@ def classify_outcomes(model: LoadedModel, outcomes: Sequence[Outcome]) -> None:
     predictions = predict_inputs(model.classifier, [o.result for o in ready], photo_classifier)
     for outcome, prediction in zip(ready, predictions):
         outcome.prediction = prediction
-        outcome.by_photo_model = photo_classifier is not None and outcome.result.kind == "photo"
+        outcome.by_photo_model = photo_classifier is not None and (
+            answering(outcome.result, model.classifier, photo_classifier) is photo_classifier)
 
 
 def classify_one(model: LoadedModel, name: str, result: PipelineResult) -> Outcome:
