@@ -16,7 +16,7 @@ import pytest
 from fmnist_core.augment import AUGMENTATIONS, Augmentation, AugmentedBatches
 from fmnist_core.training import (
     PRESETS, BatchProgress, EpochEnd, PhaseChange, TrainConfig, TrainingDone, TrainingError,
-    split_train, train,
+    endless_batches, split_train, train,
 )
 from locations import REPO_ROOT
 
@@ -67,6 +67,22 @@ def test_stop_from_another_thread_keeps_a_working_model(small_data):
     assert len(classifier.meta["history"]["loss"]) < 200
     # What was learnt is kept: well above the 10% of chance on the test images.
     assert classifier.meta["metrics"]["accuracy"] > 0.4
+
+
+def test_endless_batches_pass_over_every_image_once_per_epoch_in_a_new_order():
+    images = np.arange(50, dtype=np.uint8).repeat(784).reshape(50, 28, 28)
+    labels = np.arange(50) % 10
+    dataset = endless_batches(images, labels, batch_size=16)
+    # No autotuner: its sleeping thread stalled every epoch boundary by seconds.
+    assert dataset.options().autotune.enabled is False
+    batches = list(dataset.take(8))  # two passes of ceil(50 / 16) = 4 batches
+    assert [len(x) for x, _ in batches] == [16, 16, 16, 2] * 2
+    assert all(x.dtype.name == "float32" and x.shape[1:] == (28, 28) for x, _ in batches)
+    passes = [np.concatenate([x.numpy()[:, 0, 0] for x, _ in batches[i : i + 4]]) for i in (0, 4)]
+    assert all(sorted(p.astype(int)) == list(range(50)) for p in passes)
+    assert not np.array_equal(passes[0], passes[1])
+    for x, y in batches:  # each label still travels with its image
+        assert np.array_equal(labels[x.numpy()[:, 0, 0].astype(int)], y.numpy())
 
 
 def test_validation_is_stratified_and_disjoint_from_training(small_data):
