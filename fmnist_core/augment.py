@@ -1,7 +1,5 @@
-"""Training-time augmentation in NumPy, fed to Keras through a PyDataset.
-
-Plain arrays into `fit` are the fastest input on this CPU (a tf.data pipeline and Keras
-preprocessing layers were slower), so images are altered per batch here, outside the model.
+"""Training-time augmentation in NumPy, applied per batch outside the model (Keras
+preprocessing layers were slower on this CPU); `training.endless_batches` feeds it to fit.
 Two groups of changes:
 - geometric: mirror, small shifts, scale jitter, random erasing (garments are nearly
   left-right symmetric and thumbnails are centred by bounding box, so all stay small);
@@ -16,7 +14,6 @@ import math
 from dataclasses import dataclass
 
 import cv2
-import keras
 import numpy as np
 
 
@@ -116,25 +113,3 @@ def _erase(x: np.ndarray, rng: np.random.Generator, probability: float) -> np.nd
         & (rng.random(n) < probability)[:, None, None]
     )
     return np.where(inside, rng.uniform(0, 255, x.shape).astype(np.float32), x)
-
-
-class AugmentedBatches(keras.utils.PyDataset):
-    """Shuffled batches, freshly augmented every epoch, from arrays held in memory."""
-
-    def __init__(self, images: np.ndarray, labels: np.ndarray, batch_size: int,
-                 augmentation: Augmentation, seed: int = 0) -> None:
-        super().__init__()
-        self.images, self.labels = images, labels
-        self.batch_size, self.augmentation = batch_size, augmentation
-        self.rng = np.random.default_rng(seed)
-        self.order = self.rng.permutation(len(images))
-
-    def __len__(self) -> int:
-        return math.ceil(len(self.images) / self.batch_size)
-
-    def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
-        batch = self.order[index * self.batch_size : (index + 1) * self.batch_size]
-        return self.augmentation(self.images[batch], self.rng), self.labels[batch]
-
-    def on_epoch_end(self) -> None:
-        self.order = self.rng.permutation(len(self.images))

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fmnist_core.augment import AUGMENTATIONS, Augmentation, AugmentedBatches
+from fmnist_core.augment import AUGMENTATIONS, Augmentation
 from fmnist_core.training import (
     PRESETS, BatchProgress, EpochEnd, PhaseChange, TrainConfig, TrainingDone, TrainingError,
     endless_batches, split_train, train,
@@ -110,9 +110,10 @@ def test_augmentation_keeps_shape_range_and_labels(name, small_data):
         np.testing.assert_array_equal(out, images)
     else:
         assert not np.array_equal(out, images)
-    batches = AugmentedBatches(images, small_data.y_train[:64], 16, AUGMENTATIONS[name], seed=1)
-    x, y = batches[0]
-    assert len(batches) == 4 and x.shape == (16, 28, 28) and y.shape == (16,)
+    batches = endless_batches(images, small_data.y_train[:64], 16, AUGMENTATIONS[name], seed=1)
+    for x, y in batches.take(5):  # a new pass begins after 4 batches
+        assert x.shape == (16, 28, 28) and x.dtype.name == "float32" and y.shape == (16,)
+        assert 0 <= x.numpy().min() and x.numpy().max() <= 255
 
 
 def test_flip_only_mirrors():
