@@ -80,9 +80,10 @@ class TrainConfig:
 
 
 # Measured with `python -m fmnist_core bench` (bench/results.txt, AMD EPYC with AVX2, 2
-# cores): quick about 90.6% test accuracy in 25-28 s of training, standard about 92.2% in
-# 123 s; the 93% target of standard is missed. In scratch runs, flips and shifts of up to 2
-# pixels (with flip averaging at test time) cost accuracy at this budget: 91.9% in 12 epochs.
+# cores, whose speed drifts by up to half): quick 90.65% test accuracy in 25.9-42.2 s of
+# training over seven runs (30 s met in two), standard 92.18% in 151-155 s (the 93% target is
+# missed). In scratch runs, flips and shifts of up to 2 pixels (with flip averaging at test
+# time) cost accuracy at this budget: 91.9% in 12 epochs.
 # "best" (the bundled model): 94.46% with flip TTA (94.18% without) in 40 epochs, 3101 s on
 # the earlier Intel machine, 4 test images short of the 94.5% target; 24 epochs had given
 # 93.96%, a 4-conv network 93.3% in 20 epochs and one with strong photo augmentation 91.9%.
