@@ -116,6 +116,16 @@ def test_augmentation_keeps_shape_range_and_labels(name, small_data):
         assert 0 <= x.numpy().min() and x.numpy().max() <= 255
 
 
+def test_augmented_training_runs_through_the_engine(small_data):
+    events = []
+    config = replace(TINY, epochs=2, augment=AUGMENTATIONS["photo"])
+    classifier = train(config, small_data, on_event=events.append)
+    epochs = [e for e in events if isinstance(e, EpochEnd)]
+    assert [e.epoch for e in epochs] == [0, 1] and all(np.isfinite(e.loss) for e in epochs)
+    assert classifier.meta["config"]["augment"]["photo"] == AUGMENTATIONS["photo"].photo
+    assert classifier.predict_proba(small_data.x_test[:3]).shape == (3, 10)
+
+
 def test_flip_only_mirrors():
     image = np.zeros((1, 28, 28), np.uint8)
     image[0, :, :5] = 200
