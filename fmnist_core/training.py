@@ -209,7 +209,7 @@ def _without_autotune(dataset: tf.data.Dataset) -> tf.data.Dataset:
     """tf.data's autotuner runs in a thread that sleeps for growing periods (seconds, then
     tens of seconds) and an iterator's destructor waits for it to wake: Keras makes a new
     iterator for every epoch of an array input, so training stalled with idle cores at each
-    epoch start and after the last epoch (14-23 s per stall, measured here). A pipeline
+    epoch start and after the last epoch (7-23 s per stall, measured here). A pipeline
     without the autotuner does not stall; batches are gathered fast enough to need no tuning."""
     options = tf.data.Options()
     options.autotune.enabled = False
