@@ -120,3 +120,17 @@ def test_evaluate_bad_model_is_one_line_and_exit_1(models_dir, logistic, case, m
     assert result.returncode == 1
     assert result.stdout == ""
     assert result.stderr.startswith(message) and result.stderr.count("\n") == 1, result.stderr
+
+
+def test_a_reader_that_leaves_early_gets_no_error_message():
+    """`python -m fmnist_core info | head -1`: the pipe is closed before the tool writes."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "FMNIST_OFFLINE": "1"}
+    try:
+        done = subprocess.run([sys.executable, "-m", "fmnist_core", "info"], stdout=write_end,
+                              stderr=subprocess.PIPE, text=True, env=env, cwd=REPO_ROOT, timeout=120)
+    finally:
+        os.close(write_end)
+    assert done.returncode == 141
+    assert done.stderr == ""

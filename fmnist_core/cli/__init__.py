@@ -39,6 +39,11 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader left early (`... | head -1`): the rest is not wanted. Point stdout at
+        # /dev/null so that the interpreter's last flush does not fail a second time.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141  # 128 + SIGPIPE, what a shell reports for a command whose pipe closed
     except Exception as exc:  # noqa: BLE001 - last line of defence: a message, not a traceback
         if os.environ.get("FMNIST_DEBUG"):
             raise
