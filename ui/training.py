@@ -210,11 +210,11 @@ def _duration(seconds: float) -> str:
 
 def show_run(run: RunState, data: Dataset) -> None:
     """Progress, curves and the preview grid; refreshed every second while the job runs."""
-    interval = POLL_SECONDS if run.job.running else None
-    st.fragment(_live_view, run_every=interval)(run, data)
+    polling = run.job.running
+    st.fragment(_live_view, run_every=POLL_SECONDS if polling else None)(run, data, polling)
 
 
-def _live_view(run: RunState, data: Dataset) -> None:
+def _live_view(run: RunState, data: Dataset, polling: bool) -> None:
     job = run.job
     events = job.events
     fraction, status = progress(events, job.config, run.started_at)
@@ -222,10 +222,10 @@ def _live_view(run: RunState, data: Dataset) -> None:
     if job.running:
         st.button("Stop", icon=":material/stop:", key="train_stop", on_click=job.stop,
                   help="End training after the current steps and keep what was learnt")
-    elif not st.session_state.get("train_shown_finished") == run.token:
-        # The job ended while this fragment was polling: rerun the whole page once so it
-        # stops polling and shows the result and the save form.
-        st.session_state.train_shown_finished = run.token
+    elif polling:
+        # The job ended while this fragment was polling: rerun the whole page so it stops
+        # polling and shows the result and the save form. Every poll asks again until that
+        # full run happens (a once-only flag left the page waiting when the rerun was lost).
         st.rerun()
 
     batches, epochs = batch_table(events), epoch_table(events)
