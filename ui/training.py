@@ -211,6 +211,11 @@ def _duration(seconds: float) -> str:
 def show_run(run: RunState, data: Dataset) -> None:
     """Progress, curves and the preview grid; refreshed every second while the job runs."""
     polling = run.job.running
+    if polling:
+        # Outside the fragment, so that the click never has to reach a fragment run that is
+        # replaced every second (the browser test's Stop went unanswered twice).
+        st.button("Stop", icon=":material/stop:", key="train_stop", on_click=run.job.stop,
+                  help="End training after the current steps and keep what was learnt")
     st.fragment(_live_view, run_every=POLL_SECONDS if polling else None)(run, data, polling)
 
 
@@ -219,10 +224,7 @@ def _live_view(run: RunState, data: Dataset, polling: bool) -> None:
     events = job.events
     fraction, status = progress(events, job.config, run.started_at)
     st.progress(fraction, text=status)
-    if job.running:
-        st.button("Stop", icon=":material/stop:", key="train_stop", on_click=job.stop,
-                  help="End training after the current steps and keep what was learnt")
-    elif polling:
+    if polling and not job.running:
         # The job ended while this fragment was polling: rerun the whole page so it stops
         # polling and shows the result and the save form. Every poll asks again until that
         # full run happens (a once-only flag left the page waiting when the rerun was lost).
