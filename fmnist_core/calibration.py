@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from fmnist_core.evaluation import ECE_BINS, expected_calibration_error
+from fmnist_core.evaluation import ECE_BINS, confidence_bins, expected_calibration_error
 
 _EPS = 1e-12
 T_BOUNDS = (0.05, 20.0)
@@ -35,7 +35,7 @@ def reliability(proba: np.ndarray, y_true: np.ndarray, bins: int = ECE_BINS) -> 
     y_true = np.asarray(y_true).astype(np.int64).ravel()
     confidence = proba.max(axis=1)
     correct = proba.argmax(axis=1) == y_true
-    which = np.clip(np.ceil(confidence * bins).astype(np.int64) - 1, 0, bins - 1)
+    which = confidence_bins(confidence, bins)
     count = np.bincount(which, minlength=bins)
     with np.errstate(invalid="ignore", divide="ignore"):
         mean_conf = np.bincount(which, weights=confidence, minlength=bins) / count

@@ -34,6 +34,11 @@ def _check(proba: np.ndarray, y_true: np.ndarray) -> tuple[np.ndarray, np.ndarra
     return proba, y_true
 
 
+def confidence_bins(confidence: np.ndarray, bins: int) -> np.ndarray:
+    """The bin of each confidence among `bins` equal-width bins (lo, hi]; 0 goes to the first."""
+    return np.clip(np.ceil(confidence * bins).astype(np.int64) - 1, 0, bins - 1)
+
+
 def expected_calibration_error(
     proba: np.ndarray, y_true: np.ndarray, bins: int = ECE_BINS
 ) -> float:
@@ -43,7 +48,7 @@ def expected_calibration_error(
     proba, y_true = _check(proba, y_true)
     confidence = proba.max(axis=1)
     correct = proba.argmax(axis=1) == y_true
-    which = np.clip(np.ceil(confidence * bins).astype(np.int64) - 1, 0, bins - 1)
+    which = confidence_bins(confidence, bins)
     gap = 0.0
     for b in range(bins):
         in_bin = which == b
@@ -192,3 +197,17 @@ def cross_validate_sklearn(
                           "per_fold": values.tolist()}
     result["fit_seconds"] = scores["fit_time"].tolist()
     return result
+
+
+def cross_validation_text(cv: dict[str, Any]) -> str:
+    """One line for a person from `cross_validate_sklearn`'s result."""
+    accuracy, folds = cv["accuracy"], ", ".join(f"{v:.4f}" for v in cv["accuracy"]["per_fold"])
+    return (f"{cv['folds']}-fold cross-validation on the training images: accuracy "
+            f"{accuracy['mean']:.4f} +/- {accuracy['std']:.4f} ({folds}), "
+            f"macro F1 {cv['macro_f1']['mean']:.4f}")
+
+
+def per_class_rows(per_class: dict[str, dict[str, float]]) -> str:
+    """The rows of a Markdown table: class | precision | recall | F1 | support."""
+    return "\n".join(f"| {name} | {c['precision']:.4f} | {c['recall']:.4f} | {c['f1']:.4f} | "
+                     f"{c['support']} |" for name, c in per_class.items())

@@ -203,9 +203,8 @@ def _looks_like(data: bytes) -> str:
 
 def _despite_name(name: str) -> str:
     """', although its name ends in .png' when the name promises an image."""
-    suffix = name.rsplit(".", 1)[-1].lower() if "." in name else ""
-    images = ("png", "jpg", "jpeg", "webp", "gif", "bmp", "tif", "tiff")
-    return f", although its name ends in .{suffix}" if suffix in images else ""
+    suffix = "." + name.rsplit(".", 1)[-1].lower() if "." in name else ""
+    return f", although its name ends in {suffix}" if suffix in SUFFIXES else ""
 
 
 def _as_text(head: bytes) -> str | None:

@@ -2,7 +2,7 @@
 
 Streamlit reruns the page script on every click and aborts the running one, so a `fit`
 inside the script would die at the first interaction. The job runs `train` in its own
-thread; the page only reads `events_since`, `running`, `result` and `error`, and calls
+thread; the page only reads `events` (a copy), `running`, `result` and `error`, and calls
 `stop()`. No Streamlit here.
 """
 
@@ -11,14 +11,14 @@ from __future__ import annotations
 import logging
 import threading
 import traceback
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from fmnist_core.classifier import Classifier
 from fmnist_core.data import Dataset
 from fmnist_core.errors import FmnistError
 
 if TYPE_CHECKING:
-    from fmnist_core.training import TrainConfig
+    from fmnist_core.training import Event, TrainConfig
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +28,7 @@ class TrainingJob:
 
     def __init__(self, config: TrainConfig, data: Dataset) -> None:
         self.config, self.data = config, data
-        self._events: list[Any] = []
+        self._events: list[Event] = []
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"train-{config.model}", daemon=True)
@@ -42,7 +42,7 @@ class TrainingJob:
         job._thread.start()
         return job
 
-    def _record(self, event: Any) -> None:
+    def _record(self, event: Event) -> None:
         with self._lock:
             self._events.append(event)
 
@@ -59,14 +59,10 @@ class TrainingJob:
             log.error("training run %s failed:\n%s", self.config.model, self.details)
 
     @property
-    def events(self) -> list[Any]:
+    def events(self) -> list[Event]:
+        """A copy of every event so far; the page redraws its tables from all of them."""
         with self._lock:
             return list(self._events)
-
-    def events_since(self, index: int) -> list[Any]:
-        """Events from position `index` on, so a poller only handles what is new."""
-        with self._lock:
-            return self._events[index:]
 
     @property
     def running(self) -> bool:

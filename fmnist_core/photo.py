@@ -1,10 +1,10 @@
 """A phone photo of a garment on a real background -> the 28x28 input the model knows.
 
 Fashion-MNIST was made from product shots on white: trimmed to the object, long side to
-28, negated, grayscale (NOTES.md). A photo on a bed or a floor must first lose its
-background, or the model sees a bright rectangle and says "Bag". The garment is separated
-with GrabCut, started not from a blind rectangle but from what the border says the
-background looks like, then laid out like the dataset.
+28, negated, grayscale (the Fashion-MNIST README). A photo on a bed or a floor must first
+lose its background, or the model sees a bright rectangle and says "Bag". The garment is
+separated with GrabCut, started not from a blind rectangle but from what the border says
+the background looks like, then laid out like the dataset.
 """
 
 from __future__ import annotations

@@ -41,7 +41,7 @@ class Prediction:
     probabilities: np.ndarray  # (10,) float32
 
     def as_dict(self) -> dict[str, Any]:
-        """The JSON shape the CLI prints and the app's API returns."""
+        """The JSON shape `predict --json` prints."""
         return {
             "label": self.label, "name": self.name, "confidence": round(self.confidence, 4),
             "unsure": self.unsure,

@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from fmnist_core import paths
+from fmnist_core.classes import NUM_CLASSES
 from fmnist_core.classifier import Classifier, KerasClassifier, SklearnClassifier
 from fmnist_core.errors import RegistryError
 
@@ -97,9 +98,18 @@ def validate_name(name: str) -> str:
     return name
 
 
+def check_new_name(name: str, folder: Path | None = None) -> str:
+    """Return `name` if a model could be saved under it now; checked before a long training
+    run, so that a bad or taken name does not throw its result away at the end."""
+    validate_name(name)
+    if (_folder(folder) / name).exists():
+        raise RegistryError(f"a model named {name!r} already exists; pick another name")
+    return name
+
+
 DEFAULT_MODEL = "default_model"  # the bundled model's folder in assets/
 PHOTO_MODEL = "photo_model"  # the bundled model tuned for photos (fmnist_core.photo_head)
-MODEL_CARD = "MODEL_CARD.md"  # written beside a bundled model by `train --bundle`
+MODEL_CARD = "MODEL_CARD.md"  # beside a bundled model: `train --bundle`, `photo-model`
 
 
 def default_model_path() -> Path:
@@ -216,6 +226,9 @@ def _problem(path: Path) -> tuple[dict[str, Any] | None, str | None]:
         return None, f"{META} cannot be read ({exc})"
     if not isinstance(meta, dict) or not isinstance(meta.get("kind"), str):
         return None, f"{META} does not describe a model (no 'kind')"
+    shape = _meta_shape_problem(meta)
+    if shape:
+        return meta, f"{META} is malformed: {shape}"
     version = meta.get("registry_format", FORMAT_VERSION)
     if not isinstance(version, int) or version > FORMAT_VERSION:
         return meta, f"saved in registry format {version!r}, which this version cannot read"
@@ -225,6 +238,40 @@ def _problem(path: Path) -> tuple[dict[str, Any] | None, str | None]:
     if pickle_file.exists():
         return meta, _verified_pickle(pickle_file)[1]
     return meta, f"neither {KERAS_FILE} nor {PICKLE_FILE} is there"
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _meta_shape_problem(meta: dict[str, Any]) -> str | None:
+    """The fields listings and cards read must have their types, so that one hand-edited
+    meta.json marks its own entry broken instead of breaking every page that lists models."""
+    for key in ("params", "train_seconds"):
+        if key in meta and not _is_number(meta[key]):
+            return f"'{key}' is not a number"
+    if not isinstance(meta.get("config", {}), dict):
+        return "'config' is not an object"
+    metrics = meta.get("metrics", {})
+    if not isinstance(metrics, dict):
+        return "'metrics' is not an object"
+    for key in ("accuracy", "macro_f1", "ece"):
+        if key in metrics and not _is_number(metrics[key]):
+            return f"metrics '{key}' is not a number"
+    if not isinstance(metrics.get("top_k", {}), dict):
+        return "metrics 'top_k' is not an object"
+    per_class = metrics.get("per_class", {})
+    if not isinstance(per_class, dict) or not all(
+        isinstance(c, dict) and all(_is_number(c.get(k)) for k in ("precision", "recall", "f1", "support"))
+        for c in per_class.values()
+    ):
+        return "metrics 'per_class' is not a table of numbers per class"
+    history = meta.get("history", {})
+    if not isinstance(history, dict) or not all(
+        isinstance(v, list) and all(_is_number(x) for x in v) for v in history.values()
+    ):
+        return "'history' is not lists of numbers"
+    return None
 
 
 def _keras_archive_problem(path: Path) -> str | None:
@@ -316,6 +363,10 @@ def _load_keras(path: Path, meta: dict[str, Any], label: str) -> Classifier:
     except Exception as exc:  # noqa: BLE001 - Keras raises many types for a bad file
         reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
         raise RegistryError(f"{label} is broken: {KERAS_FILE} cannot be read ({reason})") from None
+    shapes = (tuple(model.input_shape), tuple(model.output_shape))
+    if shapes != ((None, 28, 28), (None, NUM_CLASSES)):
+        raise RegistryError(f"{label} is not a Fashion-MNIST classifier: it maps {shapes[0]} to "
+                            f"{shapes[1]}, not (None, 28, 28) images to (None, {NUM_CLASSES}) classes")
     return KerasClassifier(model, meta["kind"], meta, flip_tta=bool(meta.get("flip_tta", False)))
 
 

@@ -23,7 +23,7 @@ from fmnist_core.augment import AUGMENTATIONS, Augmentation
 from fmnist_core.classifier import Classifier, KerasClassifier, SklearnClassifier
 from fmnist_core.data import Dataset
 from fmnist_core.errors import FmnistError
-from fmnist_core.evaluation import evaluate
+from fmnist_core.evaluation import cross_validate_sklearn, evaluate
 from fmnist_core.prediction import calibrate_unsure
 from fmnist_core.zoo import ZOO, ModelSpec, compile_model
 
@@ -54,6 +54,7 @@ class TrainConfig:
     flip_tta: bool = False  # the returned classifier averages each image with its mirror
     steps_per_execution: int = 16  # steps per compiled call; BatchProgress comes this often
     devices: tuple[str, ...] | None = None  # e.g. ("/cpu:0", "/cpu:1"); None: all GPUs if >1
+    cv_folds: int | None = None  # scikit-learn models: k-fold cross-validation on the training images
 
     def model_options(self) -> dict[str, float]:
         """The dropout and L2 this config sets; the model's own defaults stand for the rest."""
@@ -73,6 +74,16 @@ class TrainConfig:
             problems.append(f"unknown optimizer {self.optimizer!r} (choose from {', '.join(OPTIMIZERS)})")
         if not 0 <= self.validation_split < 0.5:
             problems.append("the validation split must be between 0 and 0.5")
+        if self.dropout is not None and not 0 <= self.dropout < 1:
+            problems.append("dropout must be at least 0 and below 1")
+        if self.l2 is not None and not self.l2 >= 0:
+            problems.append("L2 must not be negative")
+        if not 0 <= self.seed < 2**32:
+            problems.append("the seed must be a whole number from 0 to 4294967295")
+        if self.cv_folds is not None and self.model in ZOO and ZOO[self.model].family != "sklearn":
+            problems.append("k-fold cross-validation is for the scikit-learn models (sk_...)")
+        if self.cv_folds is not None and not 2 <= self.cv_folds <= 10:
+            problems.append("cross-validation needs 2 to 10 folds")
         if self.train_limit is not None and self.train_limit < 20:
             problems.append("train_limit must be at least 20 images")
         if problems:
@@ -107,7 +118,7 @@ PRESETS: dict[str, TrainConfig] = {
 
 @dataclass(frozen=True)
 class PhaseChange:
-    phase: str  # preparing | fitting | evaluating
+    phase: str  # preparing | fitting | evaluating | cross-validating
     detail: str
 
 
@@ -343,12 +354,18 @@ def _fit_keras(config: TrainConfig, spec: ModelSpec, data: Dataset, emit: EventH
 # ---------------------------------------------------------------- scikit-learn
 
 
-def _fit_sklearn(config: TrainConfig, spec: ModelSpec, data: Dataset, emit: EventHandler,
-                 stop: threading.Event) -> tuple[SklearnClassifier, dict[str, Any]]:
+def _sklearn_train_indices(config: TrainConfig, spec: ModelSpec, data: Dataset) -> np.ndarray:
+    """Every training image (no validation split), or the model's stratified subset."""
     train_idx, _ = split_train(replace(config, validation_split=0.0), data)
     if spec.train_subset and len(train_idx) > spec.train_subset:
         order = stratified_order(data.y_train[train_idx], config.seed)
         train_idx = np.sort(train_idx[order[: spec.train_subset]])
+    return train_idx
+
+
+def _fit_sklearn(config: TrainConfig, spec: ModelSpec, data: Dataset, emit: EventHandler,
+                 stop: threading.Event) -> tuple[SklearnClassifier, dict[str, Any]]:
+    train_idx = _sklearn_train_indices(config, spec, data)
     estimator = spec.build(seed=config.seed)
     emit(PhaseChange("fitting", f"{len(train_idx)} training images; scikit-learn cannot report "
                                 "progress inside one fit, nor stop it part-way"))
@@ -358,6 +375,17 @@ def _fit_sklearn(config: TrainConfig, spec: ModelSpec, data: Dataset, emit: Even
     extra = {"history": {}, "reason": "completed",
              "train_images": len(train_idx), "validation_images": 0}
     return SklearnClassifier(estimator, spec.kind), extra
+
+
+def _cross_validate(config: TrainConfig, spec: ModelSpec, data: Dataset,
+                    emit: EventHandler) -> dict[str, Any]:
+    """k more fits on the same training images, kept out of the training time: how much
+    the score moves with the split, which the one test figure hides."""
+    train_idx = _sklearn_train_indices(config, spec, data)
+    emit(PhaseChange("cross-validating", f"{config.cv_folds} folds of {len(train_idx)} "
+                                         "training images (the test set is not used)"))
+    return cross_validate_sklearn(lambda: spec.build(seed=config.seed), data.x_train[train_idx],
+                                  data.y_train[train_idx], folds=config.cv_folds, seed=config.seed)
 
 
 # ---------------------------------------------------------------- entry point
@@ -386,6 +414,8 @@ def train(config: TrainConfig, data: Dataset, on_event: EventHandler | None = No
         # The `unsure` threshold is chosen on images the model never trained on; a
         # scikit-learn model trains on every image, so it keeps the default rule.
         extra["unsure"] = calibrate_unsure(classifier, data.x_train[val_idx], data.y_train[val_idx])
+    if config.cv_folds:
+        extra["cross_validation"] = _cross_validate(config, spec, data, emit)
     reason = extra.pop("reason")
     classifier.meta.update(
         kind=spec.kind,

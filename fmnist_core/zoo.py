@@ -15,7 +15,7 @@ from typing import Any, Callable, Literal
 import keras
 from keras import layers
 
-NUM_CLASSES = 10
+from fmnist_core.classes import NUM_CLASSES
 
 
 @dataclass(frozen=True)

@@ -249,6 +249,47 @@ def test_corrupt_entries_are_listed_broken_and_the_rest_loads(models_dir, images
     assert registry.load("good_sklearn").predict_proba(images[0][:3]).shape == (3, 10)
 
 
+@pytest.mark.parametrize("change, reason", [
+    ({"params": "many"}, "'params' is not a number"),
+    ({"metrics": [0.9]}, "'metrics' is not an object"),
+    ({"metrics": {"accuracy": None}}, "metrics 'accuracy' is not a number"),
+    ({"metrics": {"per_class": {"Bag": {"precision": "high"}}}}, "metrics 'per_class' is not a table"),
+    ({"history": {"loss": ["low"]}}, "'history' is not lists of numbers"),
+    ({"config": "fast"}, "'config' is not an object"),
+])
+def test_a_malformed_meta_breaks_only_its_own_entry(models_dir, estimator, change, reason):
+    """Listings and cards format these fields; a hand-edited meta.json must not break them."""
+    registry.save(tiny_sklearn(estimator), "good")
+    path = registry.save(tiny_sklearn(estimator), "edited")
+    meta = json.loads((path / "meta.json").read_text())
+    (path / "meta.json").write_text(json.dumps({**meta, **change}))
+    entries = {e.name: e for e in registry.list_entries()}
+    assert entries["good"].broken is None
+    assert entries["edited"].broken.startswith(f"meta.json is malformed: {reason}")
+    with pytest.raises(RegistryError, match="model 'edited' is broken: meta.json is malformed"):
+        registry.load("edited")
+
+
+def test_a_keras_model_that_is_no_fashion_mnist_classifier_is_refused(models_dir):
+    import keras
+
+    inputs = keras.Input((28, 28))
+    model = keras.Model(inputs, keras.layers.Dense(3)(keras.layers.Flatten()(inputs)))
+    registry.save(KerasClassifier(model, "logreg", {}), "three_classes")
+    with pytest.raises(RegistryError, match=r"model 'three_classes' is not a Fashion-MNIST "
+                       r"classifier: it maps \(None, 28, 28\) to \(None, 3\)"):
+        registry.load("three_classes")
+
+
+def test_a_name_is_checked_before_the_work_that_needs_it(models_dir, estimator):
+    assert registry.check_new_name("free") == "free"
+    registry.save(tiny_sklearn(estimator), "taken")
+    with pytest.raises(RegistryError, match="'taken' already exists"):
+        registry.check_new_name("taken")
+    with pytest.raises(RegistryError, match="cannot contain"):
+        registry.check_new_name("a/b")
+
+
 def test_keras_file_that_passes_the_archive_check_but_fails_to_load(models_dir):
     path = registry.save(tiny_keras(), "odd")
     with zipfile.ZipFile(path / "model.keras", "w") as archive:

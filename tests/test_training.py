@@ -18,6 +18,7 @@ from fmnist_core.training import (
     PRESETS, BatchProgress, EpochEnd, PhaseChange, TrainConfig, TrainingDone, TrainingError,
     endless_batches, split_train, train,
 )
+from fmnist_core.zoo import ZOO
 from locations import REPO_ROOT
 
 TINY = TrainConfig(model="mlp", epochs=3, batch_size=32, steps_per_execution=4, preview_count=5)
@@ -180,6 +181,60 @@ def test_train_cli_rejects_bad_values_with_a_message(models_dir, capsys):
 
     assert main(["train", "--model", "nope", "--no-save"]) == 1
     assert "unknown model 'nope'" in capsys.readouterr().err
+
+
+def test_classical_models_report_k_fold_cross_validation(small_data):
+    events = []
+    classifier = train(TrainConfig(model="sk_logreg", cv_folds=3), small_data, on_event=events.append)
+    cv = classifier.meta["cross_validation"]
+    assert cv["folds"] == 3 and len(cv["accuracy"]["per_fold"]) == 3
+    assert 0.3 < cv["accuracy"]["mean"] <= 1 and cv["accuracy"]["std"] >= 0
+    assert any(isinstance(e, PhaseChange) and e.phase == "cross-validating" for e in events)
+    with pytest.raises(TrainingError, match="for the scikit-learn models"):
+        train(TrainConfig(model="mlp", cv_folds=3), small_data)
+
+
+def test_train_cli_prints_the_cross_validation(models_dir, capsys):
+    from fmnist_core.cli import main
+
+    assert main(["train", "--model", "sk_logreg", "--train-limit", "600", "--cv", "3", "--no-save"]) == 0
+    line = capsys.readouterr().out.strip().splitlines()[-1]
+    assert line.startswith("3-fold cross-validation on the training images: accuracy 0.")
+
+
+def test_train_cli_checks_the_name_before_training(models_dir, capsys, monkeypatch):
+    from fmnist_core import training
+    from fmnist_core.cli import main
+
+    monkeypatch.setattr(training, "train", lambda *a, **k: pytest.fail("trained before the name check"))
+    (models_dir / "taken").mkdir(parents=True)
+    assert main(["train", "--model", "mlp", "--name", "taken"]) == 1
+    assert "'taken' already exists" in capsys.readouterr().err
+    assert main(["train", "--model", "mlp", "--name", "a/b"]) == 1
+    assert "cannot contain /" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("option, value, message", [
+    ("--dropout", "1.5", "dropout must be at least 0 and below 1"),
+    ("--l2", "-0.1", "L2 must not be negative"),
+    ("--seed", "-1", "the seed must be a whole number"),
+])
+def test_train_cli_explains_out_of_range_options(capsys, option, value, message):
+    from fmnist_core.cli import main
+
+    assert main(["train", "--model", "mlp", "--no-save", option, value]) == 1
+    assert message in capsys.readouterr().err
+
+
+def test_train_cli_names_match_the_engine():
+    """The CLI keeps light copies of these names so that `--help` needs no TensorFlow."""
+    from fmnist_core.cli import train as cli_train
+    from fmnist_core.training import OPTIMIZERS, SCHEDULES
+
+    assert cli_train.PRESET_NAMES == tuple(PRESETS)
+    assert set(cli_train.AUGMENT_NAMES) == set(AUGMENTATIONS)
+    assert cli_train.MODEL_NAMES == tuple(ZOO)
+    assert (cli_train.SCHEDULE_NAMES, cli_train.OPTIMIZER_NAMES) == (SCHEDULES, OPTIMIZERS)
 
 
 def test_bundle_writes_a_loadable_model_and_its_card(small_data, tmp_path):

@@ -65,13 +65,16 @@ def intensity_histogram(_data: Dataset, checksum: str, split: str) -> pd.DataFra
     return pd.concat(frames, ignore_index=True)
 
 
+def random_per_class(labels: np.ndarray, per_class: int, seed: int) -> np.ndarray:
+    """(10, per_class) random indices, row c all of class c, none repeated."""
+    rng = np.random.default_rng(seed)
+    return np.stack([rng.choice(np.flatnonzero(labels == label), per_class, replace=False)
+                     for label in range(NUM_CLASSES)])
+
+
 def stratified_subset(labels: np.ndarray, per_class: int, seed: int) -> np.ndarray:
     """`per_class` random indices of every class, sorted, so the map shows all classes evenly."""
-    rng = np.random.default_rng(seed)
-    return np.sort(np.concatenate([
-        rng.choice(np.flatnonzero(labels == label), per_class, replace=False)
-        for label in range(NUM_CLASSES)
-    ]))
+    return np.sort(random_per_class(labels, per_class, seed).ravel())
 
 
 @st.cache_data(show_spinner=False, max_entries=8, persist="disk")

@@ -303,7 +303,7 @@ def calibration_panel(classifier: Classifier, model_key: str) -> None:
     st.plotly_chart(reliability_figure(study))
     st.caption(f"T was fitted (minimum log loss) on {study.fitted_on:,} test images and judged "
                f"on the other {study.judged_on:,}. Dividing the logits by T changes no "
-               "prediction, only how sure they are; the unsure rule can use it.")
+               "prediction, only how sure they are.")
 
 
 def report_panel(classifier: Classifier, model_key: str, name: str) -> None:

@@ -14,6 +14,7 @@ import streamlit as st
 
 from fmnist_core import registry
 from fmnist_core.errors import FmnistError
+from fmnist_core.evaluation import cross_validation_text, per_class_rows
 from fmnist_core.registry import Entry
 from ui.models import BUNDLED, active_key, registry_key, set_active
 from ui.text import escape_markdown
@@ -93,8 +94,9 @@ def model_card(entry: Entry) -> str:
                   f"- macro F1: {metrics.get('macro_f1', float('nan')):.4f}",
                   f"- expected calibration error: {metrics.get('ece', float('nan')):.4f}", "",
                   "| class | precision | recall | F1 | support |", "|---|---|---|---|---|"]
-        lines += [f"| {name} | {c['precision']:.4f} | {c['recall']:.4f} | {c['f1']:.4f} | "
-                  f"{c['support']} |" for name, c in per_class.items()]
+        lines.append(per_class_rows(per_class))
+    if isinstance(meta.get("cross_validation"), dict):
+        lines += ["", "## Cross-validation", "", cross_validation_text(meta["cross_validation"])]
     lines += ["", "## Training configuration", "", "```json",
               json.dumps(meta.get("config") or {}, indent=2), "```", ""]
     return "\n".join(lines)

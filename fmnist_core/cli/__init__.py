@@ -16,6 +16,15 @@ import sys
 COMMANDS = ("info", "report", "train", "photo-model", "evaluate", "models", "bench", "predict")
 
 
+def printable(text: object) -> str:
+    """A name or message safe to print on this terminal: control characters (an escape
+    sequence in a file name) and unencodable characters escaped; None as "-"."""
+    text = "-" if text is None else str(text)
+    safe = text if text.isprintable() else repr(text)[1:-1]
+    encoding = sys.stdout.encoding or "utf-8"
+    return safe.encode(encoding, errors="backslashreplace").decode(encoding)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m fmnist_core",

@@ -6,6 +6,8 @@ import argparse
 import json
 from typing import Any
 
+from fmnist_core.cli import printable
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
@@ -39,16 +41,10 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _shown(text: Any) -> str:
-    """A name or reason safe to print: control characters escaped, not sent to the terminal."""
-    text = "-" if text is None else str(text)
-    return text if text.isprintable() else repr(text)
-
-
 def _line(row: dict[str, Any]) -> str:
     if row["broken"]:
-        return f"  {_shown(row['name']):<24} BROKEN: {_shown(row['broken'])}"
+        return f"  {printable(row['name']):<24} BROKEN: {printable(row['broken'])}"
     accuracy = "-" if row["accuracy"] is None else f"{row['accuracy']:.2%}"
     params = "-" if row["params"] is None else f"{row['params']:,}"
-    return (f"  {_shown(row['name']):<24} {_shown(row['kind']):<12} {params:>10} params  "
-            f"accuracy {accuracy:>7}  saved {_shown(row['saved_at'])[:19]}")
+    return (f"  {printable(row['name']):<24} {printable(row['kind']):<12} {params:>10} params  "
+            f"accuracy {accuracy:>7}  saved {printable(row['saved_at'])[:19]}")

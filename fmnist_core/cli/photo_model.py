@@ -90,14 +90,13 @@ energies (the target is 70%; the margin is for new photos).
 def run(args: argparse.Namespace) -> int:
     from fmnist_core import registry
     from fmnist_core.data import load_dataset
-    from fmnist_core.errors import RegistryError
     from fmnist_core.evaluation import evaluate
     from fmnist_core.paths import ASSETS_DIR
     from fmnist_core.photo_head import fit_photo_model, load_photo_set
 
     start = time.perf_counter()
-    if args.name and registry.validate_name(args.name) in {e.name for e in registry.list_entries()}:
-        raise RegistryError(f"a model named {args.name!r} already exists; pick another name")
+    if args.name:
+        registry.check_new_name(args.name)
     trunk = registry.load_default()
     data = load_dataset()
     photos = load_photo_set(args.photos)

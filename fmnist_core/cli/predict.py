@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from typing import Any
+
+from fmnist_core.cli import printable
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -91,20 +92,13 @@ def _print_json(rows: list[dict[str, Any]]) -> None:
 
 
 def _print_table(rows: list[dict[str, Any]]) -> None:
-    width = max(len(_shown(row["file"])) for row in rows)
+    width = max(len(printable(row["file"])) for row in rows)
     print(f"{'file':<{width}}  {'prediction':<12} {'conf':>6}  {'unsure':<6}  others")
     for row in rows:
-        name = _shown(row["file"])
+        name = printable(row["file"])
         if "error" in row:
-            print(f"{name:<{width}}  ERROR: {_shown(row['error'])}")
+            print(f"{name:<{width}}  ERROR: {printable(row['error'])}")
             continue
         others = ", ".join(f"{item['name']} {item['probability']:.0%}" for item in row["top_k"][1:])
         print(f"{name:<{width}}  {row['name']:<12} {row['confidence']:>6.1%}  "
               f"{'yes' if row['unsure'] else 'no':<6}  {others}")
-
-
-def _shown(text: str) -> str:
-    """Printable and encodable on this terminal: control characters and odd bytes escaped."""
-    encoding = sys.stdout.encoding or "utf-8"
-    safe = text if text.isprintable() else repr(text)[1:-1]
-    return safe.encode(encoding, errors="backslashreplace").decode(encoding)

@@ -19,8 +19,14 @@ from typing import Any, TextIO
 
 from fmnist_core.registry import DEFAULT_MODEL, MODEL_CARD
 
+# Copies of names defined in fmnist_core.training, .augment and .zoo, so that `--help` needs
+# no TensorFlow; tests/test_training.py checks that they match.
 PRESET_NAMES = ("quick", "standard", "best")
 AUGMENT_NAMES = ("none", "light", "basic", "photo")
+MODEL_NAMES = ("logreg", "mlp", "deep_mlp", "simple_cnn", "fast_cnn", "strong_cnn", "sk_logreg",
+               "sk_svm", "sk_forest")
+SCHEDULE_NAMES = ("constant", "cosine", "onecycle")
+OPTIMIZER_NAMES = ("adam", "adamw", "sgd")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -31,14 +37,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "`train --preset best --bundle`.",
     )
     which = parser.add_mutually_exclusive_group(required=True)
-    which.add_argument("--model", metavar="KIND", help="a zoo model: logreg, mlp, deep_mlp, simple_cnn, "
-                       "fast_cnn, strong_cnn, sk_logreg, sk_svm, sk_forest")
+    which.add_argument("--model", metavar="KIND", help=f"a zoo model: {', '.join(MODEL_NAMES)}")
     which.add_argument("--preset", choices=PRESET_NAMES, help="a tuned configuration")
     parser.add_argument("--epochs", type=int)
     parser.add_argument("--batch-size", type=int)
     parser.add_argument("--learning-rate", type=float)
-    parser.add_argument("--schedule", choices=("constant", "cosine", "onecycle"))
-    parser.add_argument("--optimizer", choices=("adam", "adamw", "sgd"))
+    parser.add_argument("--schedule", choices=SCHEDULE_NAMES)
+    parser.add_argument("--optimizer", choices=OPTIMIZER_NAMES)
     parser.add_argument("--dropout", type=float)
     parser.add_argument("--l2", type=float)
     parser.add_argument("--augment", choices=AUGMENT_NAMES, help="augmentation set (default: the preset's, or none)")
@@ -47,6 +52,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="stop after this many epochs without validation progress")
     parser.add_argument("--seed", type=int)
     parser.add_argument("--train-limit", type=int, help="train on only this many (stratified) images")
+    parser.add_argument("--cv", type=int, metavar="K", dest="cv_folds",
+                        help="scikit-learn models: also report K-fold cross-validation on the training images")
     parser.add_argument("--flip-tta", action="store_true", default=None,
                         help="predict with the average of each image and its mirror")
     parser.add_argument("--name", help="registry name (default: kind and time)")
@@ -58,7 +65,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 OVERRIDES = ("epochs", "batch_size", "learning_rate", "schedule", "optimizer", "dropout", "l2",
-             "validation_split", "early_stopping_patience", "seed", "train_limit", "flip_tta")
+             "validation_split", "early_stopping_patience", "seed", "train_limit", "flip_tta", "cv_folds")
 
 
 def config_from_args(args: argparse.Namespace) -> Any:
@@ -118,6 +125,7 @@ def summary(classifier: Any, name: str | None, path: Path | None) -> dict[str, A
         "epochs_run": len(meta["history"].get("loss", [])),
         "stopped_early": meta["stopped_early"],
         "flip_tta": meta["flip_tta"],
+        **({"cross_validation": meta["cross_validation"]} if "cross_validation" in meta else {}),
     }
 
 
@@ -138,12 +146,11 @@ def hardware() -> str:
 
 def model_card(classifier: Any, command: str) -> str:
     """The bundled model's card: how it was made, how well it does, class by class."""
+    from fmnist_core.evaluation import per_class_rows
+
     meta, metrics = classifier.meta, classifier.meta["metrics"]
     config = meta["config"]
-    rows = "\n".join(
-        f"| {name} | {c['precision']:.4f} | {c['recall']:.4f} | {c['f1']:.4f} | {c['support']} |"
-        for name, c in metrics["per_class"].items()
-    )
+    rows = per_class_rows(metrics["per_class"])
     tta = ("Predictions average each image with its mirror image (flip test-time augmentation, "
            "`flip_tta: true` in meta.json; the app's KerasClassifier does the same). "
            f"Without it: {meta['accuracy_without_tta']:.4f}." if meta["flip_tta"] else "No test-time augmentation.")
@@ -203,10 +210,13 @@ def bundle(classifier: Any, folder: Path, command: str) -> Path:
 def run(args: argparse.Namespace) -> int:
     from fmnist_core import registry
     from fmnist_core.data import load_dataset
+    from fmnist_core.evaluation import cross_validation_text
     from fmnist_core.paths import ASSETS_DIR
     from fmnist_core.training import train
 
     config = config_from_args(args)
+    if args.name and not (args.bundle or args.no_save):
+        registry.check_new_name(args.name)
     data = load_dataset()
     progress = Progress(sys.stderr if args.json else sys.stdout)
     classifier = train(config, data, on_event=progress)
@@ -224,4 +234,6 @@ def run(args: argparse.Namespace) -> int:
         print(f"{result['kind']}: test accuracy {result['accuracy']:.4f}, macro F1 {result['macro_f1']:.4f}, "
               f"{result['params']:,} parameters, {result['train_seconds']:.1f}s of training"
               + (f", saved to {path}" if path else ""))
+        if "cross_validation" in result:
+            print(cross_validation_text(result["cross_validation"]))
     return 0
