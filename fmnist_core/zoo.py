@@ -231,7 +231,8 @@ ZOO: dict[str, ModelSpec] = {
             "Five 3x3 convolutions with BatchNorm (VGG style) and a BatchNorm dense layer "
             "with dropout, trained with light augmentation (flips, shifts, erasing, a little "
             "photo-like contrast and blur) and a one-cycle schedule. 288k weights and the "
-            "most accurate model here, at the price of about 50 minutes of CPU training.",
+            "most accurate model here (94.7% in 60 epochs), at the price of about 75 minutes of "
+            "training on 2 CPU cores.",
             "keras", build_strong_cnn,
         ),
         ModelSpec(

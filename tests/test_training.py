@@ -277,9 +277,6 @@ def test_bundled_model_meets_its_card(real_data):
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="the bundled model (40 epochs, 94.46%) is 4 test images "
-                   "below the 94.5% target; strict, so a better model turns this red until the "
-                   "marker is removed")
 def test_bundled_model_reaches_the_target(real_data):
     _, accuracy = _bundled_accuracy(real_data)
     assert accuracy >= 0.945
