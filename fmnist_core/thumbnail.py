@@ -1,9 +1,9 @@
 """The dataset's own layout, shared by the photo and sketch paths, and what they return.
 
 Zalando made each thumbnail by trimming to the object, resizing the longest edge to 28
-and extending the short edge to 28 centred (the Fashion-MNIST README). Any input that wants the model to
-recognise it must end up laid out the same way: centred by bounding box, filling the long
-side, bright on black.
+and extending the short edge to 28 centred (the Fashion-MNIST README). Any input that
+wants the model to recognise it must end up laid out the same way: centred by bounding
+box, filling the long side, bright on black.
 """
 
 from __future__ import annotations
