@@ -380,9 +380,13 @@ def _fit_sklearn(config: TrainConfig, spec: ModelSpec, data: Dataset, emit: Even
 
 def _cross_validate(config: TrainConfig, spec: ModelSpec, data: Dataset,
                     emit: EventHandler) -> dict[str, Any]:
-    """k more fits on the same training images, kept out of the training time: how much
-    the score moves with the split, which the one test figure hides."""
+    """k fits on the training images the model will use, kept out of the training time:
+    how much the score moves with the split, which the one test figure hides."""
     train_idx = _sklearn_train_indices(config, spec, data)
+    fewest = int(np.bincount(data.y_train[train_idx]).min())
+    if fewest < config.cv_folds:
+        raise TrainingError(f"{config.cv_folds}-fold cross-validation needs at least "
+                            f"{config.cv_folds} training images of every class; one class has {fewest}")
     emit(PhaseChange("cross-validating", f"{config.cv_folds} folds of {len(train_idx)} "
                                          "training images (the test set is not used)"))
     return cross_validate_sklearn(lambda: spec.build(seed=config.seed), data.x_train[train_idx],
@@ -401,9 +405,13 @@ def train(config: TrainConfig, data: Dataset, on_event: EventHandler | None = No
     spec = ZOO[config.model]
     emit(PhaseChange("preparing", f"{spec.title}: seed {config.seed}"))
     keras.utils.set_random_seed(config.seed)
+    # Before the fit, so that folds that cannot be made fail before the long part.
+    cross_validation = _cross_validate(config, spec, data, emit) if config.cv_folds else None
     start = time.perf_counter()
     fit = _fit_keras if spec.family == "keras" else _fit_sklearn
     classifier, extra = fit(config, spec, data, emit, stop)
+    if cross_validation is not None:
+        extra["cross_validation"] = cross_validation
     train_seconds = time.perf_counter() - start
     emit(PhaseChange("evaluating", f"{len(data.y_test)} test images"))
     metrics = evaluate(classifier.predict_proba(data.x_test), data.y_test).to_dict()
@@ -415,8 +423,6 @@ def train(config: TrainConfig, data: Dataset, on_event: EventHandler | None = No
         # The `unsure` threshold is chosen on images the model never trained on; a
         # scikit-learn model trains on every image, so it keeps the default rule.
         extra["unsure"] = calibrate_unsure(classifier, data.x_train[val_idx], data.y_train[val_idx])
-    if config.cv_folds:
-        extra["cross_validation"] = _cross_validate(config, spec, data, emit)
     reason = extra.pop("reason")
     classifier.meta.update(
         kind=spec.kind,

@@ -192,6 +192,8 @@ def test_classical_models_report_k_fold_cross_validation(small_data):
     assert any(isinstance(e, PhaseChange) and e.phase == "cross-validating" for e in events)
     with pytest.raises(TrainingError, match="for the scikit-learn models"):
         train(TrainConfig(model="mlp", cv_folds=3), small_data)
+    with pytest.raises(TrainingError, match="needs at least 3 training images of every class; one class has 2"):
+        train(TrainConfig(model="sk_logreg", cv_folds=3, train_limit=20), small_data)
 
 
 def test_train_cli_prints_the_cross_validation(models_dir, capsys):
