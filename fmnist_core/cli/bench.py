@@ -28,7 +28,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def single_image_latency_ms(classifier: Any, images: Any) -> float:
-    """Median milliseconds of one image through predict_proba, after a warm-up."""
+    """Median milliseconds of one image through predict_proba, prepared as the app prepares
+    it (LiteRT where it can run the model), after a warm-up."""
+    from fmnist_core.prediction import prepare_single_images
+
+    prepare_single_images(classifier)
     for i in range(WARMUP_CALLS):
         classifier.predict_proba(images[i])
     times = []

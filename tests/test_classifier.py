@@ -1,0 +1,102 @@
+"""KerasClassifier's two forward passes: TensorFlow for batches, LiteRT for single images once
+prepared. They must give the same numbers; which one answers is only a matter of speed."""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+import numpy as np
+import pytest
+
+from fmnist_core import lite
+from fmnist_core.classifier import KerasClassifier
+from fmnist_core.prediction import ENERGY_RULE, prepare_single_images
+from fmnist_core.zoo import build_fast_cnn, build_strong_cnn
+
+
+def _with_learnt_statistics(model):
+    """BatchNorm layers with moving statistics away from 0 and 1, as after training, so that
+    a conversion that mishandled them would show."""
+    rng = np.random.default_rng(0)
+    for layer in model.layers:
+        if type(layer).__name__ == "BatchNormalization":
+            gamma, beta, mean, variance = layer.get_weights()
+            layer.set_weights([rng.uniform(0.5, 1.5, gamma.shape), rng.normal(0, 0.1, beta.shape),
+                               rng.normal(0, 0.5, mean.shape), rng.uniform(0.2, 2.0, variance.shape)])
+    return model
+
+
+@pytest.fixture(scope="module")
+def images(real_data):
+    return real_data.x_test[:6].astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def strong_model():
+    return _with_learnt_statistics(build_strong_cnn())
+
+
+@pytest.mark.parametrize("flip_tta", [False, True])
+def test_single_images_through_litert_match_tensorflow(strong_model, images, flip_tta):
+    expected = KerasClassifier(strong_model, "strong_cnn", flip_tta=flip_tta).predict_proba(images)
+    prepared = KerasClassifier(strong_model, "strong_cnn", flip_tta=flip_tta)
+    assert prepared.prepare_single_images()
+    singles = np.concatenate([prepared.predict_proba(image) for image in images])
+    np.testing.assert_allclose(singles, expected, atol=1e-5)
+    assert np.abs(expected - expected.mean(axis=0)).max() > 1e-3  # the images do differ
+
+
+def test_the_logits_path_is_prepared_for_an_energy_rule_model(strong_model, images):
+    expected = KerasClassifier(strong_model, "strong_cnn", flip_tta=True).predict_logits(images)
+    prepared = KerasClassifier(strong_model, "strong_cnn", {"unsure": {"rule": ENERGY_RULE, "threshold": 1.0}},
+                               flip_tta=True)
+    prepare_single_images(prepared)
+    assert prepared._features_forward()._lite  # the path predict() takes for this rule
+    singles = np.concatenate([prepared.predict_logits(image) for image in images])
+    np.testing.assert_allclose(singles, expected, atol=1e-4)
+
+
+def test_batches_stay_on_tensorflow(images):
+    classifier = KerasClassifier(build_fast_cnn(), "fast_cnn")
+    expected = classifier.predict_proba(images)
+
+    def refuse(_images):
+        raise AssertionError("a batch of 6 went through LiteRT")
+
+    classifier._proba._lite = refuse
+    np.testing.assert_allclose(classifier.predict_proba(images), expected, atol=1e-6)
+
+
+def test_a_model_litert_cannot_convert_is_answered_by_tensorflow(monkeypatch, images, caplog):
+    def fail(model):
+        raise RuntimeError("converter says no")
+
+    monkeypatch.setattr(lite, "_convert", fail)
+    classifier = KerasClassifier(build_fast_cnn(), "fast_cnn")
+    expected = classifier.predict_proba(images[:1])
+    with caplog.at_level(logging.WARNING, logger="fmnist_core.lite"):
+        assert classifier.prepare_single_images() is False
+    assert "converter says no" in caplog.text
+    np.testing.assert_allclose(classifier.predict_proba(images[:1]), expected, atol=1e-6)
+
+
+def test_sessions_can_share_one_prepared_model(images):
+    classifier = KerasClassifier(_with_learnt_statistics(build_fast_cnn()), "fast_cnn", flip_tta=True)
+    expected = classifier.predict_proba(images)
+    classifier.prepare_single_images()
+    answers: dict[tuple[int, int], np.ndarray] = {}
+
+    def classify(worker: int) -> None:
+        for round_ in range(15):
+            index = (worker + round_) % len(images)
+            answers[worker, round_] = classifier.predict_proba(images[index])[0]
+
+    threads = [threading.Thread(target=classify, args=(w,)) for w in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(answers) == 60
+    for (worker, round_), answer in answers.items():
+        np.testing.assert_allclose(answer, expected[(worker + round_) % len(images)], atol=1e-5)
