@@ -111,23 +111,35 @@ def build_simple_cnn(dropout: float | None = None, l2: float | None = None) -> k
     return _classify(inputs, x, "simple_cnn")
 
 
-def build_fast_cnn(dropout: float | None = None, l2: float | None = None) -> keras.Model:
-    """Built for live training on a CPU: few channels at full resolution, where each one
-    costs most, and no BatchNorm there (with 16 channels it added 2 s to a 13 s epoch here);
-    BatchNorm on the later layers allows a high learning rate."""
+def _light_cnn(name: str, widths: tuple[int, int, int], dropout: float | None,
+               l2: float | None) -> keras.Model:
+    """Built for live training on a CPU: a plain convolution at full resolution, where each
+    channel costs most (BatchNorm there added 2 s to a 13 s epoch here), then two with
+    BatchNorm, which allows a high learning rate; each stage halves the resolution."""
     dropout, l2 = 0.2 if dropout is None else dropout, l2 or 0
     inputs, x = _pixels()
     x = _image(x)
-    x = layers.Conv2D(8, 3, padding="same", activation="relu", kernel_regularizer=_regularizer(l2),
-                      name="conv8")(x)
-    x = layers.MaxPooling2D(name="pool8")(x)
-    for filters in (24, 64):
+    first, second, third = widths
+    x = layers.Conv2D(first, 3, padding="same", activation="relu", kernel_regularizer=_regularizer(l2),
+                      name=f"conv{first}")(x)
+    x = layers.MaxPooling2D(name=f"pool{first}")(x)
+    for filters in (second, third):
         x = _conv_bn(x, filters, l2, name=f"conv{filters}")
         x = layers.MaxPooling2D(name=f"pool{filters}")(x)
     x = layers.Flatten()(x)
     x = layers.Dropout(dropout)(x)
     x = layers.Dense(128, activation="relu", kernel_regularizer=_regularizer(l2))(x)
-    return _classify(inputs, x, "fast_cnn")
+    return _classify(inputs, x, name)
+
+
+def build_fast_cnn(dropout: float | None = None, l2: float | None = None) -> keras.Model:
+    return _light_cnn("fast_cnn", (8, 24, 64), dropout, l2)
+
+
+def build_standard_cnn(dropout: float | None = None, l2: float | None = None) -> keras.Model:
+    """fast_cnn with twice the full-resolution channels: about 1.2 times its epoch time, and
+    with mirrored images in training it passes 93% where fast_cnn stays near 92.5%."""
+    return _light_cnn("standard_cnn", (16, 32, 64), dropout, l2)
 
 
 def build_strong_cnn(dropout: float | None = None, l2: float | None = None) -> keras.Model:
@@ -222,9 +234,17 @@ ZOO: dict[str, ModelSpec] = {
             "fast_cnn", "Fast CNN (quick preset)",
             "Three small convolution stages, only 8 channels at full resolution where each "
             "channel costs most, BatchNorm on the later two. Built for live training: 3 epochs "
-            "reach about 90.6% in 26-42 s on this project's 2-core machine; it gives up a few "
+            "reach about 90.6% in 24-46 s on this project's 2-core machine; it gives up a few "
             "points to the strong CNN.",
             "keras", build_fast_cnn,
+        ),
+        ModelSpec(
+            "standard_cnn", "Standard CNN (standard preset)",
+            "The fast CNN with twice the channels at full resolution (16) and 32 in the middle "
+            "stage. Trained with mirrored images and averaged with the mirror at test time, 12 "
+            "epochs reach about 93% on this project's 2-core machine in a few minutes; about 1.2 "
+            "times the fast CNN's time per epoch.",
+            "keras", build_standard_cnn,
         ),
         ModelSpec(
             "strong_cnn", "Strong CNN (the bundled model)",

@@ -9,7 +9,7 @@ from fmnist_core.zoo import ZOO
 
 
 def test_every_spec_is_described_and_keyed_by_its_kind():
-    assert set(ZOO) == {"logreg", "mlp", "deep_mlp", "simple_cnn", "fast_cnn", "strong_cnn",
+    assert set(ZOO) == {"logreg", "mlp", "deep_mlp", "simple_cnn", "fast_cnn", "standard_cnn", "strong_cnn",
                         "sk_logreg", "sk_svm", "sk_forest"}
     for kind, spec in ZOO.items():
         assert spec.kind == kind

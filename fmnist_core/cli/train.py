@@ -22,9 +22,9 @@ from fmnist_core.registry import DEFAULT_MODEL, MODEL_CARD
 # Copies of names defined in fmnist_core.training, .augment and .zoo, so that `--help` needs
 # no TensorFlow; tests/test_training.py checks that they match.
 PRESET_NAMES = ("quick", "standard", "best")
-AUGMENT_NAMES = ("none", "light", "basic", "photo")
-MODEL_NAMES = ("logreg", "mlp", "deep_mlp", "simple_cnn", "fast_cnn", "strong_cnn", "sk_logreg",
-               "sk_svm", "sk_forest")
+AUGMENT_NAMES = ("none", "flip", "light", "basic", "photo")
+MODEL_NAMES = ("logreg", "mlp", "deep_mlp", "simple_cnn", "fast_cnn", "standard_cnn", "strong_cnn",
+               "sk_logreg", "sk_svm", "sk_forest")
 SCHEDULE_NAMES = ("constant", "cosine", "onecycle")
 OPTIMIZER_NAMES = ("adam", "adamw", "sgd")
 
