@@ -47,8 +47,9 @@ def as_batch(images: np.ndarray) -> np.ndarray:
 @dataclass
 class KerasClassifier:
     """A Keras model behind a traced call (a few milliseconds per single image, instead of
-    `model.predict`'s ~45 ms), or after `prepare_single_images` about 1 ms through LiteRT
-    (README, "Measured figures"), so interactive paths can classify one image at a time."""
+    `model.predict`'s ~45 ms), so interactive paths can classify one image at a time; after
+    `prepare_single_images`, about 1 ms through LiteRT (README, "Measured figures": the app
+    does not prepare its models yet)."""
 
     model: Any
     kind: str
@@ -85,8 +86,8 @@ class KerasClassifier:
     def prepare_single_images(self, logits: bool = False) -> bool:
         """Convert the forward pass behind predict_proba (or behind predict_logits) for
         LiteRT now, about 2 s, so that each single image then costs about 1 ms instead of
-        3: for long-lived interactive callers (the app, the benchmark), not for one-shot
-        commands. False if LiteRT cannot run this model (TensorFlow answers instead)."""
+        3: for long-lived callers (the benchmark), not for one-shot commands. False if
+        LiteRT cannot run this model (TensorFlow answers instead)."""
         return (self._features_forward() if logits else self._proba).prepare_lite()
 
     def _features_forward(self) -> _Forward:

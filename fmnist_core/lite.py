@@ -3,14 +3,13 @@
 For a batch of one image and its mirror, a traced TensorFlow call of the bundled model took
 about 3 ms on this project's 2-core machine and LiteRT about 0.9 ms (`bench/run.sh`): most of
 TensorFlow's time there is per-op overhead, not arithmetic. Large batches stay on TensorFlow,
-which is as fast there. The model is converted in memory when first needed (about 2 s for
-the bundled model), so the saved file stays the one source of truth.
+which is as fast there. The model is converted in memory (about 2 s for the bundled model),
+so the saved file stays the one source of truth. Only the benchmark uses it so far: see the
+README ("Measured figures") for why the app does not yet.
 """
 
 from __future__ import annotations
 
-import contextlib
-import io
 import logging
 import threading
 from typing import Any
@@ -50,12 +49,28 @@ class LiteForward:
         return self._interpreters[count]
 
 
+_CONVERTING = threading.Lock()  # one conversion at a time in the process (see _convert)
+
+
 def _convert(model: Any) -> bytes:
+    """The model's inference call as a LiteRT flatbuffer. What TFLiteConverter.from_keras_model
+    does for a Keras 3 model, without the signature it prints: its callers silenced that by
+    swapping sys.stdout, which is process-wide, so two conversions in two sessions' threads
+    once left the server's stdout pointing at a dead buffer. Conversions also take the lock
+    because TensorFlow's converter is not documented as thread-safe."""
+    import functools
+    import tempfile
+
+    import keras
     import tensorflow as tf
 
-    # Keras prints the exported signature on stdout; the command line's --json must stay clean.
-    with contextlib.redirect_stdout(io.StringIO()):
-        return tf.lite.TFLiteConverter.from_keras_model(model).convert()
+    with _CONVERTING, tempfile.TemporaryDirectory(prefix="fmnist-lite-") as folder:
+        archive = keras.export.ExportArchive()
+        archive.track(model)
+        archive.add_endpoint("serve", functools.partial(model.__call__, training=False),
+                             [tf.TensorSpec([None, 28, 28], tf.float32)])
+        archive.write_out(folder, verbose=False)
+        return tf.lite.TFLiteConverter.from_saved_model(folder).convert()
 
 
 def lite_forward_or_none(model: Any) -> LiteForward | None:

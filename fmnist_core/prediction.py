@@ -99,14 +99,6 @@ def predict(classifier: Classifier, images28: np.ndarray, top_k: int = 3) -> lis
     return results
 
 
-def prepare_single_images(classifier: Classifier) -> None:
-    """Make one image at a time fast (about 1 ms, see KerasClassifier.prepare_single_images)
-    on the path `predict` takes for this model; worth its ~2 s only in a long-lived process."""
-    prepare = getattr(classifier, "prepare_single_images", None)
-    if prepare is not None:
-        prepare(logits=unsure_rule(classifier)["rule"] == ENERGY_RULE)
-
-
 def answering(result: PipelineResult, classifier: Classifier,
               photo_classifier: Classifier | None = None) -> Classifier:
     """Which model answers a prepared input: photos the photo model when there is one."""

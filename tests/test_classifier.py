@@ -11,7 +11,6 @@ import pytest
 
 from fmnist_core import lite
 from fmnist_core.classifier import KerasClassifier
-from fmnist_core.prediction import ENERGY_RULE, prepare_single_images
 from fmnist_core.zoo import build_fast_cnn, build_strong_cnn
 
 
@@ -47,12 +46,10 @@ def test_single_images_through_litert_match_tensorflow(strong_model, images, fli
     assert np.abs(expected - expected.mean(axis=0)).max() > 1e-3  # the images do differ
 
 
-def test_the_logits_path_is_prepared_for_an_energy_rule_model(strong_model, images):
+def test_the_logits_path_can_be_prepared_too(strong_model, images):
     expected = KerasClassifier(strong_model, "strong_cnn", flip_tta=True).predict_logits(images)
-    prepared = KerasClassifier(strong_model, "strong_cnn", {"unsure": {"rule": ENERGY_RULE, "threshold": 1.0}},
-                               flip_tta=True)
-    prepare_single_images(prepared)
-    assert prepared._features_forward()._lite  # the path predict() takes for this rule
+    prepared = KerasClassifier(strong_model, "strong_cnn", flip_tta=True)
+    assert prepared.prepare_single_images(logits=True)
     singles = np.concatenate([prepared.predict_logits(image) for image in images])
     np.testing.assert_allclose(singles, expected, atol=1e-4)
 
@@ -100,3 +97,17 @@ def test_sessions_can_share_one_prepared_model(images):
     assert len(answers) == 60
     for (worker, round_), answer in answers.items():
         np.testing.assert_allclose(answer, expected[(worker + round_) % len(images)], atol=1e-5)
+
+
+def test_conversions_in_two_threads_leave_stdout_alone(capsys):
+    import sys
+
+    before = sys.stdout
+    models = [build_fast_cnn(), build_fast_cnn()]
+    threads = [threading.Thread(target=lite.lite_forward_or_none, args=(m,)) for m in models]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sys.stdout is before
+    assert capsys.readouterr().out == ""  # --json output stays one JSON object per line

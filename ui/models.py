@@ -19,7 +19,6 @@ from fmnist_core import paths, registry
 from fmnist_core.classifier import Classifier
 from fmnist_core.errors import RegistryError
 from fmnist_core.photo_head import photo_classifier_or_none
-from fmnist_core.prediction import prepare_single_images
 from ui.text import escape_markdown
 
 BUNDLED = "bundled"
@@ -88,11 +87,8 @@ def _version(folder: Path) -> str:
 
 @st.cache_resource(show_spinner="Loading the model...", max_entries=12)
 def _load_folder(folder: str, version: str) -> Classifier:
-    """One saved model, loaded once per server for each version of its folder, and made
-    ready to classify single images fast."""
-    classifier = registry.load(Path(folder))
-    prepare_single_images(classifier)
-    return classifier
+    """One saved model, loaded once per server for each version of its folder."""
+    return registry.load(Path(folder))
 
 
 def load(key: str) -> LoadedModel:
@@ -122,10 +118,7 @@ def load(key: str) -> LoadedModel:
 @st.cache_resource(show_spinner="Loading the photo model...", max_entries=2)
 def _photo_classifier(version: str, bundled_version: str) -> Classifier | None:
     """Loaded once per version of the photo model and of the bundled model it is tuned from."""
-    classifier = photo_classifier_or_none()
-    if classifier is not None:
-        prepare_single_images(classifier)
-    return classifier
+    return photo_classifier_or_none()
 
 
 def photo_classifier_for(model: LoadedModel) -> Classifier | None:
