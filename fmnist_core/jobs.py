@@ -1,17 +1,31 @@
-"""A training run in a background thread, for the app.
+"""A training run in a child process, for the app.
 
 Streamlit reruns the page script on every click and aborts the running one, so a `fit`
-inside the script would die at the first interaction. The job runs `train` in its own
-thread; the page only reads `events` (a copy), `running`, `result` and `error`, and calls
-`stop()`. No Streamlit here.
+inside the script would die at the first interaction. The job runs `train` in a process of
+its own rather than a thread of the server: in the server, beside other sessions' models,
+a run's data pipeline sometimes yielded nothing under load (a stall with no first batch for
+300 s, or Keras's "metric has not yet been built" after an epoch of no steps), and a process
+keeps one run's TensorFlow state out of everybody else's. The child is a fresh interpreter
+(not `multiprocessing`, whose spawn would re-run the Streamlit page, the server's `__main__`);
+it reads its config and data from stdin, where one byte later means stop (and end of file
+means the server is gone), and writes its events and at last the model's place, saved through
+the registry in a private folder, to a pipe of its own. The page only reads `events` (a
+copy), `running`, `result` and `error`, and calls `stop()`. No Streamlit here.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import pickle
+import shutil
+import subprocess
+import sys
+import tempfile
 import threading
 import traceback
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any
 
 from fmnist_core.classifier import Classifier
 from fmnist_core.data import Dataset
@@ -22,16 +36,28 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+RESULT_NAME = "result"  # the model's name in the job's private registry folder
+MESSAGE_CHARS = 200  # of an unexpected error, for the page
+STOP = b"s"
+STDIN = 0
+LENGTH_BYTES = 8  # the run's size before it on stdin: the child reads exactly that much
+PACKAGE_ROOT = Path(__file__).resolve().parent.parent  # so the child finds fmnist_core from any cwd
+CHILD_COMMAND = "from fmnist_core.jobs import child_main; child_main()"
+
 
 class TrainingJob:
-    """One call of `training.train` in a daemon thread, with its events kept for readers."""
+    """One call of `training.train` in a child process, with its events kept for readers."""
 
     def __init__(self, config: TrainConfig, data: Dataset) -> None:
         self.config, self.data = config, data
         self._events: list[Event] = []
         self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name=f"train-{config.model}", daemon=True)
+        self._stdin_lock = threading.Lock()  # the run's pickle and a stop byte never interleave
+        self._stop_requested = threading.Event()
+        self._folder = Path(tempfile.mkdtemp(prefix="fmnist-job-"))
+        self._process: subprocess.Popen | None = None
+        self._reader = threading.Thread(target=self._collect, name=f"job-{config.model}",
+                                        daemon=True)
         self.result: Classifier | None = None
         self.error: str | None = None  # a message for a person
         self.details: str | None = None  # the traceback of an unexpected failure, for a log
@@ -39,24 +65,70 @@ class TrainingJob:
     @classmethod
     def start(cls, config: TrainConfig, data: Dataset) -> TrainingJob:
         job = cls(config, data)
-        job._thread.start()
+        job._reader.start()
         return job
 
-    def _record(self, event: Event) -> None:
-        with self._lock:
-            self._events.append(event)
-
-    def _run(self) -> None:
-        from fmnist_core.training import train  # TensorFlow loads in the worker, not the caller
-
+    def _launch(self) -> IO[bytes]:
+        """Start the child, hand it the run; the read end of its message pipe."""
+        read_end, write_end = os.pipe()
+        path = os.pathsep.join(filter(None, [str(PACKAGE_ROOT), os.environ.get("PYTHONPATH")]))
         try:
-            self.result = train(self.config, self.data, on_event=self._record, stop=self._stop)
-        except FmnistError as exc:
-            self.error = str(exc)
-        except Exception as exc:  # noqa: BLE001 - shown to the user instead of a dead thread
-            self.error = f"training failed: {type(exc).__name__}: {exc}"
-            self.details = traceback.format_exc()
-            log.error("training run %s failed:\n%s", self.config.model, self.details)
+            self._process = subprocess.Popen(
+                [sys.executable, "-c", CHILD_COMMAND, str(write_end)], stdin=subprocess.PIPE,
+                pass_fds=[write_end], env={**os.environ, "PYTHONPATH": path})
+        finally:
+            os.close(write_end)
+        messages = os.fdopen(read_end, "rb")
+        run = pickle.dumps((self.config, self.data, str(self._folder)), pickle.HIGHEST_PROTOCOL)
+        with self._stdin_lock:
+            self._process.stdin.write(len(run).to_bytes(LENGTH_BYTES, "big") + run)
+            self._process.stdin.flush()
+        if self._stop_requested.is_set():  # Stop came before the child did
+            self.stop()
+        return messages
+
+    def _collect(self) -> None:
+        """The reader thread: start the child, keep its events, then read back the model."""
+        try:
+            with self._launch() as messages:
+                while True:
+                    try:
+                        kind, *payload = pickle.load(messages)
+                    except EOFError:
+                        code = self._process.wait()
+                        self._fail(f"the training process ended unexpectedly (exit code {code})",
+                                   None)
+                        return
+                    if kind != "event":
+                        break
+                    with self._lock:
+                        self._events.append(payload[0])
+            if kind == "refused":
+                self.error = payload[0]
+            elif kind == "failed":
+                self._fail(*payload)
+            else:  # "done"
+                self.result = _load_result(Path(payload[0]))
+        except FmnistError as exc:  # the child's saved model could not be read back
+            self._fail(f"the trained model could not be handed over: {exc}", None)
+        except OSError as exc:  # no child, or its pipes broke
+            self._fail(f"the training process could not run ({exc})", traceback.format_exc())
+        finally:
+            self._end_child()
+            shutil.rmtree(self._folder, ignore_errors=True)
+
+    def _end_child(self) -> None:
+        if self._process is None:
+            return
+        try:
+            self._process.stdin.close()  # end of file: a child still training stops
+            self._process.wait(timeout=60)
+        except (OSError, subprocess.TimeoutExpired):
+            self._process.kill()
+
+    def _fail(self, message: str, details: str | None) -> None:
+        self.error, self.details = message, details
+        log.error("training run %s failed: %s\n%s", self.config.model, message, details or "")
 
     @property
     def events(self) -> list[Event]:
@@ -66,13 +138,92 @@ class TrainingJob:
 
     @property
     def running(self) -> bool:
-        return self._thread.is_alive()
+        """True until the result (or the error) is in: the model is read back before this
+        turns False, so a reader never sees a finished run without its outcome."""
+        return self._reader.is_alive()
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process is not None else None
 
     def stop(self) -> None:
         """Ask training to end after the current steps; the result keeps what was learnt."""
-        self._stop.set()
+        self._stop_requested.set()
+        with self._stdin_lock:
+            if self._process is None:
+                return  # the launch passes the request on
+            try:
+                self._process.stdin.write(STOP)
+                self._process.stdin.flush()
+            except (OSError, ValueError):
+                pass  # the child is gone or its stdin closed: nothing left to stop
 
     def wait(self, timeout: float | None = None) -> bool:
         """Block until the run ends (for scripts and tests); True when it has."""
-        self._thread.join(timeout)
+        self._reader.join(timeout)
         return not self.running
+
+
+def _load_result(path: Path) -> Classifier:
+    """The child's model as it would have come out of `train`: without registry fields."""
+    from fmnist_core import registry
+
+    classifier = registry.load(path)
+    classifier.meta = {k: v for k, v in classifier.meta.items() if k not in registry.REGISTRY_FIELDS}
+    return classifier
+
+
+def child_main() -> None:
+    """The child process: read the run from stdin, train, send every event, save the model."""
+    with os.fdopen(int(sys.argv[1]), "wb") as outbox:
+        lock = threading.Lock()
+
+        def send(*message: Any) -> None:
+            with lock:
+                pickle.dump(message, outbox, protocol=pickle.HIGHEST_PROTOCOL)
+                outbox.flush()
+
+        config, data, folder = pickle.loads(_read_exactly(int.from_bytes(
+            _read_exactly(LENGTH_BYTES), "big")))
+        stop = threading.Event()
+        threading.Thread(target=_stop_on_request, args=(stop,), daemon=True).start()
+        try:
+            from fmnist_core import registry
+            from fmnist_core.training import train  # TensorFlow loads here, not in the server
+
+            result = train(config, data, on_event=lambda event: send("event", event), stop=stop)
+            send("done", str(registry.save(result, RESULT_NAME, folder=Path(folder))))
+        except FmnistError as exc:
+            send("refused", str(exc))
+        except Exception as exc:  # noqa: BLE001 - shown to the user instead of a dead process
+            send("failed", f"training failed: {type(exc).__name__}: {_summary(exc)}",
+                 traceback.format_exc())
+
+
+def _read_exactly(count: int) -> bytes:
+    """`count` bytes of stdin, read unbuffered: a buffered reader could swallow a stop byte
+    behind the run, and the stop thread's read would hold its lock at interpreter exit."""
+    chunks, left = [], count
+    while left:
+        chunk = os.read(STDIN, min(left, 1 << 20))
+        if not chunk:
+            raise EOFError("the server closed the pipe before sending the whole run")
+        chunks.append(chunk)
+        left -= len(chunk)
+    return b"".join(chunks)
+
+
+def _stop_on_request(stop: threading.Event) -> None:
+    """One byte on stdin asks to stop; end of file means the server is gone: stop too."""
+    os.read(STDIN, 1)
+    stop.set()
+
+
+def _summary(exc: Exception) -> str:
+    """An error's own words, without the graph trace TensorFlow wraps around them ("Graph
+    execution error:", "Detected at node", the Python frames, the node name)."""
+    noise = ("Graph execution error", "Detected at node", "File ", "[[")
+    lines = [line.strip() for line in str(exc).splitlines()]
+    useful = [line for line in lines if line and not line.startswith(noise)]
+    text = useful[0] if useful else type(exc).__name__
+    return text if len(text) <= MESSAGE_CHARS else text[: MESSAGE_CHARS - 1] + "…"

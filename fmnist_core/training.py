@@ -1,7 +1,7 @@
 """The training engine: any zoo model from a plain config, reporting progress as events.
 
 `train(config, data, on_event, stop)` is shared by the app (through `jobs.TrainingJob`, in a
-background thread), the command line and the tests. Events are small frozen dataclasses,
+child process), the command line and the tests. Events are small frozen dataclasses,
 so a caller can store them, show them or print them without knowing Keras. Setting `stop`
 ends a Keras fit after the current group of steps and keeps the weights learnt so far.
 """

@@ -91,19 +91,20 @@ def test_a_second_start_while_a_run_is_going_starts_nothing():
     assert any("already going" in text for text in texts(app.error))
 
 
-def test_a_failed_run_shows_a_friendly_error_not_a_traceback(monkeypatch):
-    from fmnist_core import training as engine
+def test_a_failed_run_shows_a_friendly_error_not_a_traceback(small_data):
+    """A run the engine refuses part-way (the form cannot ask for cross-validation, so the
+    run is put in the session directly): the page says why and offers to clear it."""
+    from fmnist_core.jobs import TrainingJob
 
-    def fail(*args, **kwargs):
-        raise engine.TrainingError("the learning rate made the loss explode")
-
-    monkeypatch.setattr(engine, "train", fail)
     app = open_page(PAGE)
-    run = start_tiny_run(app)
-    assert run.job.wait(timeout=60)
+    config = TrainConfig(model="sk_logreg", cv_folds=5, train_limit=20)  # 2 images per class
+    job = TrainingJob.start(config, small_data)
+    app.session_state["train_job"] = training.RunState(job, 0.0, "refused-run")
+    assert job.wait(timeout=120)
     app.run()
     assert not app.exception
-    assert any("loss explode" in text for text in texts(app.error))
+    assert any("needs at least 5 training images of every class" in text for text in texts(app.error))
+    assert any(b.label == "Clear" for b in app.button)
 
 
 def test_events_become_tables_and_a_progress_line():

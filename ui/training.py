@@ -1,6 +1,6 @@
 """The Train page's state and live view: the form's values, the job, its events as tables.
 
-The run itself is a `fmnist_core.jobs.TrainingJob` (a background thread) kept in this
+The run itself is a `fmnist_core.jobs.TrainingJob` (a child process) kept in this
 session's state, so a click anywhere never stops it and no other user sees it. The page
 polls it from a fragment that reruns alone while the job runs.
 """
