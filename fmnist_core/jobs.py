@@ -94,7 +94,7 @@ class TrainingJob:
                 while True:
                     try:
                         kind, *payload = pickle.load(messages)
-                    except EOFError:
+                    except (EOFError, pickle.UnpicklingError):  # cut off mid-message too
                         code = self._process.wait()
                         self._fail(f"the training process ended unexpectedly (exit code {code})",
                                    None)
@@ -113,6 +113,9 @@ class TrainingJob:
             self._fail(f"the trained model could not be handed over: {exc}", None)
         except OSError as exc:  # no child, or its pipes broke
             self._fail(f"the training process could not run ({exc})", traceback.format_exc())
+        except Exception as exc:  # noqa: BLE001 - the page must get an outcome, never a dead reader
+            self._fail(f"training failed: {type(exc).__name__}: {_summary(exc)}",
+                       traceback.format_exc())
         finally:
             self._end_child()
             shutil.rmtree(self._folder, ignore_errors=True)
@@ -121,7 +124,8 @@ class TrainingJob:
         if self._process is None:
             return
         try:
-            self._process.stdin.close()  # end of file: a child still training stops
+            with self._stdin_lock:
+                self._process.stdin.close()  # end of file: a child still training stops
             self._process.wait(timeout=60)
         except (OSError, subprocess.TimeoutExpired):
             self._process.kill()
