@@ -49,7 +49,7 @@ class TrainingJob:
     """One call of `training.train` in a child process, with its events kept for readers."""
 
     def __init__(self, config: TrainConfig, data: Dataset) -> None:
-        self.config, self.data = config, data
+        self.config, self._data = config, data  # the data go to the child at launch
         self._events: list[Event] = []
         self._lock = threading.Lock()
         self._stdin_lock = threading.Lock()  # the run's pickle and a stop byte never interleave
@@ -79,7 +79,7 @@ class TrainingJob:
         finally:
             os.close(write_end)
         messages = os.fdopen(read_end, "rb")
-        run = pickle.dumps((self.config, self.data, str(self._folder)), pickle.HIGHEST_PROTOCOL)
+        run = pickle.dumps((self.config, self._data, str(self._folder)), pickle.HIGHEST_PROTOCOL)
         with self._stdin_lock:
             self._process.stdin.write(len(run).to_bytes(LENGTH_BYTES, "big") + run)
             self._process.stdin.flush()

@@ -46,6 +46,13 @@ def test_a_scikit_learn_model_comes_back_from_the_child(small_data):
     assert job.result.predict_proba(small_data.x_test[:2]).shape == (2, 10)
 
 
+def test_job_reports_a_bad_config_as_a_message(small_data):
+    job = TrainingJob.start(TrainConfig(model="no_such_model"), small_data)
+    assert job.wait(60)
+    assert job.result is None
+    assert "unknown model 'no_such_model'" in job.error
+
+
 def test_job_reports_a_refusal_from_the_engine_as_a_message(small_data):
     config = TrainConfig(model="sk_logreg", cv_folds=5, train_limit=20)  # 2 images per class
     job = TrainingJob.start(config, small_data)
