@@ -48,8 +48,7 @@ def as_batch(images: np.ndarray) -> np.ndarray:
 class KerasClassifier:
     """A Keras model behind a traced call (a few milliseconds per single image, instead of
     `model.predict`'s ~45 ms), so interactive paths can classify one image at a time; after
-    `prepare_single_images`, about 1 ms through LiteRT (README, "Measured figures": the app
-    does not prepare its models yet)."""
+    `prepare_single_images`, about 1 ms through LiteRT."""
 
     model: Any
     kind: str
@@ -84,11 +83,17 @@ class KerasClassifier:
         return logits.reshape(len(views), len(batch), -1).mean(axis=0).astype(np.float32)
 
     def prepare_single_images(self, logits: bool = False) -> bool:
-        """Convert the forward pass behind predict_proba (or behind predict_logits) for
-        LiteRT now, about 2 s, so that each single image then costs about 1 ms instead of
-        3: for long-lived callers (the benchmark), not for one-shot commands. False if
-        LiteRT cannot run this model (TensorFlow answers instead)."""
+        """Make the forward pass behind predict_proba (or behind predict_logits) go through
+        LiteRT for single images: about 1 ms each instead of 3. Blocks for the conversion
+        (seconds, in a child process, once per model and machine), during which other threads
+        keep getting TensorFlow's answers: for long-lived callers (the app, the benchmark),
+        not for one-shot commands. False if LiteRT cannot run this model."""
         return (self._features_forward() if logits else self._proba).prepare_lite()
+
+    def single_image_engine(self, logits: bool = False) -> str:
+        """What answers one image now: "LiteRT" once prepared, else "TensorFlow"."""
+        forward = self._features if logits else self._proba
+        return "LiteRT" if forward is not None and forward.on_lite else "TensorFlow"
 
     def _features_forward(self) -> _Forward:
         with self._features_lock:
@@ -131,8 +136,12 @@ class _Forward:
             if self._lite is None:
                 from fmnist_core.lite import lite_forward_or_none
 
-                self._lite = lite_forward_or_none(self._model) or False
+                self._lite = lite_forward_or_none(self._model, self._graph) or False
             return bool(self._lite)
+
+    @property
+    def on_lite(self) -> bool:
+        return bool(self._lite)
 
     def __call__(self, images: np.ndarray) -> np.ndarray:
         if self._lite and len(images) <= LITE_MAX_IMAGES:

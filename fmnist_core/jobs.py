@@ -5,9 +5,8 @@ inside the script would die at the first interaction. The job runs `train` in a 
 its own rather than a thread of the server: in the server, beside other sessions' models,
 a run's data pipeline sometimes yielded nothing under load (a stall with no first batch for
 300 s, or Keras's "metric has not yet been built" after an epoch of no steps), and a process
-keeps one run's TensorFlow state out of everybody else's. The child is a fresh interpreter
-(not `multiprocessing`, whose spawn would re-run the Streamlit page, the server's `__main__`);
-it reads its config and data from stdin, where one byte later means stop (and end of file
+keeps one run's TensorFlow state out of everybody else's. The child (fmnist_core.children)
+reads its config and data from stdin, where one byte later means stop (and end of file
 means the server is gone), and writes its events and at last the model's place, saved through
 the registry in a private folder, to a pipe of its own. The page only reads `events` (a
 copy), `running`, `result` and `error`, and calls `stop()`. No Streamlit here.
@@ -27,6 +26,7 @@ import traceback
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
+from fmnist_core.children import child_environment, python_command
 from fmnist_core.classifier import Classifier
 from fmnist_core.data import Dataset
 from fmnist_core.errors import FmnistError
@@ -41,7 +41,6 @@ MESSAGE_CHARS = 200  # of an unexpected error, for the page
 STOP = b"s"
 STDIN = 0
 LENGTH_BYTES = 8  # the run's size before it on stdin: the child reads exactly that much
-PACKAGE_ROOT = Path(__file__).resolve().parent.parent  # so the child finds fmnist_core from any cwd
 CHILD_COMMAND = "from fmnist_core.jobs import child_main; child_main()"
 
 
@@ -71,11 +70,10 @@ class TrainingJob:
     def _launch(self) -> IO[bytes]:
         """Start the child, hand it the run; the read end of its message pipe."""
         read_end, write_end = os.pipe()
-        path = os.pathsep.join(filter(None, [str(PACKAGE_ROOT), os.environ.get("PYTHONPATH")]))
         try:
             self._process = subprocess.Popen(
-                [sys.executable, "-c", CHILD_COMMAND, str(write_end)], stdin=subprocess.PIPE,
-                pass_fds=[write_end], env={**os.environ, "PYTHONPATH": path})
+                python_command(CHILD_COMMAND, str(write_end)), stdin=subprocess.PIPE,
+                pass_fds=[write_end], env=child_environment())
         finally:
             os.close(write_end)
         messages = os.fdopen(read_end, "rb")

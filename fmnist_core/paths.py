@@ -16,3 +16,9 @@ DEV_PHOTOS_DIR = REPO_ROOT.parent / "shared" / "photos" / "dev"
 def models_dir() -> Path:
     """The model registry folder: `FMNIST_MODELS_DIR`, else `data/models` in the repo."""
     return Path(os.environ.get("FMNIST_MODELS_DIR") or DATA_DIR / "models")
+
+
+def cache_dir() -> Path:
+    """Files derived from others and safe to delete (LiteRT conversions of models):
+    `FMNIST_CACHE_DIR`, else `data/cache` in the repo."""
+    return Path(os.environ.get("FMNIST_CACHE_DIR") or DATA_DIR / "cache")

@@ -99,6 +99,25 @@ def predict(classifier: Classifier, images28: np.ndarray, top_k: int = 3) -> lis
     return results
 
 
+def prepare_single_images(classifier: Classifier) -> bool:
+    """Put the forward pass `predict` takes for this model on LiteRT's fast path for single
+    images (KerasClassifier.prepare_single_images); False where there is none."""
+    prepare = getattr(classifier, "prepare_single_images", None)
+    return bool(prepare and prepare(logits=_answers_from_logits(classifier)))
+
+
+def single_image_engine(classifier: Classifier) -> str:
+    """What computes `predict` for one image of this model now: "LiteRT", "TensorFlow" or
+    "scikit-learn" (for the app to say, next to how long the answer took)."""
+    engine = getattr(classifier, "single_image_engine", None)
+    return engine(logits=_answers_from_logits(classifier)) if engine else "scikit-learn"
+
+
+def _answers_from_logits(classifier: Classifier) -> bool:
+    """True when `predict` takes this model's logits (the energy rule), not its probabilities."""
+    return unsure_rule(classifier)["rule"] == ENERGY_RULE
+
+
 def answering(result: PipelineResult, classifier: Classifier,
               photo_classifier: Classifier | None = None) -> Classifier:
     """Which model answers a prepared input: photos the photo model when there is one."""

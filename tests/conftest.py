@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -11,7 +14,10 @@ import pytest
 # Nothing in the tests may download: the real data come from Debian's package.
 os.environ.setdefault("FMNIST_OFFLINE", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
+# LiteRT conversions of the run's models (fmnist_core.lite) stay out of the repo's data folder.
+if "FMNIST_CACHE_DIR" not in os.environ:
+    os.environ["FMNIST_CACHE_DIR"] = tempfile.mkdtemp(prefix="fmnist-test-cache-")
+    atexit.register(shutil.rmtree, os.environ["FMNIST_CACHE_DIR"], True)
 
 
 @pytest.fixture(scope="session")

@@ -1,5 +1,6 @@
 """KerasClassifier's two forward passes: TensorFlow for batches, LiteRT for single images once
-prepared. They must give the same numbers; which one answers is only a matter of speed."""
+prepared. They must give the same numbers; which one answers is only a matter of speed.
+Conversions run in a child process and are cached in a folder private to this module."""
 
 from __future__ import annotations
 
@@ -24,6 +25,13 @@ def _with_learnt_statistics(model):
             layer.set_weights([rng.uniform(0.5, 1.5, gamma.shape), rng.normal(0, 0.1, beta.shape),
                                rng.normal(0, 0.5, mean.shape), rng.uniform(0.2, 2.0, variance.shape)])
     return model
+
+
+@pytest.fixture(scope="module", autouse=True)
+def private_cache(tmp_path_factory):
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("FMNIST_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
+        yield
 
 
 @pytest.fixture(scope="module")
@@ -66,16 +74,52 @@ def test_batches_stay_on_tensorflow(images):
 
 
 def test_a_model_litert_cannot_convert_is_answered_by_tensorflow(monkeypatch, images, caplog):
-    def fail(model):
-        raise RuntimeError("converter says no")
-
-    monkeypatch.setattr(lite, "_convert", fail)
+    monkeypatch.setattr(lite, "CHILD_COMMAND", "import sys; sys.exit('converter says no')")
     classifier = KerasClassifier(build_fast_cnn(), "fast_cnn")
     expected = classifier.predict_proba(images[:1])
     with caplog.at_level(logging.WARNING, logger="fmnist_core.lite"):
         assert classifier.prepare_single_images() is False
-    assert "converter says no" in caplog.text
+    assert "converter says no" in caplog.text  # the child's own words reach the log
     np.testing.assert_allclose(classifier.predict_proba(images[:1]), expected, atol=1e-6)
+
+
+def test_a_model_is_converted_once_then_read_from_the_cache(monkeypatch, images):
+    model = _with_learnt_statistics(build_fast_cnn())
+    conversions = []
+    real_convert = lite.convert_in_child
+    monkeypatch.setattr(lite, "convert_in_child",
+                        lambda *args: (conversions.append(args), real_convert(*args)))
+    threads = [threading.Thread(target=KerasClassifier(model, "fast_cnn").prepare_single_images)
+               for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(conversions) == 1 and lite.cache_path(model).exists()
+    later = KerasClassifier(model, "fast_cnn")  # e.g. the app loading it again after a restart
+    assert later.prepare_single_images() and len(conversions) == 1
+    np.testing.assert_allclose(later.predict_proba(images[0]),
+                               KerasClassifier(model, "fast_cnn").predict_proba(images[:1]), atol=1e-5)
+
+
+def test_a_retrained_model_never_meets_the_old_conversion():
+    model = build_fast_cnn()
+    before = lite.cache_path(model)
+    model.layers[-1].kernel.assign(model.layers[-1].kernel + 0.01)
+    assert lite.cache_path(model) != before
+
+
+def test_a_damaged_cached_conversion_is_refused_and_removed(strong_model, caplog):
+    model = build_fast_cnn()
+    assert lite.lite_forward_or_none(model) is not None
+    cached, another = lite.cache_path(model), strong_model
+    assert lite.lite_forward_or_none(another) is not None  # converted once in this module
+    cached.write_bytes(lite.cache_path(another).read_bytes())  # a valid flatbuffer, wrong weights
+    with caplog.at_level(logging.WARNING, logger="fmnist_core.lite"):
+        assert lite.lite_forward_or_none(model) is None
+    assert "differ from TensorFlow" in caplog.text and not cached.exists()
+    cached.write_bytes(b"not a flatbuffer")
+    assert lite.lite_forward_or_none(model) is None and not cached.exists()
 
 
 def test_sessions_can_share_one_prepared_model(images):
@@ -97,17 +141,3 @@ def test_sessions_can_share_one_prepared_model(images):
     assert len(answers) == 60
     for (worker, round_), answer in answers.items():
         np.testing.assert_allclose(answer, expected[(worker + round_) % len(images)], atol=1e-5)
-
-
-def test_conversions_in_two_threads_leave_stdout_alone(capsys):
-    import sys
-
-    before = sys.stdout
-    models = [build_fast_cnn(), build_fast_cnn()]
-    threads = [threading.Thread(target=lite.lite_forward_or_none, args=(m,)) for m in models]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert sys.stdout is before
-    assert capsys.readouterr().out == ""  # --json output stays one JSON object per line

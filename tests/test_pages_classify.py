@@ -4,6 +4,7 @@ replaced canvas, test images; bad files give a friendly message with the name es
 import io
 import json
 import re
+import time
 from unittest import mock
 
 import numpy as np
@@ -139,3 +140,19 @@ def test_with_the_bundled_model_a_photo_goes_to_the_photo_model(models_dir):
                                            "image/png"))
     app.run()
     assert not app.exception and not any("photo-tuned version" in c for c in texts(app.caption))
+
+
+def test_single_images_move_to_litert_and_the_page_says_what_answered(models_dir):
+    """Loading a model starts its LiteRT conversion in the background (a child process);
+    TensorFlow answers meanwhile, and each answer says which engine gave it and how fast."""
+    app = open_page(PAGE, active_model="bundled")
+    app.session_state["classify_tab"] = classify.TEST_IMAGE_TAB
+    app.run()
+    timings, deadline = [], time.monotonic() + 300  # a limit to wait, not a speed to meet
+    while time.monotonic() < deadline and not any("(LiteRT)" in t for t in timings):
+        app.number_input(key="classify_test_index").set_value(len(timings) + 1).run()
+        assert not app.exception
+        timings += [c for c in texts(app.caption) if c.startswith("The model answered in")]
+        time.sleep(1)
+    assert re.fullmatch(r"The model answered in \d+\.\d ms \(LiteRT\)\.", timings[-1]), timings
+    assert all(re.search(r"\((LiteRT|TensorFlow)\)", t) for t in timings)

@@ -8,6 +8,7 @@ then classified with ONE batched call, however many files there are.
 from __future__ import annotations
 
 import io
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -19,7 +20,7 @@ from fmnist_core.classes import CLASS_NAMES
 from fmnist_core.errors import FmnistError
 from fmnist_core.image_input import SUFFIXES, decode_image
 from fmnist_core.photo import prepare
-from fmnist_core.prediction import Prediction, answering, predict_inputs
+from fmnist_core.prediction import Prediction, answering, predict_inputs, single_image_engine
 from fmnist_core.sketch import sketch_to_input
 from fmnist_core.thumbnail import PipelineResult
 from ui import charts
@@ -45,6 +46,7 @@ class Outcome:
     prediction: Prediction | None = None
     error: str | None = None
     by_photo_model: bool = False  # answered by the bundled model's photo-tuned version
+    timing: str = ""  # how long the model took, and what computed it
 
 
 @st.cache_data(show_spinner=False, max_entries=128)
@@ -72,11 +74,17 @@ def classify_outcomes(model: LoadedModel, outcomes: Sequence[Outcome]) -> None:
     if not ready:
         return
     photo_classifier = photo_classifier_for(model)
+    start = time.perf_counter()
     predictions = predict_inputs(model.classifier, [o.result for o in ready], photo_classifier)
+    milliseconds = (time.perf_counter() - start) * 1000
     for outcome, prediction in zip(ready, predictions):
         outcome.prediction = prediction
-        outcome.by_photo_model = photo_classifier is not None and (
-            answering(outcome.result, model.classifier, photo_classifier) is photo_classifier)
+        answered_by = answering(outcome.result, model.classifier, photo_classifier)
+        outcome.by_photo_model = answered_by is photo_classifier
+        outcome.timing = (f"The model answered in {milliseconds:.1f} ms "
+                          f"({single_image_engine(answered_by)})." if len(ready) == 1 else
+                          f"The model answered all {len(ready)} inputs in one batch, "
+                          f"in {milliseconds:.1f} ms.")
 
 
 def classify_one(model: LoadedModel, name: str, result: PipelineResult) -> Outcome:
@@ -185,6 +193,7 @@ def show_prediction(model: LoadedModel, outcome: Outcome, key: str,
         if outcome.by_photo_model:
             st.caption("Photos go to the bundled model's photo-tuned version: the same "
                        "convolutions with a last layer refitted on real photos.")
+        st.caption(outcome.timing)
         st.plotly_chart(charts.probability_figure(prediction.probabilities, top_k=5),
                         key=f"{key}_probabilities", config={"displayModeBar": False})
     with why_col:

@@ -24,7 +24,7 @@ from fmnist_core.training import (PRESETS, BatchProgress, EpochEnd, PhaseChange,
                                   TrainingDone, TrainingError)
 from ui import charts
 from ui.images import thumbnail_strip
-from ui.models import SESSION_MODEL_KEY, SessionModel
+from ui.models import SESSION_MODEL_KEY, SessionModel, prepare_in_background
 
 JOB_KEY = "train_job"
 SAVE_NAME_KEY = "train_save_name"
@@ -141,7 +141,8 @@ def adopt_result(run: RunState) -> None:
     """Once per run: make its model this session's unsaved model and propose a name."""
     current = st.session_state.get(SESSION_MODEL_KEY)
     if run.job.result is not None and (current is None or current.token != run.token):
-        st.session_state[SESSION_MODEL_KEY] = SessionModel(run.job.result, run.token)
+        st.session_state[SESSION_MODEL_KEY] = SessionModel(prepare_in_background(run.job.result),
+                                                           run.token)
         st.session_state[SAVE_NAME_KEY] = default_name(run.job.config)
 
 
