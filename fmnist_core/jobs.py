@@ -55,6 +55,7 @@ class TrainingJob:
         self._stop_requested = threading.Event()
         self._folder = Path(tempfile.mkdtemp(prefix="fmnist-job-"))
         self._process: subprocess.Popen | None = None
+        self._run_sent = False  # a stop byte written before the run would garble it
         self._reader = threading.Thread(target=self._collect, name=f"job-{config.model}",
                                         daemon=True)
         self.result: Classifier | None = None
@@ -81,7 +82,8 @@ class TrainingJob:
         with self._stdin_lock:
             self._process.stdin.write(len(run).to_bytes(LENGTH_BYTES, "big") + run)
             self._process.stdin.flush()
-        if self._stop_requested.is_set():  # Stop came before the child did
+            self._run_sent = True
+        if self._stop_requested.is_set():  # Stop came before the run was sent
             self.stop()
         return messages
 
@@ -152,7 +154,7 @@ class TrainingJob:
         """Ask training to end after the current steps; the result keeps what was learnt."""
         self._stop_requested.set()
         with self._stdin_lock:
-            if self._process is None:
+            if not self._run_sent:
                 return  # the launch passes the request on
             try:
                 self._process.stdin.write(STOP)

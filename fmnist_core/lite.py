@@ -15,6 +15,7 @@ TensorFlow's answer before it is used.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import os
@@ -79,8 +80,9 @@ def lite_forward_or_none(model: Any, reference: Callable[[np.ndarray], Any] | No
     callers then keep TensorFlow's, which gives the same numbers more slowly. `reference` is
     the TensorFlow pass it must agree with (default: the model called directly). Blocks
     while a conversion runs (seconds), without holding the interpreter lock."""
-    cached = cache_path(model)
+    cached: Path | None = None
     try:
+        cached = cache_path(model)
         if not cached.exists():
             with _CONVERTING:
                 if not cached.exists():  # another thread may have converted it meanwhile
@@ -90,7 +92,9 @@ def lite_forward_or_none(model: Any, reference: Callable[[np.ndarray], Any] | No
     except Exception as error:  # noqa: BLE001 - saving, converting, the runtime: all mean "use TensorFlow"
         LOG.warning("LiteRT inference unavailable for %s, using TensorFlow: %s",
                     getattr(model, "name", "model"), error)
-        cached.unlink(missing_ok=True)
+        if cached is not None:
+            with contextlib.suppress(OSError):  # e.g. a read-only cache: nothing to clean
+                cached.unlink(missing_ok=True)
         return None
     return forward
 

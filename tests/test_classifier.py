@@ -141,3 +141,15 @@ def test_sessions_can_share_one_prepared_model(images):
     assert len(answers) == 60
     for (worker, round_), answer in answers.items():
         np.testing.assert_allclose(answer, expected[(worker + round_) % len(images)], atol=1e-5)
+
+
+def test_a_cache_that_cannot_be_written_leaves_tensorflow_answering(tmp_path, monkeypatch, images,
+                                                                     caplog):
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the cache folder should be")
+    monkeypatch.setenv("FMNIST_CACHE_DIR", str(blocker))
+    classifier = KerasClassifier(build_fast_cnn(), "fast_cnn")
+    with caplog.at_level(logging.WARNING, logger="fmnist_core.lite"):
+        assert classifier.prepare_single_images() is False
+    assert "using TensorFlow" in caplog.text and classifier.single_image_engine() == "TensorFlow"
+    assert classifier.predict_proba(images[0]).shape == (1, 10)

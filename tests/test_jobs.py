@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import pickle
 import signal
+import threading
 import time
 from dataclasses import replace
 
@@ -37,6 +39,26 @@ def test_job_runs_in_the_background_and_can_be_stopped(small_data):
     assert job.result.predict_proba(small_data.x_test[:3]).shape == (3, 10)
     new = job.events[seen:]
     assert new and isinstance(new[-1], TrainingDone) and new[-1].reason == "stopped"
+
+
+def test_a_stop_while_the_run_is_being_handed_over_reaches_it(small_data, monkeypatch):
+    """Stop pressed at once: the child is started but has not got its run yet. The stop
+    must wait for the run instead of going down the pipe before it (which garbled it)."""
+    launched, real_dumps = threading.Event(), pickle.dumps
+    started: dict[str, TrainingJob] = {}
+
+    def stop_first(value, *args, **kwargs):
+        if isinstance(value, tuple) and value and value[0] is config:  # the run, not an event
+            launched.wait(30)
+            started["job"].stop()
+        return real_dumps(value, *args, **kwargs)
+
+    config = TrainConfig(model="mlp", epochs=500, batch_size=32, steps_per_execution=4)
+    monkeypatch.setattr(pickle, "dumps", stop_first)
+    started["job"] = job = TrainingJob.start(config, small_data)
+    launched.set()
+    assert job.wait(120), "the run did not end after the stop"
+    assert job.error is None and job.result is not None and job.result.meta["stopped_early"]
 
 
 def test_a_scikit_learn_model_comes_back_from_the_child(small_data):

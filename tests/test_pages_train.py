@@ -77,8 +77,8 @@ def _start_twice() -> None:
     except TrainingError as exc:
         st.error(str(exc))
     st.session_state["same_run"] = training.current_run() is first
-    first.job.stop()
-    first.job.wait(timeout=120)
+    first.job.stop()  # at once, as the test of a double click allows: during the launch
+    st.session_state["stopped"] = first.job.wait(timeout=120)
 
 
 def test_a_second_start_while_a_run_is_going_starts_nothing():
@@ -89,6 +89,7 @@ def test_a_second_start_while_a_run_is_going_starts_nothing():
     assert not app.exception
     assert app.session_state["same_run"]
     assert any("already going" in text for text in texts(app.error))
+    assert app.session_state["stopped"]  # a stop during the launch reached the run
 
 
 def test_a_failed_run_shows_a_friendly_error_not_a_traceback(small_data):
