@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent  # so the child finds fmnist_core from any cwd
+NICENESS = 10  # below the server: a person waiting for a page goes before background work
 
 
 def python_command(code: str, *args: str) -> list[str]:
@@ -25,3 +26,11 @@ def child_environment() -> dict[str, str]:
     """This process's environment, with fmnist_core importable."""
     path = os.pathsep.join(filter(None, [str(PACKAGE_ROOT), os.environ.get("PYTHONPATH")]))
     return {**os.environ, "PYTHONPATH": path}
+
+
+def step_aside() -> None:
+    """Called first thing in a child: lower its priority, so that on a busy machine the
+    server's page runs get the cores before a training run or a conversion does (which
+    still gets every idle cycle)."""
+    if hasattr(os, "nice"):
+        os.nice(NICENESS)

@@ -26,7 +26,7 @@ import traceback
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
-from fmnist_core.children import child_environment, python_command
+from fmnist_core.children import child_environment, python_command, step_aside
 from fmnist_core.classifier import Classifier
 from fmnist_core.data import Dataset
 from fmnist_core.errors import FmnistError
@@ -179,6 +179,7 @@ def _load_result(path: Path) -> Classifier:
 
 def child_main() -> None:
     """The child process: read the run from stdin, train, send every event, save the model."""
+    step_aside()
     with os.fdopen(int(sys.argv[1]), "wb") as outbox:
         lock = threading.Lock()
 

@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from fmnist_core import paths
-from fmnist_core.children import child_environment, python_command
+from fmnist_core.children import child_environment, python_command, step_aside
 
 LOG = logging.getLogger(__name__)
 THREADS = 2  # the machine's cores; one thread took 1.2-1.7 ms for the bundled model
@@ -154,6 +154,8 @@ def _check(forward: LiteForward, reference: Callable[[np.ndarray], Any]) -> None
 def convert_main() -> None:
     """The child process: `python -c ... SOURCE.keras TARGET` writes the flatbuffer."""
     import functools
+
+    step_aside()
 
     import keras
     import tensorflow as tf

@@ -30,6 +30,7 @@ def test_job_runs_in_the_background_and_can_be_stopped(small_data):
     assert wait_for(lambda: any(isinstance(e, EpochEnd) for e in job.events))
     assert job.running and job.result is None
     assert job.pid != os.getpid()
+    assert os.getpriority(os.PRIO_PROCESS, job.pid) > os.getpriority(os.PRIO_PROCESS, 0)
     seen = len(job.events)
     job.stop()
     assert job.wait(120)
