@@ -83,7 +83,10 @@ def lite_forward_or_none(model: Any, reference: Callable[[np.ndarray], Any] | No
     cached: Path | None = None
     try:
         cached = cache_path(model)
-        if not cached.exists():
+        if cached.exists():
+            with contextlib.suppress(OSError):  # used now: the last to be pruned
+                cached.touch()
+        else:
             with _CONVERTING:
                 if not cached.exists():  # another thread may have converted it meanwhile
                     convert_in_child(model, cached)
@@ -135,9 +138,11 @@ def convert_in_child(model: Any, target: Path) -> None:
 
 
 def _forget_oldest(folder: Path) -> None:
-    files = sorted(folder.glob("*.tflite"), key=lambda f: f.stat().st_mtime)
-    for old in files[:-CACHE_FILES]:
-        old.unlink(missing_ok=True)
+    """Keep the CACHE_FILES most recently used conversions."""
+    with contextlib.suppress(OSError):  # another process pruning at once: its files vanish
+        files = sorted(folder.glob("*.tflite"), key=lambda f: f.stat().st_mtime)
+        for old in files[:-CACHE_FILES]:
+            old.unlink(missing_ok=True)
 
 
 def _check(forward: LiteForward, reference: Callable[[np.ndarray], Any]) -> None:

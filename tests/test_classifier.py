@@ -5,6 +5,7 @@ Conversions run in a child process and are cached in a folder private to this mo
 from __future__ import annotations
 
 import logging
+import os
 import threading
 
 import numpy as np
@@ -96,8 +97,10 @@ def test_a_model_is_converted_once_then_read_from_the_cache(monkeypatch, images)
     for thread in threads:
         thread.join()
     assert len(conversions) == 1 and lite.cache_path(model).exists()
+    os.utime(lite.cache_path(model), (0, 0))  # as if converted long ago
     later = KerasClassifier(model, "fast_cnn")  # e.g. the app loading it again after a restart
     assert later.prepare_single_images() and len(conversions) == 1
+    assert lite.cache_path(model).stat().st_mtime > 0  # used now: pruned last
     np.testing.assert_allclose(later.predict_proba(images[0]),
                                KerasClassifier(model, "fast_cnn").predict_proba(images[:1]), atol=1e-5)
 
