@@ -87,9 +87,11 @@ def test_logits_are_what_the_softmax_is_taken_of(bundled):
 
 
 @pytest.fixture(scope="module")
-def fitted(bundled, photo_folder, real_data):
+def fitted(bundled, photo_folder, small_data):
+    """The mechanics need no accuracy: 600 dataset images anchor the head instead of 20,000
+    (test_photo.py checks the real recipe on the real photos)."""
     photos = photo_head.load_photo_set(photo_folder)
-    return photos, photo_head.fit_photo_model(bundled, real_data, photos, folds=2)
+    return photos, photo_head.fit_photo_model(bundled, small_data, photos, folds=2)
 
 
 def test_the_refitted_model_keeps_the_convolutions_and_uses_the_energy_rule(bundled, fitted):

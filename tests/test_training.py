@@ -262,7 +262,9 @@ def test_bench_prints_one_json_row_per_model(capsys):
     assert row["latency_ms"] > 0  # the app's path (LiteRT), and stdout stayed JSON
 
 
-def _bundled_accuracy(real_data):
+@pytest.fixture(scope="module")
+def bundled_accuracy(real_data):
+    """The bundled model and its accuracy on the 10,000 test images, measured once."""
     from fmnist_core import registry
     from fmnist_core.evaluation import evaluate
 
@@ -271,8 +273,8 @@ def _bundled_accuracy(real_data):
 
 
 @pytest.mark.slow
-def test_bundled_model_meets_its_card(real_data):
-    classifier, accuracy = _bundled_accuracy(real_data)
+def test_bundled_model_meets_its_card(bundled_accuracy, real_data):
+    classifier, accuracy = bundled_accuracy
     assert abs(accuracy - classifier.meta["metrics"]["accuracy"]) <= 0.001
     assert classifier.params <= 300_000
     assert classifier.meta["dataset_checksum"] == real_data.checksum
@@ -280,6 +282,6 @@ def test_bundled_model_meets_its_card(real_data):
 
 
 @pytest.mark.slow
-def test_bundled_model_reaches_the_target(real_data):
-    _, accuracy = _bundled_accuracy(real_data)
+def test_bundled_model_reaches_the_target(bundled_accuracy):
+    _, accuracy = bundled_accuracy
     assert accuracy >= 0.945
