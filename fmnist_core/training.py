@@ -97,11 +97,10 @@ class TrainConfig:
 # each, same slow hour): fast_cnn 14 epochs 92.49%; with mirrored images and flip averaging
 # 92.59%; standard_cnn the same way 93.08% in 12 epochs and 93.16% in 14; a strided first
 # convolution instead of the full-resolution one 92.72-92.85%.
-# Quick, scratch runs on 2026-12-03 (an AVX2-only host; quick itself 34.9-47.2 s): one batch
-# of 128 spends 6.7 ms in the full-resolution convolution's forward pass, 6.0 ms in its
-# weight gradient (one input channel: about 1 GMAC/s) and 4.7 ms in its max pooling's
-# gradient. Replacing that stage with a space-to-depth stem (convolutions at 14x14 and 7x7
-# only) made epochs 1.4 times faster but gave 89.5-89.9% in 3 epochs and 90.18% in 4 (38.4 s);
+# Quick, scratch runs on 2026-12-03 (an AVX2-only host; quick itself 34.9-47.2 s): of a 40 ms
+# step, the full-resolution convolution takes 11 ms with its weight gradient and its max
+# pooling 6 ms (bench/step_costs.py). Replacing that stage with a space-to-depth stem
+# (convolutions at 14x14 and 7x7 only) made epochs 1.4 times faster but gave 89.5-89.9% in 3 epochs and 90.18% in 4 (38.4 s);
 # average pooling after it instead of max pooling gave 90.28% and no faster run (42.7, 45.4 s
 # against 36.6, 47.2 s interleaved).
 # "best" (the bundled model): 94.73% with flip TTA (94.42% without) in 60 epochs, 4420 s on

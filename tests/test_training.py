@@ -285,3 +285,19 @@ def test_bundled_model_meets_its_card(bundled_accuracy, real_data):
 def test_bundled_model_reaches_the_target(bundled_accuracy):
     _, accuracy = bundled_accuracy
     assert accuracy >= 0.945
+
+
+def test_the_step_cost_script_times_the_step_and_every_layer(capsys, monkeypatch):
+    import runpy
+
+    monkeypatch.setattr(sys, "argv", ["step_costs.py", "--model", "mlp", "--batch", "8"])
+    with pytest.raises(SystemExit) as exit_:
+        runpy.run_path(str(REPO_ROOT / "bench" / "step_costs.py"), run_name="__main__")
+    assert exit_.value.code == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("mlp, batch 8: one training step ")
+    rows = [line.split() for line in lines[2:]]  # layer, output, forward ms, with gradients ms
+    assert [row[1] for row in rows] == ["28x28", "784", "128", "10"]  # rescale, flatten, 2 dense
+    assert all(float(row[2]) > 0 for row in rows)
+    # No weights up to the flatten: nothing to differentiate there; both dense layers have.
+    assert [float(row[3]) > 0 for row in rows] == [False, False, True, True]
