@@ -70,7 +70,8 @@ def main() -> int:
     print(f"{'layer':<24} {'output':<14} {'forward ms':>10} {'with gradients ms':>17}")
     x = images
     for number, layer in enumerate(model.layers[1:]):  # after the Input
-        needs_input_gradient = number > 0 and any(l.trainable_weights for l in model.layers[1:number + 1])
+        # The first layer with weights needs no input gradient: nothing before it learns.
+        needs_input_gradient = any(earlier.trainable_weights for earlier in model.layers[1:number + 1])
 
         @tf.function
         def forward(layer=layer, x=x) -> tf.Tensor:
@@ -82,7 +83,7 @@ def main() -> int:
                 tape.watch(x)
                 out = layer(x, training=True)
             sources = ([x] if wrt_input else []) + list(layer.trainable_weights)
-            return tape.gradient(out, sources, output_gradients=tf.ones_like(out)) if sources else []
+            return tape.gradient(out, sources, output_gradients=tf.ones_like(out))
 
         grad_ms = fastest_ms(gradients) if (layer.trainable_weights or needs_input_gradient) else 0.0
         y = forward()

@@ -100,9 +100,9 @@ class TrainConfig:
 # Quick, scratch runs on 2026-12-03 (an AVX2-only host; quick itself 34.9-47.2 s): of a 40 ms
 # step, the full-resolution convolution takes 11 ms with its weight gradient and its max
 # pooling 6 ms (bench/step_costs.py). Replacing that stage with a space-to-depth stem
-# (convolutions at 14x14 and 7x7 only) made epochs 1.4 times faster but gave 89.5-89.9% in 3 epochs and 90.18% in 4 (38.4 s);
-# average pooling after it instead of max pooling gave 90.28% and no faster run (42.7, 45.4 s
-# against 36.6, 47.2 s interleaved).
+# (convolutions at 14x14 and 7x7 only) made epochs 1.4 times faster but gave 89.5-89.9% in 3
+# epochs and 90.18% in 4 (38.4 s); average pooling after it instead of max pooling gave
+# 90.28% and no faster run (42.7, 45.4 s against 36.6, 47.2 s interleaved).
 # "best" (the bundled model): 94.73% with flip TTA (94.42% without) in 60 epochs, 4420 s on
 # the AMD machine; 40 epochs had given 94.46% (3101 s on the earlier Intel machine), 24 epochs
 # 93.96%, a 4-conv network 93.3% in 20 epochs and one with strong photo augmentation 91.9%.
