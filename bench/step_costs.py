@@ -48,6 +48,7 @@ def main() -> int:
     import tensorflow as tf
 
     from fmnist_core.classes import NUM_CLASSES
+    from fmnist_core.cli.bench import training_step
     from fmnist_core.zoo import ZOO
 
     if args.model not in ZOO or ZOO[args.model].family != "keras":
@@ -57,16 +58,8 @@ def main() -> int:
     images = tf.constant(rng.integers(0, 256, (args.batch, 28, 28)).astype(np.float32))
     labels = tf.constant(rng.integers(0, NUM_CLASSES, args.batch))
 
-    model.optimizer.build(model.trainable_variables)
-
-    @tf.function
-    def train_step() -> tf.Tensor:
-        with tf.GradientTape() as tape:
-            loss = model.compute_loss(x=images, y=labels, y_pred=model(images, training=True))
-        model.optimizer.apply(tape.gradient(loss, model.trainable_variables), model.trainable_variables)
-        return loss
-
-    print(f"{args.model}, batch {args.batch}: one training step {fastest_ms(train_step):.2f} ms")
+    step = training_step(model, images, labels)
+    print(f"{args.model}, batch {args.batch}: one training step {fastest_ms(step):.2f} ms")
     print(f"{'layer':<24} {'output':<14} {'forward ms':>10} {'with gradients ms':>17}")
     x = images
     for number, layer in enumerate(model.layers[1:]):  # after the Input

@@ -91,9 +91,8 @@ class TrainConfig:
 
 
 # Measured with `python -m fmnist_core bench` (bench/results.txt, AMD EPYC with AVX2, 2
-# cores, whose speed drifts by up to 2.5 times): quick 90.65% test accuracy in 24.3-45.9 s of
-# training over 15 runs (30 s met in four); standard 93.23% in 218.6 s (one run, in an hour
-# when quick took 45.9 s, not 24.3). Standard, scratch runs on 2026-12-02 (one
+# cores, whose speed drifts by up to 3 times): quick 90.65% test accuracy in 24.3-45.9 s of
+# training over 25 runs (30 s met in five); standard 93.23% in 156.1-271.0 s over seven runs. Standard, scratch runs on 2026-12-02 (one
 # each, same slow hour): fast_cnn 14 epochs 92.49%; with mirrored images and flip averaging
 # 92.59%; standard_cnn the same way 93.08% in 12 epochs and 93.16% in 14; a strided first
 # convolution instead of the full-resolution one 92.72-92.85%.

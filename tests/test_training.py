@@ -260,6 +260,8 @@ def test_bench_prints_one_json_row_per_model(capsys):
     row = json.loads(capsys.readouterr().out.strip())
     assert row["model"] == "logreg" and row["params"] == 7850 and row["tensorflow_ms"] > 0
     assert row["latency_ms"] > 0  # the app's path (LiteRT), and stdout stayed JSON
+    before, after = row["reference_step_ms"]  # the machine's speed around the training
+    assert before > 0 and after > 0
 
 
 @pytest.fixture(scope="module")

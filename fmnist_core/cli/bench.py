@@ -1,7 +1,9 @@
 """`bench`: the README's table, measured here: parameters, training time, test accuracy and
 single-image latency for the presets and the bundled model (loaded, not retrained).
 "1-image ms" is the app's path (LiteRT once the model is prepared), "TF ms" the same images
-through TensorFlow before that."""
+through TensorFlow before that. "ref step ms" is the machine's speed just before and after
+a row trains: the median time of one fixed training step (fast_cnn, a batch of 128), the same
+work every time, so that training times taken at different moments can be compared."""
 
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ from typing import Any
 DEFAULT_ROWS = ("quick", "standard", "bundled")
 LATENCY_CALLS = 200
 WARMUP_CALLS = 20
+REFERENCE_ROUNDS, REFERENCE_CALLS = 7, 10
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -27,6 +30,46 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--train-limit", type=int, help="train on this many images (to exercise the bench fast)")
     parser.add_argument("--json", action="store_true", help="print one JSON object per row")
     parser.set_defaults(run=run)
+
+
+def training_step(model: Any, images: Any, labels: Any) -> Any:
+    """One training step of a compiled Keras model on one batch (forward, loss, gradients,
+    optimizer update) as a traced function, for timing."""
+    import tensorflow as tf
+
+    model.optimizer.build(model.trainable_variables)
+
+    @tf.function
+    def step() -> tf.Tensor:
+        with tf.GradientTape() as tape:
+            loss = model.compute_loss(x=images, y=labels, y_pred=model(images, training=True))
+        model.optimizer.apply(tape.gradient(loss, model.trainable_variables), model.trainable_variables)
+        return loss
+
+    return step
+
+
+def reference_step_ms() -> float:
+    """Median milliseconds of one training step of a fresh fast_cnn on a fixed batch of 128:
+    how fast the machine is right now (on this project's shared machine it drifts by 2-3x)."""
+    import numpy as np
+    import tensorflow as tf
+
+    from fmnist_core.zoo import ZOO
+
+    rng = np.random.default_rng(0)
+    step = training_step(ZOO["fast_cnn"].build(),
+                         tf.constant(rng.integers(0, 256, (128, 28, 28)).astype(np.float32)),
+                         tf.constant(rng.integers(0, 10, 128)))
+    step().numpy()  # trace
+    rounds = []
+    for _ in range(REFERENCE_ROUNDS):
+        start = time.perf_counter()
+        for _ in range(REFERENCE_CALLS):
+            loss = step()
+        loss.numpy()
+        rounds.append((time.perf_counter() - start) / REFERENCE_CALLS * 1000)
+    return statistics.median(rounds)
 
 
 def single_image_latency_ms(classifier: Any, images: Any) -> float:
@@ -66,9 +109,12 @@ def measure(row: str, data: Any, train_limit: int | None) -> dict[str, Any]:
         classifier = registry.load_default()
         accuracy = evaluate(classifier.predict_proba(data.x_test), data.y_test).accuracy
         train_seconds = classifier.meta.get("train_seconds")
+        reference = None
     else:
         config = PRESETS.get(row) or TrainConfig(model=row)
+        before = reference_step_ms()
         classifier = train(replace(config, train_limit=train_limit), data)
+        reference = (before, reference_step_ms())
         accuracy, train_seconds = classifier.meta["metrics"]["accuracy"], classifier.meta["train_seconds"]
     return {
         "row": row,
@@ -77,6 +123,7 @@ def measure(row: str, data: Any, train_limit: int | None) -> dict[str, Any]:
         "train_seconds": train_seconds,
         "accuracy": accuracy,
         "flip_tta": bool(getattr(classifier, "flip_tta", False)),
+        "reference_step_ms": reference,  # before and after training; None for the bundled row
         **dict(zip(("tensorflow_ms", "latency_ms"), latencies_ms(classifier, data.x_test))),
     }
 
@@ -89,15 +136,17 @@ def run(args: argparse.Namespace) -> int:
     data = load_dataset()
     if not args.json:
         print(f"{'row':<10} {'model':<12} {'params':>9} {'train s':>8} {'test acc':>9} {'1-image ms':>11} "
-              f"{'TF ms':>7}")
+              f"{'TF ms':>7} {'ref step ms':>12}")
     for row in rows:
         result = measure(row, data, args.train_limit)
         if args.json:
             print(json.dumps(result), flush=True)
             continue
         seconds = "-" if result["train_seconds"] is None else f"{result['train_seconds']:.1f}"
+        reference = "-" if result["reference_step_ms"] is None else "{:.1f}/{:.1f}".format(
+            *result["reference_step_ms"])
         tta = " (flip TTA)" if result["flip_tta"] else ""
         print(f"{row:<10} {result['model']:<12} {result['params']:>9,} {seconds:>8} "
               f"{result['accuracy']:>9.4f} {result['latency_ms']:>11.2f} "
-              f"{result['tensorflow_ms']:>7.2f}{tta}", flush=True)
+              f"{result['tensorflow_ms']:>7.2f} {reference:>12}{tta}", flush=True)
     return 0
