@@ -15,5 +15,5 @@ trap 'rm -f "$run"' EXIT
   TF_CPP_MIN_LOG_LEVEL=2 "$PY" -m fmnist_core bench "$@"
   echo "# load after:$(uptime | sed 's/.*load average://')"
 } | tee "$run"
-{ cat "$run"; [ -f "$RESULTS" ] && { echo; cat "$RESULTS"; }; } > "$RESULTS.new"
+{ cat "$run"; if [ -f "$RESULTS" ]; then echo; cat "$RESULTS"; fi; } > "$RESULTS.new"
 mv "$RESULTS.new" "$RESULTS"

@@ -234,7 +234,7 @@ ZOO: dict[str, ModelSpec] = {
             "fast_cnn", "Fast CNN (quick preset)",
             "Three small convolution stages, only 8 channels at full resolution where each "
             "channel costs most, BatchNorm on the later two. Built for live training: the quick "
-            "preset (3 epochs, mirrored images, no dropout) reaches 90.7-91.0% in 26-34 s on "
+            "preset (3 epochs, mirrored images, no dropout) reaches 90.7-91.0% in 26-42 s on "
             "this project's current 2-core machine; it gives up a few points to the strong CNN.",
             "keras", build_fast_cnn,
         ),
@@ -242,7 +242,7 @@ ZOO: dict[str, ModelSpec] = {
             "standard_cnn", "Standard CNN (standard preset)",
             "The fast CNN with twice the channels at full resolution (16) and 32 in the middle "
             "stage. Trained with mirrored images and no dropout, and averaged with the mirror at "
-            "test time, 12 epochs reach about 93.1-93.2% in two minutes on this project's 2-core "
+            "test time, 12 epochs reach 93.1-93.2% in 122-197 s on this project's current 2-core "
             "machine; about 1.2 times the fast CNN's time per epoch.",
             "keras", build_standard_cnn,
         ),
