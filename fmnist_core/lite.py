@@ -165,6 +165,8 @@ def convert_main() -> None:
     import keras
     import tensorflow as tf
 
+    import fmnist_core.batchnorm  # noqa: F401 - registers the layer saved CNNs name
+
     source, target = sys.argv[1], sys.argv[2]
     model = keras.saving.load_model(source, safe_mode=True)
     with tempfile.TemporaryDirectory(prefix="fmnist-lite-") as folder:

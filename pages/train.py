@@ -42,9 +42,9 @@ with st.form("train_form", border=True):
                    "network settings do not apply, and there is no live curve.")
     left, middle, right = st.columns(3)
     left.number_input("Epochs", 1, 100, key=training.FIELDS["epochs"], disabled=not is_keras)
-    left.select_slider("Batch size", [32, 64, 128, 256, 512], key=training.FIELDS["batch_size"],
+    left.select_slider("Batch size", training.BATCH_SIZES, key=training.FIELDS["batch_size"],
                        disabled=not is_keras, help="128-256 is fastest on a CPU")
-    left.select_slider("Learning rate", [1e-4, 3e-4, 1e-3, 3e-3, 5e-3, 1e-2, 3e-2],
+    left.select_slider("Learning rate", training.LEARNING_RATES,
                        key=training.FIELDS["learning_rate"], format_func="{:g}".format,
                        disabled=not is_keras)
     middle.selectbox("Schedule", SCHEDULES, key=training.FIELDS["schedule"], disabled=not is_keras,

@@ -8,6 +8,7 @@ import logging
 import os
 import threading
 
+import keras
 import numpy as np
 import pytest
 
@@ -21,7 +22,7 @@ def _with_learnt_statistics(model):
     a conversion that mishandled them would show."""
     rng = np.random.default_rng(0)
     for layer in model.layers:
-        if type(layer).__name__ == "BatchNormalization":
+        if isinstance(layer, keras.layers.BatchNormalization):
             gamma, beta, mean, variance = layer.get_weights()
             layer.set_weights([rng.uniform(0.5, 1.5, gamma.shape), rng.normal(0, 0.1, beta.shape),
                                rng.normal(0, 0.5, mean.shape), rng.uniform(0.2, 2.0, variance.shape)])

@@ -1,6 +1,7 @@
 """The Train page: the form and presets, a tiny run with its live charts, stop, save."""
 
 import pandas as pd
+import pytest
 
 from fmnist_core.augment import AUGMENTATIONS
 from fmnist_core.training import PRESETS, BatchProgress, EpochEnd, PhaseChange, TrainConfig
@@ -20,14 +21,23 @@ def start_tiny_run(app, model: str = "mlp", epochs: int = 1):
     return app.session_state["train_job"]
 
 
-def test_form_starts_from_the_quick_preset_and_a_preset_fills_it_in():
+def test_form_starts_from_the_quick_preset():
     app = open_page(PAGE)
     assert not app.exception
-    assert app.selectbox(key="train_model").value == "fast_cnn"
-    app.selectbox(key="train_preset").set_value("best").run()
-    assert app.selectbox(key="train_model").value == "strong_cnn"
-    assert app.number_input(key="train_epochs").value == PRESETS["best"].epochs
-    assert AUGMENTATIONS[app.selectbox(key="train_augment").value] == PRESETS["best"].augment
+    assert app.selectbox(key="train_model").value == PRESETS["quick"].model
+
+
+@pytest.mark.parametrize("preset", ["best", "standard", "quick"])
+def test_a_preset_fills_in_the_form(preset):
+    app = open_page(PAGE)
+    app.selectbox(key="train_preset").set_value(preset).run()
+    assert not app.exception
+    config = PRESETS[preset]
+    assert app.selectbox(key="train_model").value == config.model
+    assert app.number_input(key="train_epochs").value == config.epochs
+    assert app.select_slider(key="train_batch_size").value == config.batch_size
+    assert app.select_slider(key="train_learning_rate").value == config.learning_rate
+    assert AUGMENTATIONS[app.selectbox(key="train_augment").value] == config.augment
 
 
 def test_a_tiny_run_shows_its_charts_and_is_saved_and_made_active(models_dir):
