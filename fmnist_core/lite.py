@@ -165,7 +165,7 @@ def convert_main() -> None:
     import keras
     import tensorflow as tf
 
-    import fmnist_core.batchnorm  # noqa: F401 - registers the layer saved CNNs name
+    import fmnist_core.batchnorm  # noqa: F401 - a model straight from the zoo names its layer
 
     source, target = sys.argv[1], sys.argv[2]
     model = keras.saving.load_model(source, safe_mode=True)

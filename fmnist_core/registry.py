@@ -358,8 +358,6 @@ def load(name_or_path: str | Path) -> Classifier:
 def _load_keras(path: Path, meta: dict[str, Any], label: str) -> Classifier:
     import keras
 
-    import fmnist_core.batchnorm  # noqa: F401 - registers the layer saved CNNs name
-
     try:
         model = keras.saving.load_model(str(path), safe_mode=True)
     except Exception as exc:  # noqa: BLE001 - Keras raises many types for a bad file

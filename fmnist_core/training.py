@@ -20,6 +20,7 @@ import numpy as np
 import tensorflow as tf
 
 from fmnist_core.augment import AUGMENTATIONS, Augmentation
+from fmnist_core.batchnorm import with_keras_layers
 from fmnist_core.classifier import Classifier, KerasClassifier, SklearnClassifier
 from fmnist_core.data import Dataset
 from fmnist_core.errors import FmnistError
@@ -92,10 +93,10 @@ class TrainConfig:
 
 # Measured with `bash bench/run.sh` (bench/results.txt) and over seeds 0-3 on the Intel machine
 # (2026-12-04); what was tried before, and on the AMD machine, is in bench/NOTES.md. The quick
-# and standard networks underfit in 3 and 12 epochs, so they train without dropout: with
+# and standard networks underfit (in 3 and then 12 epochs), so they train without dropout: with
 # dropout 0.2 (their builders' default) standard reached 92.72-93.11% over the four seeds,
 # without it 93.08-93.23%; quick 90.07-90.48%, without it and with mirrored images 90.65-90.96%.
-# Batches of 256 cost 20% less per image than 128 here (512 trained unstably): quick in the
+# Batches of 256 cost 16-20% less per image than 128 here (512 trained unstably): quick in the
 # same 3 epochs reaches 90.80-90.88%; standard gets 14 epochs instead of 12 (93.03-93.31%), in
 # less time than 12 of 128 took (where seed 1 gave 92.79% once BatchNorm was fused).
 # "best" (the bundled model): 94.73% with flip TTA (94.42% without) in 60 epochs, 4420 s on
@@ -353,7 +354,7 @@ def _fit_keras(config: TrainConfig, spec: ModelSpec, data: Dataset, emit: EventH
               "early stopping" if early is not None and early.stopped_epoch > 0 else "completed")
     extra = {"history": epochs_cb.history, "reason": reason, "replicas": strategy.num_replicas_in_sync,
              "train_images": len(train_idx), "validation_images": len(val_idx)}
-    return KerasClassifier(model, spec.kind, flip_tta=config.flip_tta), extra
+    return KerasClassifier(with_keras_layers(model), spec.kind, flip_tta=config.flip_tta), extra
 
 
 # ---------------------------------------------------------------- scikit-learn

@@ -60,9 +60,10 @@ def _classify(inputs: keras.KerasTensor, x: keras.KerasTensor, name: str) -> ker
 
 
 def _conv_bn(x: keras.KerasTensor, filters: int, l2: float, name: str) -> keras.KerasTensor:
-    """3x3 convolution, BatchNorm (fused: 2.5 times faster to train), ReLU. Layers are named
-    explicitly: Keras' automatic names come from per-thread counters, and a model built in the
-    app's training thread once came out with two layers called "conv2d", which Keras refuses."""
+    """3x3 convolution, BatchNorm (fused: 18% off a fast_cnn training step), ReLU. Layers are
+    named explicitly: Keras' automatic names come from per-thread counters, and a model built
+    in the app's training thread once came out with two layers called "conv2d", which Keras
+    refuses."""
     x = layers.Conv2D(filters, 3, padding="same", use_bias=False,
                       kernel_regularizer=_regularizer(l2), name=name)(x)
     x = FusedBatchNormalization(name=f"{name}_bn")(x)

@@ -43,7 +43,8 @@ with st.form("train_form", border=True):
     left, middle, right = st.columns(3)
     left.number_input("Epochs", 1, 100, key=training.FIELDS["epochs"], disabled=not is_keras)
     left.select_slider("Batch size", training.BATCH_SIZES, key=training.FIELDS["batch_size"],
-                       disabled=not is_keras, help="128-256 is fastest on a CPU")
+                       disabled=not is_keras,
+                       help="256 trains fastest here; 512 costs less per image but trained unstably")
     left.select_slider("Learning rate", training.LEARNING_RATES,
                        key=training.FIELDS["learning_rate"], format_func="{:g}".format,
                        disabled=not is_keras)

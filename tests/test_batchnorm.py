@@ -1,13 +1,18 @@
 """The fused BatchNorm must be Keras' BatchNormalization in all but speed: the same outputs
-and moving averages in training, the same inference pass, and a saved file that loads back."""
+and moving averages in training, the same inference pass; and a trained model must come back
+with Keras' own layers, so that its file loads without this project's code."""
 
 from __future__ import annotations
+
+import subprocess
+import sys
 
 import keras
 import numpy as np
 import pytest
 
-from fmnist_core.batchnorm import FusedBatchNormalization
+from fmnist_core.batchnorm import FusedBatchNormalization, with_keras_layers
+from fmnist_core.zoo import build_fast_cnn
 
 
 def _pair(channels: int) -> tuple[keras.layers.Layer, keras.layers.Layer]:
@@ -76,3 +81,24 @@ def test_training_on_images_runs_the_fused_kernel():
            for training in (True, False)}
     assert "FusedBatchNormV3" in ops[True]
     assert "FusedBatchNormV3" not in ops[False]  # inference stays Keras' own pass
+
+
+def test_with_keras_layers_keeps_the_answers_and_needs_none_of_our_code(tmp_path):
+    model = build_fast_cnn()
+    rng = np.random.default_rng(4)
+    fused = [layer for layer in model.layers if isinstance(layer, FusedBatchNormalization)]
+    assert fused
+    for layer in fused:  # moving statistics away from 0 and 1, as after training
+        layer.set_weights([rng.uniform(0.5, 1.5, w.shape) for w in layer.get_weights()])
+    plain = with_keras_layers(model)
+    assert not any(isinstance(layer, FusedBatchNormalization) for layer in plain.layers)
+    assert ([type(layer).__name__ for layer in plain.layers].count("BatchNormalization")
+            == len(fused))
+    images = rng.uniform(0, 255, (4, 28, 28)).astype(np.float32)
+    np.testing.assert_allclose(np.asarray(plain(images, training=False)),
+                               np.asarray(model(images, training=False)), atol=1e-6)
+    plain.save(tmp_path / "plain.keras")
+    load = "import keras, sys; keras.saving.load_model(sys.argv[1], safe_mode=True)"
+    done = subprocess.run([sys.executable, "-c", load, str(tmp_path / "plain.keras")],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-1500:]

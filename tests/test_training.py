@@ -156,7 +156,7 @@ tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfigur
 from fmnist_core.data import load_dataset
 from fmnist_core.training import TrainConfig, train
 data = load_dataset()
-config = TrainConfig(model="simple_cnn", epochs=1, batch_size=64, train_limit=640,
+config = TrainConfig(model="fast_cnn", epochs=1, batch_size=64, train_limit=640,
                      devices=("/cpu:0", "/cpu:1"), steps_per_execution=4)
 c = train(config, data)
 print(json.dumps({"replicas": c.meta["replicas"], "accuracy": c.meta["metrics"]["accuracy"]}))
@@ -164,6 +164,7 @@ print(json.dumps({"replicas": c.meta["replicas"], "accuracy": c.meta["metrics"][
 
 
 def test_mirrored_strategy_on_two_logical_cpus():
+    """fast_cnn, so that its fused BatchNorm updates moving statistics inside each replica."""
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "TF_CPP_MIN_LOG_LEVEL": "2"}
     done = subprocess.run([sys.executable, "-c", MIRRORED], capture_output=True, text=True,
                           env=env, cwd=REPO_ROOT, timeout=300)

@@ -35,7 +35,8 @@ FULL_TRAINING_SET = 60_000
 # The form's choices, with every preset's own values among them (a slider refuses a value it
 # does not offer).
 BATCH_SIZES = sorted({32, 64, 128, 256, 512} | {p.batch_size for p in PRESETS.values()})
-LEARNING_RATES = sorted({1e-4, 3e-4, 1e-3, 3e-3, 5e-3, 1e-2, 3e-2} | {p.learning_rate for p in PRESETS.values()})
+LEARNING_RATES = sorted({1e-4, 3e-4, 1e-3, 3e-3, 5e-3, 1e-2, 3e-2}
+                        | {p.learning_rate for p in PRESETS.values()})
 
 # Form fields and their session-state keys; a preset fills them in.
 FIELDS = {
