@@ -7,6 +7,7 @@ PY := $(VENV)/bin/python
 APP_STAMP := $(VENV)/.app-installed
 TEST_STAMP := $(VENV)/.test-installed
 APT_INSTALL := DEBIAN_FRONTEND=noninteractive apt-get install -y -q
+EMOJI_FONT := /usr/share/fonts/truetype/noto/NotoColorEmoji.ttf
 IS_ROOT := $(shell [ "$$(id -u)" = 0 ] && echo yes)
 
 .PHONY: run test setup dataset browser bench clean help
@@ -49,13 +50,14 @@ else
 endif
 
 # Debian's Chromium for the browser tests (Playwright's own browser download does not work here).
+# The emoji font only matters for the screenshots: without it the pages' icons are empty boxes.
 browser:
-	@[ -x /usr/bin/chromium ] || $(MAKE) --no-print-directory install-browser
+	@[ -x /usr/bin/chromium ] && [ -e $(EMOJI_FONT) ] || $(MAKE) --no-print-directory install-browser
 
 .PHONY: install-browser
 install-browser:
 ifeq ($(IS_ROOT),yes)
-	apt-get update -q && $(APT_INSTALL) chromium chromium-driver fonts-dejavu-core
+	apt-get update -q && $(APT_INSTALL) chromium chromium-driver fonts-dejavu-core fonts-noto-color-emoji
 else
 	@echo "Chromium is missing: run 'sudo apt-get install chromium'" && exit 1
 endif

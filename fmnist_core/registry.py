@@ -195,7 +195,7 @@ def _verified_pickle(path: Path) -> tuple[bytes | None, str | None]:
     """(the pickle's bytes, None) if this installation signed it, else (None, the reason)."""
     try:
         data = path.read_bytes()
-        meta = json.loads((path.parent / META).read_text())
+        meta = _read_json(path.parent / META)
     except (OSError, ValueError) as exc:
         return None, f"{path.name} cannot be read ({exc})"
     try:
@@ -214,12 +214,24 @@ def _verified_pickle(path: Path) -> tuple[bytes | None, str | None]:
 # ---------------------------------------------------------------- reading entries
 
 
+def _read_json(path: Path) -> Any:
+    """A JSON file's content; OSError or ValueError for anything a listing must survive:
+    a pipe or device in its place (reading would block) or nesting deep enough to overflow
+    the parser."""
+    if path.exists() and not path.is_file():
+        raise ValueError("not a regular file")
+    try:
+        return json.loads(path.read_text())
+    except RecursionError:
+        raise ValueError("nested too deeply") from None
+
+
 def _problem(path: Path) -> tuple[dict[str, Any] | None, str | None]:
     """Cheap checks that need no TensorFlow: (meta or None, reason it is broken or None)."""
     if not path.is_dir():
         return None, f"{path} does not exist"
     try:
-        meta = json.loads((path / META).read_text())
+        meta = _read_json(path / META)
     except FileNotFoundError:
         return None, f"{META} is missing (an unfinished or foreign folder)"
     except (OSError, ValueError) as exc:
@@ -233,6 +245,9 @@ def _problem(path: Path) -> tuple[dict[str, Any] | None, str | None]:
     if not isinstance(version, int) or version > FORMAT_VERSION:
         return meta, f"saved in registry format {version!r}, which this version cannot read"
     keras_file, pickle_file = path / KERAS_FILE, path / PICKLE_FILE
+    for model_file in (keras_file, pickle_file):
+        if model_file.exists() and not model_file.is_file():
+            return meta, f"{model_file.name} is not a regular file"
     if keras_file.exists():
         return meta, _keras_archive_problem(keras_file)
     if pickle_file.exists():
@@ -275,17 +290,20 @@ def _meta_shape_problem(meta: dict[str, Any]) -> str | None:
 
 
 def _keras_archive_problem(path: Path) -> str | None:
-    """A .keras file is a zip archive: check its entries and their CRCs without loading it."""
+    """A .keras file is a zip archive: check its entries, their CRCs and that its config
+    parses, without loading it."""
     try:
         with zipfile.ZipFile(path) as archive:
             damaged = archive.testzip()
-            names = set(archive.namelist())
-    except (OSError, zipfile.BadZipFile, zlib.error, EOFError, ValueError) as exc:
-        return f"{KERAS_FILE} cannot be read ({exc})"
-    if damaged is not None:
-        return f"{KERAS_FILE} is damaged ({damaged} fails its checksum)"
-    if "config.json" not in names:
-        return f"{KERAS_FILE} is not a Keras model archive (no config.json)"
+            if damaged is not None:
+                return f"{KERAS_FILE} is damaged ({damaged} fails its checksum)"
+            if "config.json" not in archive.namelist():
+                return f"{KERAS_FILE} is not a Keras model archive (no config.json)"
+            config = json.loads(archive.read("config.json"))
+    except (OSError, zipfile.BadZipFile, zlib.error, EOFError, ValueError, RecursionError) as exc:
+        return f"{KERAS_FILE} cannot be read ({type(exc).__name__}: {exc})"
+    if not isinstance(config, dict):
+        return f"{KERAS_FILE} is not a Keras model archive (its config.json is not an object)"
     return None
 
 
@@ -337,8 +355,11 @@ def _resolve(name_or_path: str | Path) -> Path:
         path = Path(name_or_path).expanduser()
         if path.name in (KERAS_FILE, PICKLE_FILE, META):
             path = path.parent
-        if not path.is_dir():
+        if not path.exists():
             raise RegistryError(f"{path} is not a model folder (it does not exist)")
+        if not path.is_dir():
+            raise RegistryError(f"{path} is a file, not a model folder: give the folder that "
+                                f"holds {META} and {KERAS_FILE} or {PICKLE_FILE}")
         return path
     return _existing(str(name_or_path), None)
 
@@ -541,7 +562,7 @@ def rename(old: str, new: str, folder: Path | None = None) -> Path:
     except OSError as exc:
         raise RegistryError(f"model {old!r} could not be renamed ({exc})") from None
     try:
-        meta = json.loads((target / META).read_text())
+        meta = _read_json(target / META)
         if isinstance(meta, dict):
             temp = target / f"{TEMP_PREFIX}{META}"
             _write_json(temp, {**meta, "name": new})

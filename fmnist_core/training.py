@@ -67,8 +67,8 @@ class TrainConfig:
             problems.append(f"unknown model {self.model!r} (choose from {', '.join(ZOO)})")
         if self.epochs < 1 or self.batch_size < 1:
             problems.append("epochs and batch size must be at least 1")
-        if not self.learning_rate > 0:
-            problems.append("the learning rate must be positive")
+        if not 0 < self.learning_rate <= 10:
+            problems.append("the learning rate must be above 0 and at most 10")
         if self.schedule not in SCHEDULES:
             problems.append(f"unknown schedule {self.schedule!r} (choose from {', '.join(SCHEDULES)})")
         if self.optimizer not in OPTIMIZERS:
@@ -77,8 +77,13 @@ class TrainConfig:
             problems.append("the validation split must be between 0 and 0.5")
         if self.dropout is not None and not 0 <= self.dropout < 1:
             problems.append("dropout must be at least 0 and below 1")
-        if self.l2 is not None and not self.l2 >= 0:
-            problems.append("L2 must not be negative")
+        if self.l2 is not None and not 0 <= self.l2 <= 1:
+            problems.append("L2 must be from 0 to 1")
+        if self.early_stopping_patience is not None and self.early_stopping_patience < 0:
+            problems.append("the early-stopping patience must not be negative (0 or none: off)")
+        if self.early_stopping_patience and not self.validation_split:
+            problems.append("early stopping watches the validation loss: it needs a validation "
+                            "split above 0")
         if not 0 <= self.seed < 2**32:
             problems.append("the seed must be a whole number from 0 to 4294967295")
         if self.cv_folds is not None and self.model in ZOO and ZOO[self.model].family != "sklearn":
@@ -154,13 +159,23 @@ class EpochEnd:
 
 
 @dataclass(frozen=True)
+class FitProgress:
+    """A fit without epochs that grows in stages (a forest, tree by tree)."""
+
+    done: int
+    total: int
+    unit: str  # what is counted: "trees"
+    elapsed: float  # seconds since the fit began
+
+
+@dataclass(frozen=True)
 class TrainingDone:
     elapsed: float
     stopped_early: bool
     reason: str  # completed | stopped | early stopping
 
 
-Event = Union[PhaseChange, BatchProgress, EpochEnd, TrainingDone]
+Event = Union[PhaseChange, BatchProgress, EpochEnd, FitProgress, TrainingDone]
 EventHandler = Callable[[Event], None]
 
 
@@ -289,7 +304,7 @@ class ReportBatches(keras.callbacks.Callback):
         self.epoch, self.last_step, self.last_time = epoch, 0, time.perf_counter()
 
     def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
-        logs, now, step = logs or {}, time.perf_counter(), min(batch + 1, self.steps_per_epoch)
+        logs, now, step = logs or {}, time.perf_counter(), batch + 1
         rate = (step - self.last_step) * self.batch_size / max(now - self.last_time, 1e-9)
         self.last_step, self.last_time = step, now
         self.emit(BatchProgress(self.epoch, step, self.steps_per_epoch, float(logs.get("loss", math.nan)),
@@ -322,17 +337,33 @@ def _maybe(value: Any) -> float | None:
     return None if value is None else float(value)
 
 
+def epoch_steps(images: int, batch_size: int, per_call: int) -> tuple[int, int]:
+    """Steps per epoch and steps per compiled call, the first a multiple of the second.
+
+    Keras runs whole calls: with 223 steps an epoch and 16 a call it runs 224, past the end
+    of the learning-rate schedule and of the progress count. So an epoch is rounded up to
+    whole calls (taking the next batches of the endless stream) when that adds at most 2%
+    of its steps; otherwise fewer steps go in a call.
+    """
+    steps = math.ceil(images / batch_size)
+    for candidate in range(min(per_call, steps), 0, -1):
+        rounded = math.ceil(steps / candidate) * candidate
+        if rounded - steps <= 0.02 * steps:
+            return rounded, candidate
+    return steps, 1
+
+
 def _fit_keras(config: TrainConfig, spec: ModelSpec, data: Dataset, emit: EventHandler,
                stop: threading.Event) -> tuple[KerasClassifier, dict[str, Any]]:
     train_idx, val_idx = split_train(config, data)
     x_train, y_train = data.x_train[train_idx], data.y_train[train_idx]
-    steps_per_epoch = math.ceil(len(train_idx) / config.batch_size)
     strategy = _strategy(config)
+    # Keras 3.15 fails under MirroredStrategy with steps_per_execution > 1 (a placeholder
+    # error inside multi_step_on_iterator, seen here on two logical CPUs): one step per call.
+    per_call = config.steps_per_execution if strategy.num_replicas_in_sync == 1 else 1
+    steps_per_epoch, per_call = epoch_steps(len(train_idx), config.batch_size, per_call)
     with strategy.scope():
         model = spec.build(**config.model_options())
-        # Keras 3.15 fails under MirroredStrategy with steps_per_execution > 1 (a placeholder
-        # error inside multi_step_on_iterator, seen here on two logical CPUs): one step per call.
-        per_call = config.steps_per_execution if strategy.num_replicas_in_sync == 1 else 1
         compile_model(model, _optimizer(config, steps_per_epoch * config.epochs), per_call)
     preview = data.x_test[: config.preview_count].astype(np.float32)
     epochs_cb = ReportEpochs(emit, config.epochs, preview)
@@ -353,7 +384,9 @@ def _fit_keras(config: TrainConfig, spec: ModelSpec, data: Dataset, emit: EventH
     reason = ("stopped" if stop.is_set() else
               "early stopping" if early is not None and early.stopped_epoch > 0 else "completed")
     extra = {"history": epochs_cb.history, "reason": reason, "replicas": strategy.num_replicas_in_sync,
-             "train_images": len(train_idx), "validation_images": len(val_idx)}
+             "train_images": len(train_idx), "validation_images": len(val_idx),
+             "steps_per_epoch": steps_per_epoch,
+             "optimizer_steps": int(keras.ops.convert_to_numpy(model.optimizer.iterations))}
     return KerasClassifier(with_keras_layers(model), spec.kind, flip_tta=config.flip_tta), extra
 
 
@@ -369,18 +402,46 @@ def _sklearn_train_indices(config: TrainConfig, spec: ModelSpec, data: Dataset) 
     return train_idx
 
 
+TREES_PER_STAGE = 10  # a forest grows this many trees between progress events
+
+
 def _fit_sklearn(config: TrainConfig, spec: ModelSpec, data: Dataset, emit: EventHandler,
                  stop: threading.Event) -> tuple[SklearnClassifier, dict[str, Any]]:
     train_idx = _sklearn_train_indices(config, spec, data)
     estimator = spec.build(seed=config.seed)
-    emit(PhaseChange("fitting", f"{len(train_idx)} training images; scikit-learn cannot report "
-                                "progress inside one fit, nor stop it part-way"))
     flat = data.x_train[train_idx].reshape(len(train_idx), -1) / 255.0
-    estimator.fit(flat, data.y_train[train_idx])
-    del stop  # a scikit-learn fit runs to its end; the stop request cannot reach inside it
-    extra = {"history": {}, "reason": "completed",
+    labels = data.y_train[train_idx]
+    reason = "completed"
+    if "warm_start" in estimator.get_params() and "n_estimators" in estimator.get_params():
+        emit(PhaseChange("fitting", f"{len(train_idx)} training images, "
+                                    f"{TREES_PER_STAGE} trees at a time"))
+        reason = _grow_forest(estimator, flat, labels, emit, stop)
+    else:
+        emit(PhaseChange("fitting", f"{len(train_idx)} training images; this model cannot "
+                                    "report progress inside its fit, nor stop part-way"))
+        estimator.fit(flat, labels)
+    extra = {"history": {}, "reason": reason,
              "train_images": len(train_idx), "validation_images": 0}
     return SklearnClassifier(estimator, spec.kind), extra
+
+
+def _grow_forest(estimator: Any, images: np.ndarray, labels: np.ndarray, emit: EventHandler,
+                 stop: threading.Event) -> str:
+    """Fit a forest a few trees at a time, so it reports progress and a stop keeps the trees
+    grown so far. The trees are the ones a single fit grows: scikit-learn draws each tree's
+    seed in order from the same random state."""
+    total, start = estimator.n_estimators, time.perf_counter()
+    estimator.set_params(warm_start=True)
+    try:
+        for trees in range(TREES_PER_STAGE, total + TREES_PER_STAGE, TREES_PER_STAGE):
+            estimator.set_params(n_estimators=min(trees, total))
+            estimator.fit(images, labels)
+            emit(FitProgress(estimator.n_estimators, total, "trees", time.perf_counter() - start))
+            if stop.is_set() and estimator.n_estimators < total:
+                return "stopped"
+        return "completed"
+    finally:
+        estimator.set_params(warm_start=False)
 
 
 def _cross_validate(config: TrainConfig, spec: ModelSpec, data: Dataset,
@@ -432,6 +493,7 @@ def train(config: TrainConfig, data: Dataset, on_event: EventHandler | None = No
     classifier.meta.update(
         kind=spec.kind,
         title=spec.title,
+        description=spec.description,  # the model card says what the model traded, e.g. the SVM
         config=asdict(config),
         params=int(classifier.params),
         dataset_checksum=data.checksum,

@@ -24,12 +24,15 @@ st.title("Train a model")
 st.caption("Training runs in the background on the server: you can click around or visit "
            "other pages, and come back to watch it.")
 
-preset_col, model_col = st.columns([1, 2])
+preset_col, refill_col, model_col = st.columns([3, 1, 5], vertical_alignment="bottom")
 preset_col.selectbox(
     "Start from a preset", list(PRESETS), key="train_preset", on_change=training.apply_preset,
     format_func=lambda name: f"{name}: {PRESETS[name].model}, {PRESETS[name].epochs} epochs",
     help="Fills in the form below; change anything before starting.", disabled=busy,
 )
+refill_col.button("Refill", icon=":material/restart_alt:", key="train_refill",
+                  on_click=training.apply_preset, disabled=busy, width="stretch",
+                  help="Put the preset's values back into the form, undoing your changes")
 model_kind = model_col.selectbox("Model", list(ZOO), key="train_model",
                                  format_func=lambda kind: ZOO[kind].title, disabled=busy)
 spec = ZOO[model_kind]
@@ -38,8 +41,9 @@ st.info(spec.description, icon=":material/psychology:")
 with st.form("train_form", border=True):
     is_keras = spec.family == "keras"
     if not is_keras:
-        st.caption("scikit-learn models train in one go: epochs, learning rate and the other "
-                   "network settings do not apply, and there is no live curve.")
+        st.caption("scikit-learn models train in one go (the random forest ten trees at a "
+                   "time, so it shows progress and can be stopped): epochs, learning rate and "
+                   "the other network settings do not apply, and there is no live curve.")
     left, middle, right = st.columns(3)
     left.number_input("Epochs", 1, 100, key=training.FIELDS["epochs"], disabled=not is_keras)
     left.select_slider("Batch size", training.BATCH_SIZES, key=training.FIELDS["batch_size"],

@@ -6,6 +6,7 @@ import zipfile
 
 import pytest
 
+from fmnist_core.zoo import ZOO
 from pages_support import open_page, save_tiny_model, texts
 from ui import registry_views
 from ui.navigation import path_of
@@ -63,3 +64,6 @@ def test_the_zip_holds_the_whole_folder_and_the_card_has_the_metrics(models_dir)
     entry = registry_views.all_entries()["registry:zipped"]
     card = registry_views.model_card(entry)
     assert card.startswith("# Model card: zipped") and "| Sneaker |" in card
+    # What the model is and what it traded (the SVM's subset, say) is on the card too.
+    assert ZOO["mlp"].description in card
+    assert "- training images: 1800, held out for validation: 200" in card

@@ -1,10 +1,13 @@
 """The Train page: the form and presets, a tiny run with its live charts, stop, save."""
 
+from dataclasses import replace
+
 import pandas as pd
 import pytest
 
 from fmnist_core.augment import AUGMENTATIONS
-from fmnist_core.training import PRESETS, BatchProgress, EpochEnd, PhaseChange, TrainConfig
+from fmnist_core.training import (PRESETS, BatchProgress, EpochEnd, FitProgress, PhaseChange,
+                                  TrainConfig)
 from pages_support import open_page, texts
 from ui import training
 from ui.navigation import path_of
@@ -38,6 +41,19 @@ def test_a_preset_fills_in_the_form(preset):
     assert app.select_slider(key="train_batch_size").value == config.batch_size
     assert app.select_slider(key="train_learning_rate").value == config.learning_rate
     assert AUGMENTATIONS[app.selectbox(key="train_augment").value] == config.augment
+
+
+def test_refill_puts_the_presets_values_back_after_edits():
+    app = open_page(PAGE)
+    app.selectbox(key="train_model").set_value("mlp").run()
+    app.number_input(key="train_epochs").set_value(40)
+    app.select_slider(key="train_batch_size").set_value(32)
+    app.button(key="train_refill").click().run()
+    assert not app.exception
+    quick = PRESETS["quick"]
+    assert app.selectbox(key="train_model").value == quick.model
+    assert app.number_input(key="train_epochs").value == quick.epochs
+    assert app.select_slider(key="train_batch_size").value == quick.batch_size
 
 
 def test_a_tiny_run_shows_its_charts_and_is_saved_and_made_active(models_dir):
@@ -130,3 +146,12 @@ def test_events_become_tables_and_a_progress_line():
     assert fraction == 0.75 and "Epoch 2 of 2" in text and "900 images/s" in text
     assert "about 2 s left" in text  # 3 s per epoch by the fit's clock, half an epoch to go
     assert isinstance(training.epoch_table([]), pd.DataFrame)
+
+
+def test_a_growing_forest_and_a_silent_fit_have_their_own_progress_lines():
+    config = TrainConfig(model="sk_forest")
+    events = [PhaseChange("fitting", "600 training images"), FitProgress(40, 100, "trees", 8.0)]
+    fraction, text = training.progress(events, config, started_at=0.0)
+    assert fraction == 0.4 and text == "Fitting: 40 of 100 trees · about 12 s left"
+    fraction, text = training.progress(events[:1], replace(config, model="sk_svm"), started_at=0.0)
+    assert fraction == 0.0 and text == "Fitting: 600 training images."

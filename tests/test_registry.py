@@ -270,6 +270,46 @@ def test_a_malformed_meta_breaks_only_its_own_entry(models_dir, estimator, chang
         registry.load("edited")
 
 
+def test_hostile_entries_neither_crash_nor_hang_a_listing(models_dir, estimator):
+    """A meta.json nested deeper than the JSON parser can go, a named pipe where the model
+    file should be (reading it would block forever), a Keras archive whose config.json is
+    not JSON: each is one broken entry, found without loading anything."""
+    registry.save(tiny_sklearn(estimator), "good")
+    (models_dir / "deep").mkdir()
+    (models_dir / "deep" / "meta.json").write_text("[" * 100_000 + "]" * 100_000)
+    piped = registry.save(tiny_keras(), "piped")
+    (piped / "model.keras").unlink()
+    os.mkfifo(piped / "model.keras")
+    (models_dir / "piped_meta").mkdir()
+    os.mkfifo(models_dir / "piped_meta" / "meta.json")
+    bad_config = registry.save(tiny_keras(), "bad_config")
+    with zipfile.ZipFile(bad_config / "model.keras", "w") as archive:
+        archive.writestr("config.json", "{bad")
+
+    entries = {e.name: e for e in registry.list_entries()}
+    assert entries["good"].broken is None
+    assert "meta.json cannot be read (nested too deeply)" in entries["deep"].broken
+    assert entries["piped"].broken == "model.keras is not a regular file"
+    assert "meta.json cannot be read (not a regular file)" in entries["piped_meta"].broken
+    assert "model.keras cannot be read (JSONDecodeError" in entries["bad_config"].broken
+    for name in ("deep", "piped", "piped_meta", "bad_config"):
+        with pytest.raises(RegistryError, match=f"model '{name}' is broken"):
+            registry.load(name)
+
+
+def test_a_keras_file_with_code_in_it_is_not_run(models_dir):
+    """A Lambda layer carries Python bytecode; safe mode refuses to deserialize it."""
+    import keras
+
+    inputs = keras.Input((28, 28))
+    x = keras.layers.Lambda(lambda t: t * 1.0)(keras.layers.Flatten()(inputs))
+    model = keras.Model(inputs, keras.layers.Dense(10, activation="softmax")(x))
+    registry.save(KerasClassifier(model, "logreg", {}), "with_code")
+    assert registry.list_entries()[0].broken is None  # a sound archive: only loading tells
+    with pytest.raises(RegistryError, match="model 'with_code' is broken: .*(?i:safe)"):
+        registry.load("with_code")
+
+
 def test_a_keras_model_that_is_no_fashion_mnist_classifier_is_refused(models_dir):
     import keras
 
@@ -360,5 +400,10 @@ def test_missing_default_model_has_a_clear_message(tmp_path, monkeypatch):
 def test_unknown_names_and_paths(models_dir):
     with pytest.raises(RegistryError, match="no model named 'nope'"):
         registry.load("nope")
-    with pytest.raises(RegistryError, match="not a model folder"):
+    with pytest.raises(RegistryError, match="not a model folder \\(it does not exist\\)"):
         registry.load(str(models_dir / "nowhere"))
+    stray = models_dir / "stray.keras"
+    stray.parent.mkdir(parents=True, exist_ok=True)
+    stray.write_bytes(b"not a model")
+    with pytest.raises(RegistryError, match="stray.keras is a file, not a model folder"):
+        registry.load(str(stray))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import subprocess
@@ -15,8 +16,9 @@ import pytest
 
 from fmnist_core.augment import AUGMENTATIONS, Augmentation
 from fmnist_core.training import (
-    PRESETS, BatchProgress, EpochEnd, PhaseChange, TrainConfig, TrainingDone, TrainingError,
-    endless_batches, split_train, train,
+    PRESETS, BatchProgress, EpochEnd, FitProgress, PhaseChange, TrainConfig, TrainingDone,
+    TrainingError,
+    endless_batches, epoch_steps, split_train, train,
 )
 from fmnist_core.zoo import ZOO
 from locations import REPO_ROOT
@@ -44,9 +46,22 @@ def test_events_arrive_in_order_with_sane_fields(small_data):
     assert meta["kind"] == "mlp" and meta["config"]["epochs"] == 3 and not meta["stopped_early"]
     assert len(meta["history"]["val_loss"]) == 3 and meta["dataset_checksum"] == small_data.checksum
     assert meta["params"] == classifier.params and meta["train_seconds"] > 0
+    # The optimizer ran exactly the steps that the schedule and the progress count.
+    assert meta["optimizer_steps"] == 3 * meta["steps_per_epoch"]
+    assert max(b.step for b in batches if b.epoch == 0) == meta["steps_per_epoch"]
     # The unsure rule is calibrated on the held-out validation images.
     assert meta["unsure"]["rule"] == "max_probability" and 0 < meta["unsure"]["threshold"] <= 1
     assert meta["unsure"]["calibrated_on"].startswith(f"{meta['validation_images']} held-out")
+
+
+@pytest.mark.parametrize("images, batch, per_call, expected", [
+    (57_000, 256, 16, (224, 16)),  # the presets: one batch more per epoch, whole calls
+    (540, 32, 4, (17, 1)),  # 20 steps would be 18% more: one step a call instead
+    (2_850, 256, 16, (12, 12)),  # a divisor that fits exactly
+    (100, 128, 16, (1, 1)),
+])
+def test_an_epoch_is_a_whole_number_of_compiled_calls(images, batch, per_call, expected):
+    assert epoch_steps(images, batch, per_call) == expected
 
 
 def test_stop_from_another_thread_keeps_a_working_model(small_data):
@@ -68,6 +83,108 @@ def test_stop_from_another_thread_keeps_a_working_model(small_data):
     assert len(classifier.meta["history"]["loss"]) < 200
     # What was learnt is kept: well above the 10% of chance on the test images.
     assert classifier.meta["metrics"]["accuracy"] > 0.4
+
+
+def test_a_forest_grows_in_stages_into_the_forest_of_one_fit(small_data):
+    events = []
+    classifier = train(TrainConfig(model="sk_forest", seed=3), small_data, on_event=events.append)
+    stages = [e for e in events if isinstance(e, FitProgress)]
+    assert [e.done for e in stages] == list(range(10, 101, 10))
+    assert all(e.total == 100 and e.unit == "trees" for e in stages)
+    assert stages[0].elapsed <= stages[-1].elapsed
+    one_fit = ZOO["sk_forest"].build(seed=3).fit(
+        small_data.x_train.reshape(len(small_data.x_train), -1) / 255.0, small_data.y_train)
+    flat_test = small_data.x_test.reshape(len(small_data.x_test), -1) / 255.0
+    np.testing.assert_allclose(classifier.estimator.predict_proba(flat_test),
+                               one_fit.predict_proba(flat_test))
+
+
+def test_a_stopped_forest_keeps_the_trees_it_grew(small_data):
+    stop = threading.Event()
+
+    def on_event(event):
+        if isinstance(event, FitProgress) and event.done == 20:
+            stop.set()
+
+    classifier = train(TrainConfig(model="sk_forest"), small_data, on_event, stop)
+    assert classifier.meta["stop_reason"] == "stopped"
+    assert len(classifier.estimator.estimators_) == 20
+    assert classifier.meta["metrics"]["accuracy"] > 0.4
+
+
+def test_early_stopping_ends_the_run_and_keeps_the_best_epoch(small_data):
+    config = TrainConfig(model="mlp", epochs=60, batch_size=32, validation_split=0.2,
+                         early_stopping_patience=2)
+    classifier = train(config, small_data)
+    val_loss = classifier.meta["history"]["val_loss"]
+    assert classifier.meta["stop_reason"] == "early stopping" and len(val_loss) < 60
+    # The weights are those of the best epoch, not the last.
+    _, val_idx = split_train(config, small_data)
+    proba = classifier.predict_proba(small_data.x_train[val_idx])
+    loss = -np.log(proba[np.arange(len(val_idx)), small_data.y_train[val_idx]]).mean()
+    assert loss == pytest.approx(min(val_loss), rel=1e-3)
+    assert min(val_loss) < val_loss[-1]
+
+
+@pytest.mark.parametrize("schedule", ["constant", "cosine", "onecycle"])
+def test_the_schedule_shapes_the_learning_rate(small_data, schedule):
+    events = []
+    train(replace(TINY, schedule=schedule, learning_rate=0.01), small_data, on_event=events.append)
+    rates = np.array([e.learning_rate for e in events if isinstance(e, BatchProgress)])
+    peak = int(rates.argmax())
+    if schedule == "constant":
+        np.testing.assert_allclose(rates, 0.01, rtol=1e-6)
+    elif schedule == "cosine":  # from the full rate down to 1% of it
+        assert np.all(np.diff(rates) < 0) and rates[0] < 0.01 and rates[-1] < 0.0005
+    else:  # warm up from 1/25 of the rate for 30% of the steps, then down
+        assert rates[0] < 0.002 and rates[peak] == pytest.approx(0.01, rel=0.05)
+        assert 0.2 < peak / len(rates) < 0.4 and rates[-1] < 0.0005
+        assert np.all(np.diff(rates[:peak + 1]) > 0) and np.all(np.diff(rates[peak:]) < 0)
+
+
+@pytest.mark.parametrize("optimizer, keras_class", [
+    ("adam", "Adam"), ("adamw", "AdamW"), ("sgd", "SGD")])
+def test_each_optimizer_trains_and_dropout_and_l2_reach_the_layers(small_data, optimizer,
+                                                                   keras_class, monkeypatch):
+    import keras
+
+    from fmnist_core import training
+
+    made = []
+    build_optimizer = training._optimizer
+    monkeypatch.setattr(training, "_optimizer", lambda *a: made.append(build_optimizer(*a)) or made[-1])
+    config = replace(TINY, model="deep_mlp", epochs=1, optimizer=optimizer, dropout=0.35, l2=0.002)
+    classifier = train(config, small_data)
+    assert [type(o).__name__ for o in made] == [keras_class] and int(made[0].iterations) > 0
+    assert np.isfinite(classifier.meta["history"]["loss"]).all()
+    layers = classifier.model.layers
+    assert {l.rate for l in layers if isinstance(l, keras.layers.Dropout)} == {0.35}
+    l2 = [float(l.kernel_regularizer.l2) for l in layers
+          if isinstance(l, keras.layers.Dense) and l.kernel_regularizer is not None]
+    assert l2 and l2 == pytest.approx([0.002] * len(l2))
+
+
+class FakeTerminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_the_terminal_progress_bar_redraws_its_line_and_ends_it():
+    from fmnist_core.cli.train import Progress
+
+    terminal, log = FakeTerminal(), io.StringIO()
+    for stream in (terminal, log):
+        progress = Progress(stream)
+        progress(BatchProgress(0, 5, 10, 0.5, 0.8, 1e-3, 1000.0))
+        progress(FitProgress(50, 100, "trees", 3.0))
+        progress(FitProgress(100, 100, "trees", 6.0))
+    assert terminal.getvalue() == (
+        "\r\033[Kepoch 1 [##########          ] 5/10 loss 0.5000 acc 0.8000 1,000 img/s"
+        "\r\033[Kfitting [##########          ] 50/100 trees 3s"
+        "\r\033[Kfitting [####################] 100/100 trees 6s\n")
+    # Not a terminal (a log file, a pipe): no batch bars, one plain line per stage.
+    assert log.getvalue() == ("fitting [##########          ] 50/100 trees 3s\n"
+                              "fitting [####################] 100/100 trees 6s\n")
 
 
 def test_endless_batches_pass_over_every_image_once_per_epoch_in_a_new_order():
@@ -226,7 +343,11 @@ def test_train_cli_checks_the_name_before_training(models_dir, capsys, monkeypat
 
 @pytest.mark.parametrize("option, value, message", [
     ("--dropout", "1.5", "dropout must be at least 0 and below 1"),
-    ("--l2", "-0.1", "L2 must not be negative"),
+    ("--l2", "-0.1", "L2 must be from 0 to 1"),
+    ("--l2", "inf", "L2 must be from 0 to 1"),
+    ("--learning-rate", "inf", "the learning rate must be above 0 and at most 10"),
+    ("--learning-rate", "nan", "the learning rate must be above 0 and at most 10"),
+    ("--patience", "-1", "the early-stopping patience must not be negative"),
     ("--seed", "-1", "the seed must be a whole number"),
 ])
 def test_train_cli_explains_out_of_range_options(capsys, option, value, message):
@@ -234,6 +355,14 @@ def test_train_cli_explains_out_of_range_options(capsys, option, value, message)
 
     assert main(["train", "--model", "mlp", "--no-save", option, value]) == 1
     assert message in capsys.readouterr().err
+
+
+def test_early_stopping_without_validation_images_is_refused(capsys):
+    from fmnist_core.cli import main
+
+    assert main(["train", "--model", "mlp", "--no-save", "--patience", "3",
+                 "--validation-split", "0"]) == 1
+    assert "early stopping watches the validation loss" in capsys.readouterr().err
 
 
 def test_train_cli_names_match_the_engine():

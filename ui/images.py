@@ -82,5 +82,9 @@ def image_grid(
 
 def thumbnail_strip(images: np.ndarray, captions: Sequence[str],
                     scale: int = THUMBNAIL_SCALE) -> None:
-    """Images in one flowing row with captions and no buttons: cheap to redraw every second."""
-    st.image([pixelated(image, scale) for image in images], caption=list(captions))
+    """Images in one flowing row with captions and no buttons: cheap to redraw every second.
+
+    A fixed width: otherwise a long caption ("❌ Shirt (is Coat)") stretches its image."""
+    thumbnails = [pixelated(image, scale) for image in images]
+    width = thumbnails[0].shape[1] if thumbnails else "content"
+    st.image(thumbnails, caption=list(captions), width=width)

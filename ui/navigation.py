@@ -46,11 +46,17 @@ def ensure_routed() -> None:
 
     Because the pages live in `pages/`, Streamlit 1.67 starts every server in that mode and
     leaves it only once some session has run `st.navigation`. Until then a request that names
-    a page (a bookmark, a reload) runs that file without `streamlit_app.py`, and so would
-    every later run in every session. Called first on every page, this ends the mode, so from
-    the next run on the router draws every page. It does not rerun at once: a rerun would
-    drop the click that started this run.
+    a page (a bookmark, a reload) runs that file without `streamlit_app.py`: the sidebar
+    lists the files by name and the page misses the router's settings. Called first on every
+    page, this ends the mode, and on a session's first run reruns at once so that the first
+    visit is routed too. Later runs never rerun here: that would drop the click that started
+    them (AppTest, which restarts the mode on every run, relies on this).
     """
+    import streamlit as st
     from streamlit.runtime.pages_manager import PagesManager
 
-    PagesManager.uses_pages_directory = False
+    if PagesManager.uses_pages_directory:
+        PagesManager.uses_pages_directory = False
+        if "navigation_routed" not in st.session_state:
+            st.session_state.navigation_routed = True
+            st.rerun()

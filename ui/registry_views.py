@@ -87,7 +87,11 @@ def model_card(entry: Entry) -> str:
              f"- saved: {meta.get('saved_at')}",
              f"- training time: {meta.get('train_seconds')} s, "
              f"stop reason: {meta.get('stop_reason')}",
+             f"- training images: {meta.get('train_images')}, "
+             f"held out for validation: {meta.get('validation_images')}",
              f"- dataset checksum: {meta.get('dataset_checksum')}", ""]
+    if isinstance(meta.get("description"), str):
+        lines[2:2] = [meta["description"], ""]
     if metrics:
         lines += ["## Test set (10,000 images)", "",
                   f"- accuracy: {metrics.get('accuracy', float('nan')):.4f}",

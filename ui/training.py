@@ -20,8 +20,8 @@ from fmnist_core.classes import CLASS_NAMES
 from fmnist_core.data import Dataset
 from fmnist_core.jobs import TrainingJob
 from fmnist_core.augment import AUGMENTATIONS
-from fmnist_core.training import (PRESETS, BatchProgress, EpochEnd, PhaseChange, TrainConfig,
-                                  TrainingDone, TrainingError)
+from fmnist_core.training import (PRESETS, BatchProgress, EpochEnd, FitProgress, PhaseChange,
+                                  TrainConfig, TrainingDone, TrainingError)
 from ui import charts
 from ui.images import thumbnail_strip
 from ui.models import SESSION_MODEL_KEY, SessionModel, prepare_in_background
@@ -189,7 +189,16 @@ def progress(events: list[Any], config: TrainConfig, started_at: float) -> tuple
         return 1.0, f"Finished ({done.reason}) in {done.elapsed:.0f} s."
     if phases and phases[-1].phase == "evaluating":
         return 1.0, "Training finished; measuring accuracy on the 10,000 test images..."
+    stages = [e for e in events if isinstance(e, FitProgress)]
+    if stages:  # a forest growing: no epochs, no batches
+        last = stages[-1]
+        fraction = last.done / last.total
+        left = last.elapsed * (1 - fraction) / fraction
+        return fraction, (f"Fitting: {last.done} of {last.total} {last.unit} · "
+                          f"about {_duration(left)} left")
     if not batches:
+        if phases and phases[-1].phase != "preparing":
+            return 0.0, f"{phases[-1].phase.capitalize()}: {phases[-1].detail}."
         detail = phases[-1].detail if phases else "starting"
         return 0.0, f"Preparing: {detail} (loading TensorFlow takes a few seconds the first time)."
     last = batches[-1]

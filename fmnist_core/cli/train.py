@@ -90,13 +90,15 @@ class Progress:
         self.stream, self.tty = stream, stream.isatty()
 
     def __call__(self, event: Any) -> None:
-        from fmnist_core.training import BatchProgress, EpochEnd, PhaseChange, TrainingDone
+        from fmnist_core.training import (BatchProgress, EpochEnd, FitProgress, PhaseChange,
+                                          TrainingDone)
 
         if isinstance(event, BatchProgress) and self.tty:
-            done = event.step / event.steps_per_epoch
-            bar = "#" * int(done * 20)
-            self._line(f"epoch {event.epoch + 1} [{bar:<20}] {event.step}/{event.steps_per_epoch} "
+            self._line(f"epoch {event.epoch + 1} {_bar(event.step, event.steps_per_epoch)} "
                        f"loss {event.loss:.4f} acc {event.accuracy:.4f} {event.images_per_second:,.0f} img/s", end="")
+        elif isinstance(event, FitProgress):
+            self._line(f"fitting {_bar(event.done, event.total)} {event.unit} {event.elapsed:.0f}s",
+                       end="" if self.tty and event.done < event.total else "\n")
         elif isinstance(event, EpochEnd):
             val = f" val_acc {event.val_accuracy:.4f}" if event.val_accuracy is not None else ""
             self._line(f"epoch {event.epoch + 1}/{event.epochs} loss {event.loss:.4f} acc {event.accuracy:.4f}"
@@ -110,6 +112,10 @@ class Progress:
         prefix = "\r\033[K" if self.tty else ""
         self.stream.write(prefix + text + end)
         self.stream.flush()
+
+
+def _bar(done: int, total: int) -> str:
+    return f"[{'#' * int(done / total * 20):<20}] {done}/{total}"
 
 
 def summary(classifier: Any, name: str | None, path: Path | None) -> dict[str, Any]:

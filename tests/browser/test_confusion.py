@@ -41,6 +41,9 @@ def test_clicking_a_confusion_cell_shows_its_images(page, app_server, seed_model
     thumbnails = page.locator("[class*='st-key-eval_cell_grid_enlarge_']")
     assert thumbnails.count() == min(count, 24)  # the gallery's first page
     assert error_texts(page) == []
-    heading.scroll_into_view_if_needed()
-    page.mouse.wheel(0, -250)  # the clicked cell above, the gallery below
+    # The README's picture: a taller window, from the model picker and its metrics down
+    # through the matrix with the clicked cell to the gallery's first row.
+    page.set_viewport_size({"width": 1280, "height": 1330})
+    page.locator("[data-testid='stSelectbox']").first.evaluate(
+        "el => el.scrollIntoView({block: 'start'})")
     screenshots(page, "evaluate-confusion-cell")

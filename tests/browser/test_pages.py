@@ -4,7 +4,7 @@ leaves a screenshot for the README."""
 from __future__ import annotations
 
 import pytest
-from driver import app_pages, error_texts, main_text, open_app_page
+from driver import AppServer, app_pages, error_texts, main_text, open_app_page
 
 pytestmark = pytest.mark.browser
 
@@ -22,3 +22,19 @@ def test_page_loads_without_errors(page, app_server, screenshots, app_page):
     # The page's title appears in the navigation, so the router knows it.
     assert page.get_by_text(app_page.title, exact=True).count() >= 1
     screenshots(page, app_page.name)
+
+
+def test_a_bookmarked_page_is_routed_on_a_fresh_server(page, tmp_path, artifacts_dir):
+    """The first request of a new server names a page (a bookmark): Streamlit's folder mode
+    would draw it with file names in the sidebar; ui.navigation.ensure_routed prevents it."""
+    server = AppServer(tmp_path, artifacts_dir / "streamlit-fresh-server.log")
+    server.start()
+    try:
+        open_app_page(page, server, "train")
+        sidebar = page.get_by_test_id("stSidebarNav")
+        sidebar.get_by_text("Train", exact=True).wait_for()
+        assert sidebar.get_by_text("streamlit app").count() == 0
+        assert page.get_by_role("heading", name="Train a model").count() == 1
+        assert error_texts(page) == []
+    finally:
+        server.stop()

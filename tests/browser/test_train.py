@@ -42,6 +42,7 @@ def test_train_watch_stop_and_save(page, app_server, screenshots):
     grown = wait_for_growth(loss_chart, above=first)
     assert grown > first
     assert page.get_by_role("progressbar").count() >= 1
+    loss_chart.evaluate("el => el.scrollIntoView({block: 'center'})")
     screenshots(page, "train-live")
 
     page.get_by_role("button", name="Stop").click()
