@@ -2,11 +2,13 @@
 
 import streamlit as st
 
-from ui.navigation import PAGES
+from ui.navigation import PAGES, mark_routed
 
 st.set_page_config(page_title="Fashion-MNIST Studio", page_icon="👕", layout="wide")
 
-st.navigation([
+selected = st.navigation([
     st.Page(page.path, title=page.title, icon=page.icon, default=position == 0)
     for position, page in enumerate(PAGES)
-]).run()
+])
+mark_routed()
+selected.run()

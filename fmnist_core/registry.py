@@ -214,16 +214,26 @@ def _verified_pickle(path: Path) -> tuple[bytes | None, str | None]:
 # ---------------------------------------------------------------- reading entries
 
 
-def _read_json(path: Path) -> Any:
-    """A JSON file's content; OSError or ValueError for anything a listing must survive:
-    a pipe or device in its place (reading would block) or nesting deep enough to overflow
-    the parser."""
-    if path.exists() and not path.is_file():
-        raise ValueError("not a regular file")
+MAX_JSON_BYTES = 16 * 2**20  # a meta.json or a Keras config; far larger means hostile
+MAX_ARCHIVE_BYTES = 2**31  # what a .keras archive may unpack to before checking its CRCs
+
+
+def _parse_json(text: str | bytes) -> Any:
+    """json.loads, with nesting too deep for the parser a ValueError like any bad JSON."""
     try:
-        return json.loads(path.read_text())
+        return json.loads(text)
     except RecursionError:
         raise ValueError("nested too deeply") from None
+
+
+def _read_json(path: Path) -> Any:
+    """A JSON file's content; OSError or ValueError for anything a listing must survive:
+    a pipe or device in its place (reading would block), a huge file, hostile nesting."""
+    if path.exists() and not path.is_file():
+        raise ValueError("not a regular file")
+    if path.exists() and path.stat().st_size > MAX_JSON_BYTES:
+        raise ValueError(f"larger than {MAX_JSON_BYTES // 2**20} MB")
+    return _parse_json(path.read_bytes())
 
 
 def _problem(path: Path) -> tuple[dict[str, Any] | None, str | None]:
@@ -294,13 +304,18 @@ def _keras_archive_problem(path: Path) -> str | None:
     parses, without loading it."""
     try:
         with zipfile.ZipFile(path) as archive:
+            if "config.json" not in archive.namelist():
+                return f"{KERAS_FILE} is not a Keras model archive (no config.json)"
+            unpacked = sum(info.file_size for info in archive.infolist())
+            config_size = archive.getinfo("config.json").file_size
+            if unpacked > MAX_ARCHIVE_BYTES or config_size > MAX_JSON_BYTES:
+                return f"{KERAS_FILE} claims {unpacked:,} bytes unpacked: not a model of this app"
             damaged = archive.testzip()
             if damaged is not None:
                 return f"{KERAS_FILE} is damaged ({damaged} fails its checksum)"
-            if "config.json" not in archive.namelist():
-                return f"{KERAS_FILE} is not a Keras model archive (no config.json)"
-            config = json.loads(archive.read("config.json"))
-    except (OSError, zipfile.BadZipFile, zlib.error, EOFError, ValueError, RecursionError) as exc:
+            config = _parse_json(archive.read("config.json"))
+    # RuntimeError: an encrypted entry, or (NotImplementedError) an unknown compression method.
+    except (OSError, zipfile.BadZipFile, zlib.error, EOFError, ValueError, RuntimeError) as exc:
         return f"{KERAS_FILE} cannot be read ({type(exc).__name__}: {exc})"
     if not isinstance(config, dict):
         return f"{KERAS_FILE} is not a Keras model archive (its config.json is not an object)"

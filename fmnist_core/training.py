@@ -81,7 +81,8 @@ class TrainConfig:
             problems.append("L2 must be from 0 to 1")
         if self.early_stopping_patience is not None and self.early_stopping_patience < 0:
             problems.append("the early-stopping patience must not be negative (0 or none: off)")
-        if self.early_stopping_patience and not self.validation_split:
+        if (self.early_stopping_patience and not self.validation_split
+                and self.model in ZOO and ZOO[self.model].family == "keras"):
             problems.append("early stopping watches the validation loss: it needs a validation "
                             "split above 0")
         if not 0 <= self.seed < 2**32:
@@ -207,9 +208,9 @@ def split_train(config: TrainConfig, data: Dataset) -> tuple[np.ndarray, np.ndar
 
 def endless_batches(images: np.ndarray, labels: np.ndarray, batch_size: int,
                     augmentation: Augmentation | None = None, seed: int = 0) -> tf.data.Dataset:
-    """Batches in a fresh random order every pass, without end; each pass is one epoch of
-    ceil(N / batch_size) batches, freshly augmented if asked (in NumPy, see augment.py).
-    Images stay uint8 in memory and become float32 per batch."""
+    """Batches in a fresh random order every pass, without end; a pass is ceil(N / batch_size)
+    batches (an epoch may take a few more, see epoch_steps), freshly augmented if asked (in
+    NumPy, see augment.py). Images stay uint8 in memory and become float32 per batch."""
     stored_images, stored_labels = tf.constant(images), tf.constant(labels)
 
     def one_pass(_: tf.Tensor) -> tf.data.Dataset:
@@ -346,7 +347,9 @@ def epoch_steps(images: int, batch_size: int, per_call: int) -> tuple[int, int]:
     of its steps; otherwise fewer steps go in a call.
     """
     steps = math.ceil(images / batch_size)
-    for candidate in range(min(per_call, steps), 0, -1):
+    if steps < 1 or per_call < 1:
+        raise TrainingError(f"no training steps: {images} images in batches of {batch_size}")
+    for candidate in range(min(per_call, steps), 1, -1):
         rounded = math.ceil(steps / candidate) * candidate
         if rounded - steps <= 0.02 * steps:
             return rounded, candidate
@@ -411,26 +414,28 @@ def _fit_sklearn(config: TrainConfig, spec: ModelSpec, data: Dataset, emit: Even
     estimator = spec.build(seed=config.seed)
     flat = data.x_train[train_idx].reshape(len(train_idx), -1) / 255.0
     labels = data.y_train[train_idx]
-    reason = "completed"
+    extra: dict[str, Any] = {"history": {}, "reason": "completed",
+                             "train_images": len(train_idx), "validation_images": 0}
     if "warm_start" in estimator.get_params() and "n_estimators" in estimator.get_params():
         emit(PhaseChange("fitting", f"{len(train_idx)} training images, "
                                     f"{TREES_PER_STAGE} trees at a time"))
-        reason = _grow_forest(estimator, flat, labels, emit, stop)
+        extra["reason"] = _grow_forest(estimator, flat, labels, emit, stop)
+        extra["trees"] = len(estimator.estimators_)  # fewer than planned after a stop
     else:
         emit(PhaseChange("fitting", f"{len(train_idx)} training images; this model cannot "
                                     "report progress inside its fit, nor stop part-way"))
         estimator.fit(flat, labels)
-    extra = {"history": {}, "reason": reason,
-             "train_images": len(train_idx), "validation_images": 0}
     return SklearnClassifier(estimator, spec.kind), extra
 
 
 def _grow_forest(estimator: Any, images: np.ndarray, labels: np.ndarray, emit: EventHandler,
                  stop: threading.Event) -> str:
     """Fit a forest a few trees at a time, so it reports progress and a stop keeps the trees
-    grown so far. The trees are the ones a single fit grows: scikit-learn draws each tree's
-    seed in order from the same random state."""
+    grown so far. The trees are the ones a single fit grows, because the zoo gives the forest
+    an integer random_state: each stage re-seeds from it and skips the seeds of the trees
+    already grown."""
     total, start = estimator.n_estimators, time.perf_counter()
+    images = images.astype(np.float32)  # what every fit would convert to, once instead
     estimator.set_params(warm_start=True)
     try:
         for trees in range(TREES_PER_STAGE, total + TREES_PER_STAGE, TREES_PER_STAGE):

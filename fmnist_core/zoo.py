@@ -236,9 +236,9 @@ ZOO: dict[str, ModelSpec] = {
             "fast_cnn", "Fast CNN (quick preset)",
             "Three small convolution stages, only 8 channels at full resolution where each "
             "channel costs most, BatchNorm on the later two. Built for live training: the quick "
-            "preset (3 epochs in batches of 256, mirrored images, no dropout) reaches 90.6-90.9% in "
-            "16-28 s on this project's current 2-core machine (its speed varies); it gives up a few points to the "
-            "strong CNN.",
+            "preset (3 epochs in batches of 256, mirrored images, no dropout) reaches "
+            "90.6-90.9% in 16-28 s on this project's current 2-core machine (its speed "
+            "varies); it gives up a few points to the strong CNN.",
             "keras", build_fast_cnn,
         ),
         ModelSpec(
@@ -246,7 +246,8 @@ ZOO: dict[str, ModelSpec] = {
             "The fast CNN with twice the channels at full resolution (16) and 32 in the middle "
             "stage. Trained with mirrored images and no dropout, and averaged with the mirror at "
             "test time, 14 epochs in batches of 256 reach 92.9-93.4% in 65-141 s on this "
-            "project's current 2-core machine (its speed varies); about 1.2 times the fast CNN's time per epoch.",
+            "project's current 2-core machine (its speed varies); about 1.2 times the fast "
+            "CNN's time per epoch.",
             "keras", build_standard_cnn,
         ),
         ModelSpec(

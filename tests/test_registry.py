@@ -297,6 +297,42 @@ def test_hostile_entries_neither_crash_nor_hang_a_listing(models_dir, estimator)
             registry.load(name)
 
 
+def _patch_central_header(archive: Path, entry: str, offset: int, size: int, value) -> None:
+    """Overwrite one field of `entry`'s central-directory record in a zip file."""
+    data = bytearray(archive.read_bytes())
+    start = 0
+    while (at := data.find(b"PK\x01\x02", start)) != -1:
+        name_length = int.from_bytes(data[at + 28:at + 30], "little")
+        if data[at + 46:at + 46 + name_length] == entry.encode():
+            old = int.from_bytes(data[at + offset:at + offset + size], "little")
+            data[at + offset:at + offset + size] = value(old).to_bytes(size, "little")
+        start = at + 4
+    archive.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize("offset, size, value, reason", [
+    (8, 2, lambda flags: flags | 1, "RuntimeError"),  # marked encrypted
+    (10, 2, lambda method: 99, "NotImplementedError"),  # an unknown compression method
+    (24, 4, lambda length: 0xFFFF_FFF0, "claims"),  # 4 GB unpacked: a zip bomb's claim
+])
+def test_a_hostile_keras_archive_is_a_broken_entry(models_dir, offset, size, value, reason):
+    registry.save(tiny_keras(), "good")
+    path = registry.save(tiny_keras(), "hostile")
+    _patch_central_header(path / "model.keras", "config.json", offset, size, value)
+    entries = {e.name: e for e in registry.list_entries()}
+    assert entries["good"].broken is None
+    assert entries["hostile"].broken.startswith("model.keras") and reason in entries["hostile"].broken
+    with pytest.raises(RegistryError, match="model 'hostile' is broken"):
+        registry.load("hostile")
+
+
+def test_a_huge_meta_json_is_not_read(models_dir):
+    (models_dir / "huge").mkdir(parents=True)
+    with open(models_dir / "huge" / "meta.json", "wb") as meta:
+        meta.truncate(registry.MAX_JSON_BYTES + 1)  # sparse: no disk space used
+    assert "meta.json cannot be read (larger than 16 MB)" in registry.list_entries()[0].broken
+
+
 def test_a_keras_file_with_code_in_it_is_not_run(models_dir):
     """A Lambda layer carries Python bytecode; safe mode refuses to deserialize it."""
     import keras

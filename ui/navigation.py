@@ -41,22 +41,35 @@ def path_of(name: str) -> str:
     return next(page.path for page in PAGES if page.name == name)
 
 
+ROUTED_KEY = "navigation_routed"  # set by the router for the page run it starts
+RERAN_KEY = "navigation_reran"  # this session has rerun once to get routed
+
+
+def mark_routed() -> None:
+    """Called by streamlit_app.py just before it runs the page: this run went through it."""
+    import streamlit as st
+
+    st.session_state[ROUTED_KEY] = True
+
+
 def ensure_routed() -> None:
-    """Leave Streamlit's old folder-based multipage mode for good.
+    """Leave Streamlit's old folder-based multipage mode for good, and route a first visit
+    that came in through it.
 
     Because the pages live in `pages/`, Streamlit 1.67 starts every server in that mode and
     leaves it only once some session has run `st.navigation`. Until then a request that names
     a page (a bookmark, a reload) runs that file without `streamlit_app.py`: the sidebar
     lists the files by name and the page misses the router's settings. Called first on every
-    page, this ends the mode, and on a session's first run reruns at once so that the first
-    visit is routed too. Later runs never rerun here: that would drop the click that started
-    them (AppTest, which restarts the mode on every run, relies on this).
+    page, this ends the mode and, when the router did not start this run, reruns so that it
+    does. A session reruns at most once, on its first run, so no click is dropped later
+    (AppTest, which restarts the mode on every run, relies on this).
     """
     import streamlit as st
     from streamlit.runtime.pages_manager import PagesManager
 
-    if PagesManager.uses_pages_directory:
-        PagesManager.uses_pages_directory = False
-        if "navigation_routed" not in st.session_state:
-            st.session_state.navigation_routed = True
-            st.rerun()
+    if st.session_state.pop(ROUTED_KEY, False):
+        return
+    PagesManager.uses_pages_directory = False
+    if not st.session_state.get(RERAN_KEY):
+        st.session_state[RERAN_KEY] = True
+        st.rerun()

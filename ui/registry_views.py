@@ -87,9 +87,12 @@ def model_card(entry: Entry) -> str:
              f"- saved: {meta.get('saved_at')}",
              f"- training time: {meta.get('train_seconds')} s, "
              f"stop reason: {meta.get('stop_reason')}",
-             f"- training images: {meta.get('train_images')}, "
-             f"held out for validation: {meta.get('validation_images')}",
              f"- dataset checksum: {meta.get('dataset_checksum')}", ""]
+    if "train_images" in meta:
+        lines.insert(-2, f"- training images: {meta['train_images']}, held out for "
+                         f"validation: {meta.get('validation_images', 0)}")
+    if "trees" in meta:  # a stopped forest has fewer than its description says
+        lines.insert(-2, f"- trees grown: {meta['trees']}")
     if isinstance(meta.get("description"), str):
         lines[2:2] = [meta["description"], ""]
     if metrics:

@@ -84,21 +84,28 @@ def config_from_args(args: argparse.Namespace) -> Any:
 
 
 class Progress:
-    """A one-line bar redrawn with \\r on a terminal; otherwise one line per epoch."""
+    """A one-line bar redrawn with \\r on a terminal; otherwise one line per epoch (and per
+    stage of a forest)."""
 
     def __init__(self, stream: TextIO) -> None:
         self.stream, self.tty = stream, stream.isatty()
+        self.stage_bar_open = False  # a forest's bar stays on screen when the fit stops early
 
     def __call__(self, event: Any) -> None:
         from fmnist_core.training import (BatchProgress, EpochEnd, FitProgress, PhaseChange,
                                           TrainingDone)
 
+        if self.stage_bar_open and not isinstance(event, FitProgress):
+            self.stream.write("\n")  # keep where a stopped forest got to
+            self.stage_bar_open = False
         if isinstance(event, BatchProgress) and self.tty:
             self._line(f"epoch {event.epoch + 1} {_bar(event.step, event.steps_per_epoch)} "
                        f"loss {event.loss:.4f} acc {event.accuracy:.4f} {event.images_per_second:,.0f} img/s", end="")
         elif isinstance(event, FitProgress):
+            keep_open = self.tty and event.done < event.total
             self._line(f"fitting {_bar(event.done, event.total)} {event.unit} {event.elapsed:.0f}s",
-                       end="" if self.tty and event.done < event.total else "\n")
+                       end="" if keep_open else "\n")
+            self.stage_bar_open = keep_open
         elif isinstance(event, EpochEnd):
             val = f" val_acc {event.val_accuracy:.4f}" if event.val_accuracy is not None else ""
             self._line(f"epoch {event.epoch + 1}/{event.epochs} loss {event.loss:.4f} acc {event.accuracy:.4f}"
