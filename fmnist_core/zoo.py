@@ -245,7 +245,7 @@ ZOO: dict[str, ModelSpec] = {
             "standard_cnn", "Standard CNN (standard preset)",
             "The fast CNN with twice the channels at full resolution (16) and 32 in the middle "
             "stage. Trained with mirrored images and no dropout, and averaged with the mirror at "
-            "test time, 14 epochs in batches of 256 reach 92.9-93.4% in 65-141 s on this "
+            "test time, 14 epochs in batches of 256 reach 92.9-93.4% in 59-141 s on this "
             "project's current 2-core machine (its speed varies); about 1.2 times the fast "
             "CNN's time per epoch.",
             "keras", build_standard_cnn,
