@@ -87,6 +87,8 @@ class TrainConfig:
                             "split above 0")
         if not 0 <= self.seed < 2**32:
             problems.append("the seed must be a whole number from 0 to 4294967295")
+        if self.flip_tta and self.model in ZOO and ZOO[self.model].family != "keras":
+            problems.append("averaging with the mirror image is for the Keras models")
         if self.cv_folds is not None and self.model in ZOO and ZOO[self.model].family != "sklearn":
             problems.append("k-fold cross-validation is for the scikit-learn models (sk_...)")
         if self.cv_folds is not None and not 2 <= self.cv_folds <= 10:

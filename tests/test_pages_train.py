@@ -18,7 +18,8 @@ PAGE = path_of("train")
 def start_tiny_run(app, model: str = "mlp", epochs: int = 1):
     app.selectbox(key="train_model").set_value(model).run()
     app.number_input(key="train_limit").set_value(300)
-    app.number_input(key="train_epochs").set_value(epochs)
+    if not app.number_input(key="train_epochs").disabled:  # scikit-learn models have none
+        app.number_input(key="train_epochs").set_value(epochs)
     next(b for b in app.button if "Start training" in b.label).click().run()
     assert not app.exception
     return app.session_state["train_job"]
@@ -72,6 +73,18 @@ def test_a_tiny_run_shows_its_charts_and_is_saved_and_made_active(models_dir):
     assert not app.exception, app.exception
     assert (models_dir / "tiny-run" / "meta.json").is_file()
     assert app.session_state["models_active"] == "registry:tiny-run"
+
+
+def test_a_forest_trains_from_the_page_and_reports_its_trees(models_dir):
+    app = open_page(PAGE)
+    run = start_tiny_run(app, model="sk_forest")
+    assert run.job.wait(timeout=180), "the forest did not finish"
+    assert run.job.error is None
+    stages = [e.done for e in run.job.events if isinstance(e, FitProgress)]
+    assert stages == list(range(10, 101, 10))
+    app.run()
+    assert not app.exception
+    assert any("test accuracy" in text for text in texts(app.success))
 
 
 def test_stop_ends_a_run_early_and_keeps_the_model(models_dir):

@@ -388,6 +388,8 @@ def test_early_stopping_without_validation_images_is_refused(capsys):
     assert "early stopping watches the validation loss" in capsys.readouterr().err
     # The Train page keeps the greyed-out Keras fields of a scikit-learn model: no objection.
     TrainConfig(model="sk_forest", early_stopping_patience=3, validation_split=0).validate()
+    with pytest.raises(TrainingError, match="mirror image is for the Keras models"):
+        TrainConfig(model="sk_forest", flip_tta=True).validate()
 
 
 def test_train_cli_names_match_the_engine():

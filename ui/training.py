@@ -22,6 +22,7 @@ from fmnist_core.jobs import TrainingJob
 from fmnist_core.augment import AUGMENTATIONS
 from fmnist_core.training import (PRESETS, BatchProgress, EpochEnd, FitProgress, PhaseChange,
                                   TrainConfig, TrainingDone, TrainingError)
+from fmnist_core.zoo import ZOO
 from ui import charts
 from ui.images import thumbnail_strip
 from ui.models import SESSION_MODEL_KEY, SessionModel, prepare_in_background
@@ -102,6 +103,9 @@ def config_from_state() -> TrainConfig:
         return None if value == MODEL_DEFAULT else float(value)
 
     limit = int(state[FIELDS["train_limit"]])
+    # A scikit-learn model's form keeps the greyed-out Keras fields; mirror averaging is
+    # the one the engine would refuse.
+    is_keras = ZOO[state.train_model].family == "keras"
     return TrainConfig(
         model=state.train_model,
         epochs=int(state[FIELDS["epochs"]]),
@@ -116,7 +120,7 @@ def config_from_state() -> TrainConfig:
         early_stopping_patience=int(state[FIELDS["early_stopping_patience"]]) or None,
         seed=int(state[FIELDS["seed"]]),
         train_limit=None if limit >= FULL_TRAINING_SET else limit,
-        flip_tta=bool(state[FIELDS["flip_tta"]]),
+        flip_tta=is_keras and bool(state[FIELDS["flip_tta"]]),
     )
 
 
