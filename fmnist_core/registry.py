@@ -504,7 +504,7 @@ def save(
         raise RegistryError(f"cannot create the models folder {folder} ({exc})") from None
     if target.exists() and not overwrite:
         raise RegistryError(
-            f"a model named {name!r} already exists; pick another name or overwrite it"
+            f"a model named {name!r} already exists; pick another name"
         )
     _remove_stale_temps(folder)
     temp = _temp_dir(folder)

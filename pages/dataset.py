@@ -38,7 +38,7 @@ def browse() -> None:
                          st.session_state.get("dataset_shuffle_seed"))
     page_count = max(1, -(-len(order) // PAGE_SIZE))
     page = st.number_input(f"Page (of {page_count:,})", min_value=1, max_value=page_count,
-                           value=1, step=1, key="dataset_page")
+                           step=1, key="dataset_page")
     shown = order[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
     images, labels = split_arrays(data, split)
     image_grid(

@@ -4,7 +4,7 @@ import streamlit as st
 
 from fmnist_core.classes import CLASS_NAMES
 from ui.images import pixelated
-from ui.models import active_key, model_options
+from ui.models import model_options, usable_active_key
 from ui.navigation import PAGES, ensure_routed
 from ui.resources import dataset_or_stop, samples_per_class
 from ui.text import escape_markdown
@@ -22,7 +22,7 @@ st.caption(f"Dataset: {len(data.y_train):,} training and {len(data.y_test):,} te
            f"from {data.source}.")
 
 options = model_options()
-active = active_key()
+active = usable_active_key(options)
 if active in options:
     st.success(f"Your active model: **{escape_markdown(options[active])}**", icon=":material/star:")
 elif options:

@@ -5,10 +5,12 @@ import streamlit as st
 
 from fmnist_core import paths, registry
 from ui import charts
-from ui.models import BUNDLED, SESSION, SESSION_MODEL_KEY, active_key, model_options, set_active
-from ui.registry_views import (REGISTRY_COLUMNS, SELECTED_KEY, all_entries, delete_model,
-                               folder_version, folder_zip, history_table, model_card,
-                               registry_table, rename_model, show_outcome)
+from ui.models import (BUNDLED, SESSION, SESSION_MODEL_KEY, model_options, set_active,
+                       usable_active_key)
+from ui.registry_views import (REGISTRY_COLUMNS, SELECTED_KEY, all_entries, confirm_delete_key,
+                               delete_model, folder_version, folder_zip, history_table,
+                               model_card, new_name_key, registry_table, rename_model,
+                               show_outcome)
 from ui.navigation import ensure_routed
 from ui.text import escape_markdown
 
@@ -18,7 +20,7 @@ st.title("Models")
 show_outcome()
 entries = all_entries()
 options = model_options()
-active = active_key()
+active = usable_active_key(options)
 
 active_label = options.get(active)
 if active_label:
@@ -95,10 +97,10 @@ if is_bundled:
 rename_col, delete_col = st.columns(2)
 with rename_col.form("models_rename_form"):
     st.text_input("New name", value=entry.name, max_chars=registry.MAX_NAME,
-                  key="models_new_name")
+                  key=new_name_key(entry.name))
     st.form_submit_button("Rename", on_click=rename_model, args=(entry.name,))
 with delete_col.form("models_delete_form"):
     st.checkbox(f"Yes, delete {escape_markdown(entry.name)} for everyone",
-                key="models_confirm_delete")
+                key=confirm_delete_key(entry.name))
     st.form_submit_button("Delete", icon=":material/delete:", on_click=delete_model,
                           args=(entry.name,))

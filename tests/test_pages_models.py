@@ -2,6 +2,7 @@
 rename, delete, and the downloads."""
 
 import io
+import shutil
 import zipfile
 
 import pytest
@@ -36,21 +37,46 @@ def test_make_active_rename_and_delete(app, models_dir):
     app.selectbox(key="models_selected").set_value("registry:tiny").run()
     app.button(key="models_make_active").click().run()
     assert app.session_state["models_active"] == "registry:tiny"
-    app.text_input(key="models_new_name").set_value("tiny-2")
+    app.text_input(key=registry_views.new_name_key("tiny")).set_value("tiny-2")
     next(b for b in app.button if b.label == "Rename").click().run()
     assert not app.exception
     assert (models_dir / "tiny-2").is_dir() and not (models_dir / "tiny").exists()
     assert app.session_state["models_active"] == "registry:tiny-2"
-    app.checkbox(key="models_confirm_delete").check()
+    app.checkbox(key=registry_views.confirm_delete_key("tiny-2")).check()
     next(b for b in app.button if "Delete" in b.label).click().run()
     assert not app.exception
     assert not (models_dir / "tiny-2").exists()
     assert app.session_state["models_active"] == "bundled"
 
 
+def test_the_rename_field_and_the_delete_box_belong_to_the_model_shown(app, models_dir):
+    """A tick for one model must never delete another one picked afterwards."""
+    app.selectbox(key="models_selected").set_value("registry:tiny").run()
+    app.checkbox(key=registry_views.confirm_delete_key("tiny")).check()
+    app.text_input(key=registry_views.new_name_key("tiny")).set_value("typed-for-tiny")
+    app.selectbox(key="models_selected").set_value("registry:half-saved").run()
+    assert app.text_input(key=registry_views.new_name_key("half-saved")).value == "half-saved"
+    assert app.checkbox(key=registry_views.confirm_delete_key("half-saved")).value is False
+    next(b for b in app.button if "Delete" in b.label).click().run()
+    assert not app.exception
+    assert any("Tick the box first" in text for text in texts(app.warning))
+    assert (models_dir / "tiny").is_dir() and (models_dir / "half-saved").is_dir()
+
+
+def test_an_active_model_deleted_by_someone_else_is_replaced_with_a_notice(app, models_dir):
+    app.selectbox(key="models_selected").set_value("registry:tiny").run()
+    app.button(key="models_make_active").click().run()
+    shutil.rmtree(models_dir / "tiny")  # another user of the server deletes it
+    app.switch_page(path_of("evaluate")).run()
+    assert not app.exception
+    assert any("Your active model tiny is no longer available" in t.value for t in app.toast)
+    assert app.session_state["models_active"] == "bundled"
+    assert app.selectbox(key="eval_model").value == "bundled"
+
+
 def test_a_bad_new_name_is_refused_politely(app):
     app.selectbox(key="models_selected").set_value("registry:tiny").run()
-    app.text_input(key="models_new_name").set_value("../escape")
+    app.text_input(key=registry_views.new_name_key("tiny")).set_value("../escape")
     next(b for b in app.button if b.label == "Rename").click().run()
     assert not app.exception
     assert any("Not renamed" in text for text in texts(app.error))

@@ -168,3 +168,6 @@ def test_a_growing_forest_and_a_silent_fit_have_their_own_progress_lines():
     assert fraction == 0.4 and text == "Fitting: 40 of 100 trees · about 12 s left"
     fraction, text = training.progress(events[:1], replace(config, model="sk_svm"), started_at=0.0)
     assert fraction == 0.0 and text == "Fitting: 600 training images."
+    preparing = [PhaseChange("preparing", "Random forest: seed 0")]
+    assert training.progress(preparing, config, 0.0)[1] == "Preparing: Random forest: seed 0."
+    assert "TensorFlow" in training.progress(preparing, TrainConfig(model="mlp"), 0.0)[1]

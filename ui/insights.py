@@ -302,8 +302,8 @@ def calibration_panel(classifier: Classifier, model_key: str) -> None:
                 help="T > 1: the model was over-confident; T < 1: under-confident.")
     st.plotly_chart(reliability_figure(study))
     st.caption(f"T was fitted (minimum log loss) on {study.fitted_on:,} test images and judged "
-               f"on the other {study.judged_on:,}. Dividing the logits by T changes no "
-               "prediction, only how sure they are.")
+               f"on the other {study.judged_on:,}. Dividing the model's log-probabilities by T "
+               "and normalising again changes no prediction, only how sure they are.")
 
 
 def report_panel(classifier: Classifier, model_key: str, name: str) -> None:

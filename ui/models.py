@@ -150,6 +150,21 @@ def set_active(key: str) -> None:
     st.session_state[ACTIVE_KEY] = key
 
 
+def usable_active_key(options: dict[str, str]) -> str:
+    """The active model's key; when the model has gone since it was chosen (another user
+    deleted or renamed it, or it broke), the first usable one instead, said once in a toast."""
+    active = active_key()
+    if active in options or not options:
+        return active
+    fallback = BUNDLED if BUNDLED in options else next(iter(options))
+    gone = active.removeprefix(REGISTRY_PREFIX)
+    st.toast(f"Your active model {escape_markdown(gone)} is no longer available (deleted, "
+             f"renamed or broken, perhaps by another user): now using "
+             f"{escape_markdown(options[fallback])}.", icon=":material/info:")
+    set_active(fallback)
+    return fallback
+
+
 def model_picker(label: str, key: str) -> LoadedModel | None:
     """A select box of every usable model, starting at the active one; the loaded choice,
     or None (with a friendly message) when there is none or it cannot be loaded."""
@@ -160,7 +175,7 @@ def model_picker(label: str, key: str) -> LoadedModel | None:
                 icon=":material/explore:")
         return None
     keys = list(options)
-    active = active_key()
+    active = usable_active_key(options)
     if st.session_state.get(key) not in options:
         st.session_state[key] = active if active in options else keys[0]
     chosen = st.selectbox(label, keys, format_func=options.get, key=key)

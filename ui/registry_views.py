@@ -130,9 +130,19 @@ FLASH_KEY = "models_flash"
 SELECTED_KEY = "models_selected"
 
 
+def new_name_key(name: str) -> str:
+    """The Rename field's key, one per model: picking another model shows its own name."""
+    return f"models_new_name:{name}"
+
+
+def confirm_delete_key(name: str) -> str:
+    """The delete box's key, one per model: a tick never carries over to another model."""
+    return f"models_confirm_delete:{name}"
+
+
 def rename_model(old_name: str) -> None:
     """on_click of Rename: the new name is in the form's text input."""
-    new_name = st.session_state.get("models_new_name", "")
+    new_name = st.session_state.get(new_name_key(old_name), "")
     try:
         registry.rename(old_name, new_name)
     except FmnistError as exc:
@@ -146,7 +156,7 @@ def rename_model(old_name: str) -> None:
 
 def delete_model(name: str) -> None:
     """on_click of Delete: only when the confirmation box is ticked."""
-    if not st.session_state.get("models_confirm_delete"):
+    if not st.session_state.pop(confirm_delete_key(name), False):
         st.session_state[FLASH_KEY] = ("warning", "Tick the box first: deleting cannot be undone.")
         return
     try:

@@ -204,6 +204,8 @@ def progress(events: list[Any], config: TrainConfig, started_at: float) -> tuple
         if phases and phases[-1].phase != "preparing":
             return 0.0, f"{phases[-1].phase.capitalize()}: {phases[-1].detail}."
         detail = phases[-1].detail if phases else "starting"
+        if ZOO[config.model].family != "keras":
+            return 0.0, f"Preparing: {detail}."
         return 0.0, f"Preparing: {detail} (loading TensorFlow takes a few seconds the first time)."
     last = batches[-1]
     total_steps = config.epochs * last.steps_per_epoch
