@@ -50,11 +50,20 @@ else
 endif
 
 # Debian's Chromium for the browser tests (Playwright's own browser download does not work here).
-# The emoji font only matters for the screenshots: without it the pages' icons are empty boxes.
+# The emoji font only matters for the screenshots (without it the pages' icons are empty
+# boxes), so a missing font never stops the tests.
 browser:
-	@[ -x /usr/bin/chromium ] && [ -e $(EMOJI_FONT) ] || $(MAKE) --no-print-directory install-browser
+	@[ -x /usr/bin/chromium ] || $(MAKE) --no-print-directory install-browser
+	@[ -e $(EMOJI_FONT) ] || $(MAKE) --no-print-directory install-emoji-font
 
-.PHONY: install-browser
+.PHONY: install-browser install-emoji-font
+install-emoji-font:
+ifeq ($(IS_ROOT),yes)
+	apt-get update -q && $(APT_INSTALL) fonts-noto-color-emoji
+else
+	@echo "Note: screenshots will show empty boxes for icons: sudo apt-get install fonts-noto-color-emoji"
+endif
+
 install-browser:
 ifeq ($(IS_ROOT),yes)
 	apt-get update -q && $(APT_INSTALL) chromium chromium-driver fonts-dejavu-core fonts-noto-color-emoji

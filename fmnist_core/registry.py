@@ -28,6 +28,7 @@ import os
 import pickle
 import secrets
 import shutil
+import stat
 import unicodedata
 import zipfile
 import zlib
@@ -229,9 +230,10 @@ def _parse_json(text: str | bytes) -> Any:
 def _read_json(path: Path) -> Any:
     """A JSON file's content; OSError or ValueError for anything a listing must survive:
     a pipe or device in its place (reading would block), a huge file, hostile nesting."""
-    if path.exists() and not path.is_file():
+    status = path.stat()  # FileNotFoundError when it is missing, as from reading it
+    if not stat.S_ISREG(status.st_mode):
         raise ValueError("not a regular file")
-    if path.exists() and path.stat().st_size > MAX_JSON_BYTES:
+    if status.st_size > MAX_JSON_BYTES:
         raise ValueError(f"larger than {MAX_JSON_BYTES // 2**20} MB")
     return _parse_json(path.read_bytes())
 

@@ -63,7 +63,8 @@ class TrainConfig:
 
     def validate(self) -> None:
         problems = []
-        if self.model not in ZOO:
+        family = ZOO[self.model].family if self.model in ZOO else None
+        if family is None:
             problems.append(f"unknown model {self.model!r} (choose from {', '.join(ZOO)})")
         if self.epochs < 1 or self.batch_size < 1:
             problems.append("epochs and batch size must be at least 1")
@@ -81,15 +82,14 @@ class TrainConfig:
             problems.append("L2 must be from 0 to 1")
         if self.early_stopping_patience is not None and self.early_stopping_patience < 0:
             problems.append("the early-stopping patience must not be negative (0 or none: off)")
-        if (self.early_stopping_patience and not self.validation_split
-                and self.model in ZOO and ZOO[self.model].family == "keras"):
+        if self.early_stopping_patience and not self.validation_split and family == "keras":
             problems.append("early stopping watches the validation loss: it needs a validation "
                             "split above 0")
         if not 0 <= self.seed < 2**32:
             problems.append("the seed must be a whole number from 0 to 4294967295")
-        if self.flip_tta and self.model in ZOO and ZOO[self.model].family != "keras":
+        if self.flip_tta and family == "sklearn":
             problems.append("averaging with the mirror image is for the Keras models")
-        if self.cv_folds is not None and self.model in ZOO and ZOO[self.model].family != "sklearn":
+        if self.cv_folds is not None and family == "keras":
             problems.append("k-fold cross-validation is for the scikit-learn models (sk_...)")
         if self.cv_folds is not None and not 2 <= self.cv_folds <= 10:
             problems.append("cross-validation needs 2 to 10 folds")

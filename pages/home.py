@@ -23,10 +23,8 @@ st.caption(f"Dataset: {len(data.y_train):,} training and {len(data.y_test):,} te
 
 options = model_options()
 active = usable_active_key(options)
-if active in options:
+if active in options:  # always, unless there is no model at all
     st.success(f"Your active model: **{escape_markdown(options[active])}**", icon=":material/star:")
-elif options:
-    st.info("Choose your active model on the **Models** page.", icon=":material/explore:")
 else:
     st.info("No bundled model yet, and nothing saved: the **Train** page's quick preset makes "
             "a model in about a minute.", icon=":material/explore:")

@@ -174,11 +174,9 @@ def model_picker(label: str, key: str) -> LoadedModel | None:
                 "**Train** page (the quick preset takes under a minute).",
                 icon=":material/explore:")
         return None
-    keys = list(options)
-    active = usable_active_key(options)
     if st.session_state.get(key) not in options:
-        st.session_state[key] = active if active in options else keys[0]
-    chosen = st.selectbox(label, keys, format_func=options.get, key=key)
+        st.session_state[key] = usable_active_key(options)
+    chosen = st.selectbox(label, list(options), format_func=options.get, key=key)
     try:
         return load(chosen)
     except RegistryError as exc:
