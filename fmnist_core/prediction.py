@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -29,6 +29,11 @@ DEFAULT_UNSURE: dict[str, Any] = {
     "rule": RULE, "threshold": 0.75, "calibrated_on": "default, not calibrated for this model",
 }
 MAX_UNSURE_IN_DISTRIBUTION = 0.15  # calibration never flags more held-out images than this
+# Whatever the rule, a near tie is unsure: the bundled model is right on 47% of the test
+# images whose two likeliest classes are closer than this (2% of them), 96% on the rest.
+TIE_MARGIN = 0.15
+# Why a prediction is unsure (Prediction.unsure_reason).
+TIE, LOW_CONFIDENCE, OUT_OF_SCOPE = "tie", "low confidence", "out of scope"
 
 
 @dataclass(frozen=True)
@@ -39,12 +44,21 @@ class Prediction:
     unsure: bool  # the model's calibrated rule says its evidence is too weak
     top_k: list[tuple[int, str, float]]  # (label, name, probability), most likely first
     probabilities: np.ndarray  # (10,) float32
+    unsure_reason: str = ""  # TIE, LOW_CONFIDENCE or OUT_OF_SCOPE when unsure
+    by_photo_model: bool = False  # answered by the bundled model's photo-tuned version
+    engine: str = ""  # what computed it: "LiteRT", "TensorFlow" or "scikit-learn"
+
+    @property
+    def runner_up(self) -> tuple[int, str, float]:
+        """(label, name, probability) of the second likeliest class."""
+        label = int(np.argsort(self.probabilities)[-2])
+        return label, CLASS_NAMES[label], float(self.probabilities[label])
 
     def as_dict(self) -> dict[str, Any]:
         """The JSON shape `predict --json` prints."""
         return {
             "label": self.label, "name": self.name, "confidence": round(self.confidence, 4),
-            "unsure": self.unsure,
+            "unsure": self.unsure, "unsure_reason": self.unsure_reason or None,
             "top_k": [{"label": label, "name": name, "probability": round(prob, 4)}
                       for label, name, prob in self.top_k],
         }
@@ -85,18 +99,26 @@ def predict(classifier: Classifier, images28: np.ndarray, top_k: int = 3) -> lis
         probabilities = classifier.predict_proba(batch)
         evidence = probabilities.max(axis=1) if len(probabilities) else np.zeros(0)
     threshold = float(rule["threshold"])
+    weak_evidence = OUT_OF_SCOPE if rule["rule"] == ENERGY_RULE else LOW_CONFIDENCE
+    engine = single_image_engine(classifier) if len(batch) == 1 else _batch_engine(classifier)
     k = max(1, min(int(top_k), len(CLASS_NAMES)))
     results = []
     for probs, score in zip(probabilities, evidence):
-        order = np.argsort(probs)[::-1][:k]
+        order = np.argsort(probs)[::-1]
         label = int(order[0])
+        reason = (weak_evidence if score < threshold else
+                  TIE if probs[label] - probs[order[1]] < TIE_MARGIN else "")
         results.append(Prediction(
             label=label, name=CLASS_NAMES[label], confidence=float(probs[label]),
-            unsure=bool(score < threshold),
-            top_k=[(int(i), CLASS_NAMES[int(i)], float(probs[i])) for i in order],
-            probabilities=probs.astype(np.float32),
+            unsure=bool(reason), unsure_reason=reason,
+            top_k=[(int(i), CLASS_NAMES[int(i)], float(probs[i])) for i in order[:k]],
+            probabilities=probs.astype(np.float32), engine=engine,
         ))
     return results
+
+
+def _batch_engine(classifier: Classifier) -> str:
+    return "scikit-learn" if single_image_engine(classifier) == "scikit-learn" else "TensorFlow"
 
 
 def prepare_single_images(classifier: Classifier) -> bool:
@@ -125,16 +147,30 @@ def answering(result: PipelineResult, classifier: Classifier,
 
 
 def predict_inputs(classifier: Classifier, results: Sequence[PipelineResult],
-                   photo_classifier: Classifier | None = None, top_k: int = 3) -> list[Prediction]:
+                   photo_classifier: Classifier | None = None, top_k: int = 3,
+                   scope_check: Classifier | None = None) -> list[Prediction]:
     """Predictions for prepared inputs, in order: photos go to `photo_classifier` when
     there is one (the bundled model tuned for photos), everything else to `classifier`.
-    One batched call per model."""
+    One batched call per model.
+
+    `scope_check` (the photo model, when another model answers photos) also judges every
+    photo: a model never shown photos is confidently wrong on a hat, so a photo the photo
+    model finds outside its ten classes is unsure whoever answers it."""
     chosen = [answering(r, classifier, photo_classifier) for r in results]
     predictions: dict[int, Prediction] = {}
     for model in {id(c): c for c in chosen}.values():
         rows = [i for i, c in enumerate(chosen) if c is model]
         answers = predict(model, np.stack([results[i].image28 for i in rows]), top_k=top_k)
-        predictions.update(zip(rows, answers))
+        by_photo_model = model is photo_classifier
+        predictions.update((row, replace(answer, by_photo_model=by_photo_model))
+                           for row, answer in zip(rows, answers))
+    photos = [i for i, r in enumerate(results) if r.kind == "photo" and chosen[i] is not scope_check]
+    if scope_check is not None and photos:
+        judged = predict(scope_check, np.stack([results[i].image28 for i in photos]))
+        for row, judgement in zip(photos, judged):
+            if judgement.unsure and judgement.unsure_reason != TIE and not predictions[row].unsure:
+                predictions[row] = replace(predictions[row], unsure=True,
+                                           unsure_reason=OUT_OF_SCOPE)
     return [predictions[i] for i in range(len(results))]
 
 

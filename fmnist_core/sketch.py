@@ -15,7 +15,9 @@ from fmnist_core.thumbnail import PipelineResult, fit_to_side
 
 INK_THRESHOLD = 0.2  # share of full contrast a pixel needs to count as a stroke
 FILL_LEVEL = 190  # brightness of a filled outline's inside: the dataset's garments are 150-175+
-GAP_CLOSING = 1 / 25  # close gaps up to this share of the drawing's size before filling
+GAP_CLOSING = 1 / 60  # close gaps up to this share of the drawing's size before filling: a
+# pen lifted a little early, not the space between two trouser legs (a wider closing turned
+# open shapes into blocks)
 WORK_SIDE = 112  # the crop is shrunk to this long side first: 4x the output, fast morphology
 STROKE_AT_28 = 1.2  # pixels a stroke should be wide once the drawing is 28 pixels tall
 

@@ -50,7 +50,8 @@ def test_json_keeps_order_and_reports_each_bad_file(tiny_model, corpus, capsys):
     assert [row["file"] for row in rows] == files
     for case, row in zip(corpus, rows):
         if case.valid:
-            assert set(row) == {"file", "label", "name", "confidence", "unsure", "top_k"}, case.name
+            assert set(row) == {"file", "label", "name", "confidence", "unsure", "unsure_reason",
+                                "top_k"}, case.name
             assert 0 <= row["label"] <= 9 and len(row["top_k"]) == 2
             assert row["top_k"][0]["label"] == row["label"]
             assert isinstance(row["unsure"], bool) and 0 <= row["confidence"] <= 1

@@ -133,3 +133,57 @@ def test_the_energy_rule_flags_weak_evidence_even_when_one_class_leads():
     assert predictions[1].confidence > 0.6
     # A model without logits cannot use the energy rule: it falls back to the default.
     assert unsure_rule(FixedClassifier({"unsure": rule})) == DEFAULT_UNSURE
+
+
+class RowsClassifier:
+    """Answers each call with the probability rows it was given, in order."""
+
+    kind = "fake"
+    params = 0
+
+    def __init__(self, rows, meta=None):
+        self.rows = np.asarray(rows, np.float32)
+        self.meta = meta or {"unsure": {"rule": "max_probability", "threshold": 0.3,
+                                        "calibrated_on": "test"}}
+
+    def predict_proba(self, images):
+        return self.rows[: len(np.asarray(images).reshape(-1, 28, 28))]
+
+
+def _row(**probabilities):
+    row = np.zeros(10, np.float32)
+    for name, value in probabilities.items():
+        row[CLASS_NAMES.index(name.replace("_", "/").replace("T/shirt", "T-shirt"))] = value
+    return row
+
+
+def test_a_near_tie_is_unsure_even_when_the_top_class_passes_the_threshold():
+    tie = _row(T_shirt_top=0.411, Dress=0.406, Shirt=0.183)
+    clear = _row(T_shirt_top=0.7, Dress=0.2, Shirt=0.1)
+    predictions = predict(RowsClassifier([tie, clear]), np.zeros((2, 28, 28)))
+    assert predictions[0].unsure and predictions[0].unsure_reason == "tie"
+    assert predictions[0].runner_up[1] == "Dress"
+    assert not predictions[1].unsure and predictions[1].unsure_reason == ""
+
+
+def test_low_confidence_is_said_as_such():
+    low = _row(Bag=0.2, Sneaker=0.05) + 0.07
+    prediction = predict(RowsClassifier([low / low.sum()]), np.zeros((1, 28, 28)))[0]
+    assert prediction.unsure and prediction.unsure_reason == "low confidence"
+
+
+def test_the_photo_model_flags_out_of_scope_photos_whoever_answers():
+    from fmnist_core.prediction import predict_inputs
+    from fmnist_core.thumbnail import PipelineResult
+
+    confident = RowsClassifier([_row(Shirt=0.78, Coat=0.12, Pullover=0.1)] * 2)
+    judge = RowsClassifier([_row(Shirt=0.12, Coat=0.1, Bag=0.1) + 0.085] * 2,
+                           meta={"unsure": {"rule": "max_probability", "threshold": 0.5,
+                                            "calibrated_on": "test"}})
+    photo = PipelineResult(np.zeros((28, 28), np.uint8), [], "photo")
+    sketch = PipelineResult(np.zeros((28, 28), np.uint8), [], "sketch")
+    plain = predict_inputs(confident, [photo, sketch])
+    judged = predict_inputs(confident, [photo, sketch], scope_check=judge)
+    assert not plain[0].unsure  # alone, the model is sure of its "Shirt" for a hat
+    assert judged[0].unsure and not judged[0].by_photo_model
+    assert not judged[1].unsure  # drawings are not photos: the model's own rule only

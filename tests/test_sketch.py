@@ -34,6 +34,34 @@ def test_outline_on_transparent_canvas_becomes_a_filled_silhouette():
     assert abs((rows.min() + rows.max()) / 2 - 13.5) <= 1  # centred by bounding box
 
 
+
+# Trousers drawn as one outline: waistband on top, two legs, the space between them open
+# at the bottom (canvas coordinates of a 280-pixel canvas, as the app's is).
+TROUSERS = [(70, 30), (210, 30), (225, 260), (165, 260), (140, 100), (115, 260), (55, 260)]
+
+
+@pytest.mark.parametrize("brush", [10, 18])
+def test_an_open_shape_is_not_filled(brush):
+    """The space between two legs is open at the bottom: it must stay background, not be
+    closed over and filled into a block (a pen lifted early is a smaller gap)."""
+    canvas = np.zeros((280, 280, 4), np.uint8)
+    canvas[..., 3] = 255
+    cv2.polylines(canvas, [np.array(TROUSERS, np.int32)], True, (255, 255, 255, 255), brush)
+    filled = sketch_to_input(canvas).steps[1][1]
+    height, width = filled.shape
+    between_legs = filled[int(height * 0.75) : int(height * 0.95), width // 2]
+    assert (between_legs == FILL_LEVEL).mean() < 0.2
+
+
+def test_an_outline_with_a_small_gap_is_still_filled():
+    canvas = np.zeros((280, 280, 4), np.uint8)
+    canvas[..., 3] = 255
+    cv2.polylines(canvas, [np.array([(60, 40), (220, 40), (220, 250), (60, 250), (60, 46)],
+                                    np.int32)], False, (255, 255, 255, 255), 14)
+    image = sketch_to_input(canvas).image28
+    assert image[12:16, 12:16].mean() >= FILL_LEVEL - 10
+
+
 @pytest.mark.parametrize("channels, background, ink", [(3, 255, 0), (3, 0, 255), (4, 240, 30)])
 def test_stroke_colour_does_not_matter(channels, background, ink):
     reference = sketch_to_input(outline(280, 4, 0, 20, alpha_background=0)).image28

@@ -57,18 +57,16 @@ def proba_on_test_set(classifier: Classifier, model_key: str, data: Dataset) -> 
     return test_evaluation(classifier, data, model_key, data.checksum).proba
 
 
-@st.cache_data(show_spinner=False, max_entries=64)
-def _saliency(_classifier: Classifier, model_key: str, image28: np.ndarray, method: str) -> np.ndarray:
+@st.cache_data(show_spinner=False, max_entries=256)
+def _saliency(_classifier: Classifier, model_key: str, image28: np.ndarray,
+              method: str) -> tuple[int, np.ndarray, bool]:
+    """(predicted label, the overlay to show, whether the map is empty) for one image."""
+    predicted = int(np.argmax(_classifier.predict_proba(image28)[0]))
     if method == GRAD_CAM:
-        return explain.grad_cam(_classifier, image28)
-    return explain.occlusion_map(_classifier, image28)
-
-
-@st.cache_resource(show_spinner="Reading 10,000 training images through the model...",
-                   max_entries=4)
-def _train_index(_classifier: Classifier, model_key: str, _data: Dataset,
-                 checksum: str) -> embedding.FeatureIndex:
-    return embedding.build_index(_classifier, _data.x_train, size=TRAIN_SAMPLE)
+        heat = explain.grad_cam(_classifier, image28, label=predicted)
+    else:
+        heat = explain.occlusion_map(_classifier, image28, label=predicted)
+    return predicted, explain.overlay(image28, heat), not heat.any()
 
 
 @st.cache_data(show_spinner="Projecting the test set (t-SNE can take a minute on a busy "
@@ -76,6 +74,12 @@ def _train_index(_classifier: Classifier, model_key: str, _data: Dataset,
 def _embedding_map(_classifier: Classifier, model_key: str, _data: Dataset, checksum: str,
                    method: str) -> embedding.EmbeddingMap:
     return embedding.embed(_classifier, _data.x_test, method=method)
+
+
+def embedding_map(classifier: Classifier, model_key: str, data: Dataset,
+                  method: str) -> embedding.EmbeddingMap:
+    """The test set's 2-D map in the model's features, once per model, data and method."""
+    return _embedding_map(classifier, model_key, data, data.checksum, method)
 
 
 @st.cache_data(show_spinner="Looking for suspect labels...", max_entries=8)
@@ -106,20 +110,39 @@ def _report_html(_classifier: Classifier, model_key: str, _data: Dataset, checks
 
 def saliency_panel(classifier: Classifier, image28: np.ndarray, key: str = "saliency",
                    model_key: str | None = None) -> None:
-    """Which pixels the prediction rests on: occlusion (every model) or Grad-CAM (CNNs),
-    overlaid on the image. `key` must be page-prefixed and unique on the page."""
+    """Which pixels the prediction rests on: Grad-CAM (CNNs, one traced pass) or occlusion
+    (every model; 169 images through the model, so a CNN's costs a fifth of a second),
+    overlaid on the image. Cached per model and image. `key` must be page-prefixed and
+    unique on the page."""
     image28 = np.asarray(image28, np.float32).reshape(28, 28)
     model_key = model_key or model_key_of(classifier)
-    methods = [OCCLUSION, GRAD_CAM] if explain.has_conv_layer(classifier) else [OCCLUSION]
+    methods = [GRAD_CAM, OCCLUSION] if explain.has_conv_layer(classifier) else [OCCLUSION]
     method = st.radio("Saliency", methods, horizontal=True, key=f"{key}_method",
-                      help="Occlusion: how much the probability drops when a 6x6 patch is "
-                           "blacked out. Grad-CAM: the last convolution layer's evidence.")
-    heat = _saliency(classifier, model_key, image28, method)
-    predicted = int(np.argmax(classifier.predict_proba(image28)[0]))
-    st.image(explain.overlay(image28, heat), width=224,
-             caption=f"Why {CLASS_NAMES[predicted]}: bright = mattered most")
-    if not heat.any():
+                      help="Grad-CAM: the last convolution layer's evidence. Occlusion: how "
+                           "much the probability drops when a 6x6 patch is blacked out.")
+    predicted, overlay, empty = _saliency(classifier, model_key, image28, method)
+    st.image(overlay, width=224, caption=f"Why {CLASS_NAMES[predicted]}: bright = mattered most")
+    if empty:
         st.caption("No pixel raised this prediction in this map; try the other method.")
+
+
+@st.cache_resource(show_spinner=False, max_entries=4)
+def _train_index(_classifier: Classifier, model_key: str, _data: Dataset,
+                 checksum: str) -> embedding.FeatureIndex:
+    """Features of 10,000 training images: once per model per server (model_work starts it
+    in the background when the model loads)."""
+    return embedding.build_index(_classifier, _data.x_train, size=TRAIN_SAMPLE)
+
+
+def train_index(classifier: Classifier, model_key: str, data: Dataset) -> embedding.FeatureIndex:
+    return _train_index(classifier, model_key, data, data.checksum)
+
+
+@st.cache_data(show_spinner=False, max_entries=256)
+def _nearest(_classifier: Classifier, model_key: str, image28: np.ndarray, k: int,
+             _data: Dataset, checksum: str) -> tuple[np.ndarray, np.ndarray]:
+    index = train_index(_classifier, model_key, _data)
+    return embedding.nearest_training_images(_classifier, image28, _data, k, index)
 
 
 def similar_images_panel(classifier: Classifier, image28: np.ndarray, k: int = 8,
@@ -128,8 +151,10 @@ def similar_images_panel(classifier: Classifier, image28: np.ndarray, k: int = 8
     among 10,000 training images), with their classes and similarity."""
     data = dataset_or_stop()
     model_key = model_key or model_key_of(classifier)
-    index = _train_index(classifier, model_key, data, data.checksum)
-    nearest, similarity = embedding.nearest_training_images(classifier, image28, data, k, index)
+    with st.spinner("Reading 10,000 training images through the model (once per model)..."):
+        nearest, similarity = _nearest(classifier, model_key,
+                                       np.asarray(image28, np.float32).reshape(28, 28), k,
+                                       data, data.checksum)
     image_grid(
         data.x_train[nearest],
         captions=[f"{CLASS_NAMES[data.y_train[i]]} · {s:.2f}" for i, s in zip(nearest, similarity)],
@@ -201,7 +226,7 @@ def embedding_map_panel(classifier: Classifier, model_key: str | None = None,
     method = st.radio("Projection", embedding.METHODS, horizontal=True, key=f"{key}_method",
                       help="PCA keeps global distances; t-SNE keeps neighbourhoods "
                            "(clusters) but distances between clusters mean little.")
-    emap = _embedding_map(classifier, model_key, data, data.checksum, method)
+    emap = embedding_map(classifier, model_key, data, method)
     proba = proba_on_test_set(classifier, model_key, data)
     labels = data.y_test[emap.indices]
     predicted = proba[emap.indices].argmax(axis=1)

@@ -22,6 +22,7 @@ from fmnist_core import paths, prediction, registry
 from fmnist_core.classifier import Classifier
 from fmnist_core.errors import RegistryError
 from fmnist_core.photo_head import photo_classifier_or_none
+from ui import model_work
 from ui.text import escape_markdown
 
 BUNDLED = "bundled"
@@ -108,8 +109,8 @@ def load(key: str) -> LoadedModel:
         session_model = st.session_state.get(SESSION_MODEL_KEY)
         if session_model is None:
             raise RegistryError("this session has no unsaved model: train one on the Train page")
-        return LoadedModel(key, "the unsaved model from Train", session_model.classifier,
-                           f"session:{session_model.token}")
+        return _warmed(LoadedModel(key, "the unsaved model from Train", session_model.classifier,
+                                   f"session:{session_model.token}"))
     if key == BUNDLED:
         folder = registry.default_model_path()
         if not folder.is_dir():
@@ -123,7 +124,15 @@ def load(key: str) -> LoadedModel:
     else:
         raise RegistryError(f"unknown model {key!r}")
     version = _version(folder)
-    return LoadedModel(key, label, _load_folder(str(folder), version), f"{folder}@{version}")
+    return _warmed(LoadedModel(key, label, _load_folder(str(folder), version),
+                               f"{folder}@{version}"))
+
+
+def _warmed(model: LoadedModel) -> LoadedModel:
+    """The model, with its per-model work (test set, similar-image index, map) started in
+    the background the first time it is seen."""
+    model_work.warm_up(model.classifier, model.fingerprint)
+    return model
 
 
 @st.cache_resource(show_spinner="Loading the photo model...", max_entries=2)

@@ -1,0 +1,57 @@
+"""Work that depends only on a model, done once per model per server, in the background.
+
+A model's test-set evaluation, the features of 10,000 training images (for "similar
+images") and its PCA map take seconds each. They start when the model loads, one model at a
+time on one background thread, and land in the same Streamlit caches the pages read: a page
+that asks before they are done waits for the running computation (Streamlit holds one lock
+per cached value) instead of starting it again, and nobody's click pays for it later.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+
+from fmnist_core.classifier import Classifier
+
+LOG = logging.getLogger(__name__)
+
+_queue: queue.Queue[tuple[Classifier, str]] = queue.Queue()
+_started: set[str] = set()  # model keys handed to the worker, at most once each
+_lock = threading.Lock()
+_worker: threading.Thread | None = None
+
+
+def warm_up(classifier: Classifier, model_key: str) -> None:
+    """Queue the model's derived work (once per `model_key`); returns at once."""
+    global _worker
+    with _lock:
+        if model_key in _started:
+            return
+        _started.add(model_key)
+        if _worker is None:
+            # A daemon: a server (or a test run) that exits never waits for it.
+            _worker = threading.Thread(target=_work, name="model-work", daemon=True)
+            _worker.start()
+    _queue.put((classifier, model_key))
+
+
+def _work() -> None:
+    while True:
+        classifier, model_key = _queue.get()
+        try:
+            _compute(classifier, model_key)
+        except Exception as error:  # noqa: BLE001 - a page that needs it computes it and says why
+            LOG.warning("background work for model %s failed: %s", model_key, error)
+
+
+def _compute(classifier: Classifier, model_key: str) -> None:
+    from ui.evaluations import test_evaluation
+    from ui.insights import embedding_map, train_index
+    from ui.resources import dataset
+
+    data = dataset()
+    test_evaluation(classifier, data, model_key, data.checksum)
+    train_index(classifier, model_key, data)
+    embedding_map(classifier, model_key, data, "PCA")
