@@ -6,11 +6,10 @@ import streamlit as st
 
 from fmnist_core.classes import CLASS_NAMES
 from ui import canvas, classify
-from ui.images import thumbnail_strip
 from ui.layout import lazy_tabs
 from ui.models import model_picker
-from ui.resources import dataset_or_stop
 from ui.navigation import ensure_routed
+from ui.resources import dataset_or_stop
 
 ensure_routed()
 
@@ -40,11 +39,13 @@ def uploads() -> None:
             classify.show_error(outcome)
     readable = [o for o in outcomes if o.result is not None]
     if readable:
-        thumbnail_strip([o.result.image28 for o in readable],
-                        [classify.prediction_caption(o) for o in readable], scale=4)
-    table = classify.outcomes_table(outcomes)
+        st.image([classify.photo_thumbnail(o) for o in readable],
+                 caption=[f"{classify.short_name(o.name)}: {classify.prediction_caption(o)}"
+                          for o in readable])
+    table = classify.outcomes_table(outcomes, model.label)
     st.dataframe(table, hide_index=True, column_config={
-        "confidence": st.column_config.NumberColumn(format="percent")})
+        "confidence": st.column_config.NumberColumn(format="percent"),
+        "second confidence": st.column_config.NumberColumn(format="percent")})
     st.download_button("Download the predictions (CSV)", classify.table_csv(table),
                        icon=":material/download:",
                        file_name="predictions.csv", mime="text/csv", on_click="ignore",
@@ -64,31 +65,44 @@ def drawing() -> None:
     if clear_col.button("Clear", icon=":material/ink_eraser:", key="classify_clear"):
         st.session_state.classify_canvas_version = st.session_state.get(
             "classify_canvas_version", 0) + 1
-    draw_col, result_col = st.columns([1.4, 2])  # the 280-px canvas must fit at 1280 px
-    with draw_col:
-        rgba = canvas.draw(f"classify_canvas_{st.session_state.get('classify_canvas_version', 0)}",
-                           stroke_width=brush)
-        st.caption("Undo and redo are in the canvas toolbar. Fill the square, like the "
-                   "dataset's thumbnails.")
-    with result_col:
-        if rgba is None or not np.asarray(rgba)[..., :3].any():
-            st.info("Draw a garment to see the model's guess.", icon=":material/draw:")
-            return
-        classify.show_prediction(model, classify.drawing_outcome(model, rgba),
-                                 key="classify_drawing")
+    # The canvas keeps its full width; the answer goes beside it, or below on a narrow screen.
+    with st.container(horizontal=True, gap="medium"):
+        with st.container(width=canvas.CANVAS_SIDE + 20):
+            rgba = canvas.draw(
+                f"classify_canvas_{st.session_state.get('classify_canvas_version', 0)}",
+                stroke_width=brush)
+            st.caption("Undo and redo are in the canvas toolbar. Fill the square, like the "
+                       "dataset's thumbnails.")
+        with st.container(width="stretch"):
+            if rgba is None or not np.asarray(rgba)[..., :3].any():
+                st.info("Draw a garment to see the model's guess.", icon=":material/draw:")
+                return
+            classify.show_prediction(model, classify.drawing_outcome(model, rgba),
+                                     key="classify_drawing")
+
+
+def _random_position(pool_size: int, key: str) -> None:
+    st.session_state[key] = int(np.random.default_rng().integers(pool_size))
 
 
 @st.fragment
 def test_image() -> None:
-    """Any of the 10,000 test images, chosen by number, by class or at random."""
+    """Any of the 10,000 test images, by number, or browsing one class, or at random."""
     class_col, index_col, random_col = st.columns([2, 2, 1], vertical_alignment="bottom")
     wanted = class_col.selectbox("Class", ["any", *CLASS_NAMES], key="classify_test_class")
-    if random_col.button("Random", icon=":material/casino:", key="classify_test_random"):
-        pool = (np.arange(len(data.y_test)) if wanted == "any"
-                else np.flatnonzero(data.y_test == CLASS_NAMES.index(wanted)))
-        st.session_state.classify_test_index = int(np.random.default_rng().choice(pool))
-    index = index_col.number_input("Test image number", 0, len(data.y_test) - 1,
-                                   key="classify_test_index")
+    if wanted == "any":
+        pool, key, label = np.arange(len(data.y_test)), "classify_test_index", "Test image number"
+    else:
+        pool = np.flatnonzero(data.y_test == CLASS_NAMES.index(wanted))
+        key, label = f"classify_test_position_{wanted}", f"{wanted} number (of {len(pool):,})"
+    random_col.button("Random", icon=":material/casino:", key="classify_test_random",
+                      on_click=_random_position, args=(len(pool), key))
+    position = index_col.number_input(label, 0, len(pool) - 1, key=key,
+                                      help="With a class chosen, the number browses that "
+                                           "class's test images only.")
+    index = int(pool[position])
+    if wanted != "any":
+        st.caption(f"Test image #{index}")
     outcome = classify.test_image_outcome(model, data.x_test[index], index)
     classify.show_prediction(model, outcome, key="classify_test",
                              true_label=int(data.y_test[index]))

@@ -47,7 +47,8 @@ def test_an_upload_can_be_shown_as_a_star_on_the_embedding_map(app, real_data):
     app.get("file_uploader")[0].set_value(("sneaker.png", png_bytes(sneaker), "image/png"))
     app.run()
     assert "classify_upload_map_chart" not in {c.key for c in app.get("plotly_chart")}
-    app.toggle(key="classify_upload_map_toggle").set_value(True).run()
+    app.session_state["classify_upload_panel"] = classify.MAP_PANEL
+    app.run()
     assert not app.exception
     chart = next(c for c in app.get("plotly_chart") if c.key == "classify_upload_map_chart")
     trace_names = [trace.get("name") for trace in json.loads(chart.proto.spec)["data"]]
@@ -118,7 +119,7 @@ def test_the_real_canvas_component_runs_under_apptest(app):
 
 def test_the_csv_neutralises_file_names_that_look_like_formulas():
     table = classify.outcomes_table([classify.Outcome("=HYPERLINK(1).png", error="bad"),
-                                     classify.Outcome("shoe.png", error="bad")])
+                                     classify.Outcome("shoe.png", error="bad")], "model 'x'")
     lines = classify.table_csv(table).decode().splitlines()
     assert lines[1].startswith("'=HYPERLINK") and lines[2].startswith("shoe.png")
 
@@ -135,11 +136,11 @@ def test_with_the_bundled_model_a_photo_goes_to_the_photo_model(models_dir):
     app.get("file_uploader")[0].set_value(("shirt.jpg", buffer.getvalue(), "image/jpeg"))
     app.run()
     assert not app.exception and not app.error
-    assert any("photo-tuned version" in c for c in texts(app.caption))
+    assert any("Answered by the photo-tuned bundled model" in c for c in texts(app.caption))
     app.get("file_uploader")[0].set_value(("test.png", png_bytes(np.zeros((28, 28), np.uint8)),
                                            "image/png"))
     app.run()
-    assert not app.exception and not any("photo-tuned version" in c for c in texts(app.caption))
+    assert not app.exception and not any("photo-tuned" in c for c in texts(app.caption))
 
 
 def test_single_images_move_to_litert_and_the_page_says_what_answered(models_dir):
@@ -152,7 +153,70 @@ def test_single_images_move_to_litert_and_the_page_says_what_answered(models_dir
     while time.monotonic() < deadline and not any("(LiteRT)" in t for t in timings):
         app.number_input(key="classify_test_index").set_value(len(timings) + 1).run()
         assert not app.exception
-        timings += [c for c in texts(app.caption) if c.startswith("The model answered in")]
+        timings += [c for c in texts(app.caption) if c.startswith("Answered by the bundled")]
         time.sleep(1)
-    assert re.fullmatch(r"The model answered in \d+\.\d ms \(LiteRT\)\.", timings[-1]), timings
+    assert re.fullmatch(r"Answered by the bundled model in \d+\.\d ms \(LiteRT\)\.",
+                        timings[-1]), timings
     assert all(re.search(r"\((LiteRT|TensorFlow)\)", t) for t in timings)
+
+
+def test_a_class_browses_its_own_test_images(app, real_data):
+    app.session_state["classify_tab"] = classify.TEST_IMAGE_TAB
+    app.run()
+    app.selectbox(key="classify_test_class").set_value("Sneaker").run()
+    app.number_input(key="classify_test_position_Sneaker").set_value(3).run()
+    assert not app.exception
+    index = int(np.flatnonzero(real_data.y_test == CLASS_NAMES.index("Sneaker"))[3])
+    assert f"Test image #{index}" in texts(app.caption)
+    assert any("True class: **Sneaker**" in text for text in texts(app.markdown))
+
+
+def test_the_answer_comes_first_and_the_pipeline_is_one_click_away(models_dir):
+    from hostile import garment
+
+    app = open_page(PAGE, active_model="bundled")
+    buffer = io.BytesIO()
+    Image.fromarray(garment(300, 400)).save(buffer, format="JPEG")
+    app.get("file_uploader")[0].set_value(("shirt.jpg", buffer.getvalue(), "image/jpeg"))
+    app.run()
+    captions = [c for image in app.image for c in image.captions]
+    assert captions.count("What the model sees (28x28)") == 1
+    assert "garment mask" not in captions  # the pipeline is a panel, closed until opened
+    app.session_state["classify_upload_panel"] = classify.PIPELINE_PANEL
+    app.run()
+    captions = [c for image in app.image for c in image.captions]
+    assert not app.exception and "garment mask" in captions
+    assert captions.count("What the model sees (28x28)") == 1
+    assert "model input 28x28" not in captions  # shown once, above
+
+
+def test_a_photo_answered_by_another_model_offers_the_photo_model(app):
+    from hostile import garment
+
+    buffer = io.BytesIO()
+    Image.fromarray(garment(300, 400)).save(buffer, format="JPEG")
+    app.get("file_uploader")[0].set_value(("shirt.jpg", buffer.getvalue(), "image/jpeg"))
+    app.run()
+    assert any("never tuned for photos" in text for text in texts(app.info))
+    app.button(key="classify_upload_use_photo_model").click().run()
+    assert not app.exception
+    assert app.selectbox(key="classify_model").value == "bundled"
+    assert any("Answered by the photo-tuned bundled model" in c for c in texts(app.caption))
+
+
+def test_the_gallery_shows_the_photos_and_a_tidy_csv(app, real_data):
+    long_name = "a-very-long-file-name-from-a-phone-camera-20261207-123456.png"
+    files = [(long_name, png_bytes(real_data.x_test[0]), "image/png"),
+             ("b.png", png_bytes(real_data.x_test[1]), "image/png")]
+    app.get("file_uploader")[0].set_value(files)
+    app.run()
+    gallery = app.image[0]
+    assert gallery.captions[0].startswith(classify.short_name(long_name) + ":")
+    assert len(classify.short_name(long_name)) <= 22
+    rows = classify.table_csv(app.dataframe[0].value).decode().splitlines()
+    header = rows[0].split(",")
+    assert header[:7] == ["file", "prediction", "confidence", "unsure", "second guess",
+                          "second confidence", "model"]
+    confidence = rows[1].split(",")[2]
+    assert len(confidence.split(".")[-1]) <= 4  # no 16-digit confidences
+    assert "model 'tiny'" in rows[1]

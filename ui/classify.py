@@ -1,5 +1,5 @@
 """The Classify page's work: uploads, drawings and test images to predictions, and the view
-of one prediction (pipeline steps, the 28x28 input, probabilities, why, similar images).
+of one prediction (the answer first, then why, similar images, the map, the pipeline).
 
 Uploads are prepared one by one (decoding and the photo pipeline, cached by content) and
 then classified with ONE batched call, however many files there are.
@@ -10,7 +10,7 @@ from __future__ import annotations
 import io
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -20,13 +20,14 @@ from fmnist_core.classes import CLASS_NAMES
 from fmnist_core.errors import FmnistError
 from fmnist_core.image_input import SUFFIXES, decode_image
 from fmnist_core.photo import prepare
-from fmnist_core.prediction import Prediction, answering, predict_inputs, single_image_engine
+from fmnist_core.prediction import OUT_OF_SCOPE, TIE, Prediction, predict_inputs
 from fmnist_core.sketch import sketch_to_input
 from fmnist_core.thumbnail import PipelineResult
 from ui import charts
 from ui.images import pixelated, squared
 from ui.insights import embedding_map_panel, saliency_panel, similar_images_panel
-from ui.models import LoadedModel, photo_classifier_for
+from ui.layout import lazy_tabs
+from ui.models import BUNDLED, LoadedModel, photo_classifier
 from ui.text import escape_markdown
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -37,16 +38,17 @@ DRAW_TAB = ":material/draw: Draw"
 TEST_IMAGE_TAB = ":material/target: Test image"
 
 
-@dataclass
+@dataclass(frozen=True)
 class Outcome:
-    """One input's fate: its pipeline and prediction, or why it could not be classified."""
+    """One input's fate: its pipeline and prediction (which records the model and engine
+    that answered), or why it could not be classified."""
 
     name: str
     result: PipelineResult | None = None
     prediction: Prediction | None = None
     error: str | None = None
-    by_photo_model: bool = False  # answered by the bundled model's photo-tuned version
-    timing: str = ""  # how long the model took, and what computed it
+    milliseconds: float = 0.0  # how long the model took for the batch this input was in
+    batch_size: int = 1
 
 
 @st.cache_data(show_spinner=False, max_entries=128)
@@ -64,39 +66,32 @@ def classify_files(model: LoadedModel, files: Sequence[tuple[str, bytes]]) -> li
             outcomes.append(Outcome(name, result=prepare_upload(data, name)))
         except FmnistError as exc:
             outcomes.append(Outcome(name, error=str(exc)))
-    classify_outcomes(model, outcomes)
-    return outcomes
+    return predicted(model, outcomes)
 
 
-def classify_outcomes(model: LoadedModel, outcomes: Sequence[Outcome]) -> None:
-    """Fill in the prediction of every outcome that has a model input, in one call."""
-    ready = [outcome for outcome in outcomes if outcome.result is not None]
+def predicted(model: LoadedModel, outcomes: Sequence[Outcome]) -> list[Outcome]:
+    """The outcomes with a prediction for every one that has a model input, from one
+    batched call per answering model: photos go to the photo-tuned model when `model` is
+    the bundled one, and the photo model judges every photo's scope whoever answers."""
+    ready = [outcome.result for outcome in outcomes if outcome.result is not None]
     if not ready:
-        return
-    photo_classifier = photo_classifier_for(model)
+        return list(outcomes)
+    photo_model = photo_classifier()
+    answers_photos = model.key == BUNDLED and photo_model is not None
     start = time.perf_counter()
-    predictions = predict_inputs(model.classifier, [o.result for o in ready], photo_classifier)
+    answers = iter(predict_inputs(model.classifier, ready,
+                                  photo_model if answers_photos else None,
+                                  scope_check=photo_model))
     milliseconds = (time.perf_counter() - start) * 1000
-    for outcome, prediction in zip(ready, predictions):
-        outcome.prediction = prediction
-        answered_by = answering(outcome.result, model.classifier, photo_classifier)
-        outcome.by_photo_model = answered_by is photo_classifier
-        outcome.timing = (f"The model answered in {milliseconds:.1f} ms "
-                          f"({single_image_engine(answered_by)})." if len(ready) == 1 else
-                          f"The model answered all {len(ready)} inputs in one batch, "
-                          f"in {milliseconds:.1f} ms.")
-
-
-def classify_one(model: LoadedModel, name: str, result: PipelineResult) -> Outcome:
-    outcome = Outcome(name, result=result)
-    classify_outcomes(model, [outcome])
-    return outcome
+    return [replace(outcome, prediction=next(answers), milliseconds=milliseconds,
+                    batch_size=len(ready)) if outcome.result is not None else outcome
+            for outcome in outcomes]
 
 
 def drawing_outcome(model: LoadedModel, rgba: np.ndarray) -> Outcome:
     """A canvas drawing through the sketch pipeline and the model."""
     try:
-        return classify_one(model, "your drawing", sketch_to_input(rgba))
+        return predicted(model, [Outcome("your drawing", result=sketch_to_input(rgba))])[0]
     except FmnistError as exc:
         return Outcome("your drawing", error=str(exc))
 
@@ -104,26 +99,36 @@ def drawing_outcome(model: LoadedModel, rgba: np.ndarray) -> Outcome:
 def test_image_outcome(model: LoadedModel, image: np.ndarray, index: int) -> Outcome:
     """A test image is already the model's input: no pipeline, one step to show."""
     result = PipelineResult(np.asarray(image, np.uint8), [("test image", image)], "fmnist")
-    return classify_one(model, f"test image #{index}", result)
+    return predicted(model, [Outcome(f"test image #{index}", result=result)])[0]
 
 
-def outcomes_table(outcomes: Sequence[Outcome]) -> pd.DataFrame:
-    """One row per input: file, prediction, confidence, the runner-up, or the error."""
+def short_name(name: str, limit: int = 22) -> str:
+    """A file name that fits under a thumbnail: the middle goes, the start and end stay."""
+    if len(name) <= limit:
+        return name
+    keep = limit - 1
+    return f"{name[: keep - keep // 2]}…{name[-(keep // 2):]}"
+
+
+def outcomes_table(outcomes: Sequence[Outcome], model_label: str) -> pd.DataFrame:
+    """One row per input: file, prediction, confidence, the runner-up and the model that
+    answered, or the error. Empty cells where there is nothing to say."""
     rows = []
     for outcome in outcomes:
         prediction = outcome.prediction
         if prediction is None:
-            rows.append({"file": outcome.name, "prediction": None, "confidence": None,
-                         "unsure": None, "second guess": None, "problem": outcome.error})
+            rows.append({"file": outcome.name, "problem": outcome.error})
             continue
-        second = int(np.argsort(prediction.probabilities)[-2])
+        _, second_name, second_probability = prediction.runner_up
         rows.append({"file": outcome.name, "prediction": prediction.name,
-                     "confidence": float(prediction.confidence), "unsure": bool(prediction.unsure),
-                     "second guess": f"{CLASS_NAMES[second]} "
-                                     f"({prediction.probabilities[second]:.0%})",
-                     "problem": None})
+                     "confidence": round(prediction.confidence, 4),
+                     "unsure": prediction.unsure_reason or "no",
+                     "second guess": second_name,
+                     "second confidence": round(second_probability, 4),
+                     "model": answered_by(prediction, model_label)})
     return pd.DataFrame(rows, columns=["file", "prediction", "confidence", "unsure",
-                                       "second guess", "problem"])
+                                       "second guess", "second confidence", "model",
+                                       "problem"])
 
 
 def table_csv(table: pd.DataFrame) -> bytes:
@@ -146,67 +151,124 @@ def show_error(outcome: Outcome) -> None:
 
 
 def prediction_caption(outcome: Outcome) -> str:
-    """'name: Sneaker 97%' for a gallery tile, marked when the model is unsure."""
-    name = escape_markdown(outcome.name)
+    """'Sneaker 97%' under a gallery tile, marked when the model is unsure."""
     if outcome.prediction is None:
-        return f"{name}: ❌ not an image it can read"
+        return "❌ not an image it can read"
     prediction = outcome.prediction
-    flag = " ⚠️ unsure" if prediction.unsure else ""
-    return f"{name}  \n**{prediction.name}** {prediction.confidence:.0%}{flag}"
+    flag = " ⚠️" if prediction.unsure else ""
+    return f"{prediction.name} {prediction.confidence:.0%}{flag}"
 
 
-# What to try when the model is unsure, by the kind of input (PipelineResult.kind).
-UNSURE_ADVICE = {
-    "photo": "Try a photo of the garment alone on a plain background, filling the frame.",
-    "sketch": "Try drawing the garment's whole silhouette, large, filling the square.",
-    "fmnist": "Even in the dataset's own format this image is ambiguous to the model.",
-}
-STEP_WIDTH = 140  # pixels: every pipeline picture at the same size, side by side
+def photo_thumbnail(outcome: Outcome, side: int = 112) -> np.ndarray:
+    """The input as the person gave it (a photo's first pipeline step), squared and small."""
+    from PIL import Image
+
+    picture = outcome.result.steps[0][1] if outcome.result and outcome.result.steps else \
+        np.zeros((side, side), np.uint8)
+    image = Image.fromarray(squared(np.asarray(picture)))
+    return np.asarray(image.resize((side, side), Image.Resampling.BILINEAR))
+
+
+def answered_by(prediction: Prediction, model_label: str) -> str:
+    return "the photo-tuned bundled model" if prediction.by_photo_model else model_label
+
+
+def unsure_message(prediction: Prediction, kind: str) -> str:
+    """Why the model is unsure, and what may help, for what was seen: a tie, a weak top
+    class, or an input unlike its ten classes."""
+    if prediction.unsure_reason == TIE:
+        _, second, probability = prediction.runner_up
+        message = (f"The model hesitates between **{prediction.name}** "
+                   f"({prediction.confidence:.0%}) and **{second}** ({probability:.0%}).")
+        return message + {
+            "photo": " A photo showing the whole garment (sleeves, collar, length) helps "
+                     "tell them apart.",
+            "sketch": " Draw what tells them apart: sleeves, collar, length.",
+        }.get(kind, " Even people find such images hard.")
+    if prediction.unsure_reason == OUT_OF_SCOPE and kind == "photo":
+        return ("This does not look enough like any of the ten classes. It may be something "
+                "they do not include (hats, shorts, skirts, bags of other shapes); if it is "
+                "one of them, a photo of it alone, filling the frame, helps.")
+    return {
+        "photo": "The model is not confident about this photo: none of its ten classes "
+                 "fits it well.",
+        "sketch": "The model is not confident: try the garment's whole silhouette, large, "
+                  "filling the square.",
+    }.get(kind, "Even in the dataset's own format this image is ambiguous to the model.")
+
+
+def _use_photo_model() -> None:
+    st.session_state["classify_model"] = BUNDLED
+
+
+def show_answer(model: LoadedModel, outcome: Outcome, key: str, true_label: int | None) -> None:
+    """The headline, why it may be wrong, and which model answered how fast."""
+    prediction, result = outcome.prediction, outcome.result
+    st.markdown(f"### {prediction.name} · {prediction.confidence:.1%}")
+    if true_label is not None:
+        verdict = "✅ right" if prediction.label == true_label else "❌ wrong"
+        st.markdown(f"True class: **{CLASS_NAMES[true_label]}** {verdict}")
+    if prediction.unsure:
+        st.warning(unsure_message(prediction, result.kind), icon=":material/warning:")
+    timing = (f"in {outcome.milliseconds:.1f} ms ({prediction.engine})" if outcome.batch_size == 1
+              else f"with the other {outcome.batch_size - 1} inputs in one batch, in "
+                   f"{outcome.milliseconds:.1f} ms")
+    who = answered_by(prediction, escape_markdown(model.label))
+    if prediction.by_photo_model:
+        st.caption(f"Answered by {who} {timing}: photos go to it, since it has the same "
+                   "convolutions as the bundled model with a last layer refitted on real photos.")
+        return
+    st.caption(f"Answered by {who} {timing}.")
+    if result.kind == "photo" and photo_classifier() is not None and model.key != BUNDLED:
+        st.info(f"{who.capitalize()} was never tuned for photos; the bundled model's "
+                "photo-tuned version usually reads photos better.", icon=":material/info:")
+        st.button("Answer photos with the photo-tuned model", on_click=_use_photo_model,
+                  icon=":material/photo_camera:", key=f"{key}_use_photo_model")
 
 
 def show_prediction(model: LoadedModel, outcome: Outcome, key: str,
                     true_label: int | None = None) -> None:
-    """The full story of one prediction: pipeline steps, model input, probabilities, why,
-    and the training images the model finds most alike."""
+    """One prediction, answer first: the headline, the 28x28 input beside the top-5
+    probabilities, then one panel at a time (why, similar images, the map, the pipeline):
+    only the open panel is computed."""
     if outcome.prediction is None or outcome.result is None:
         show_error(outcome)
         return
     prediction, result = outcome.prediction, outcome.result
+    show_answer(model, outcome, key, true_label)
+    input_col, chart_col = st.columns([1, 2.4], vertical_alignment="center")
+    input_col.image(pixelated(result.image28, 6), caption="What the model sees (28x28)")
+    chart_col.plotly_chart(charts.probability_figure(prediction.probabilities, top_k=5),
+                           key=f"{key}_probabilities", config={"displayModeBar": False})
+    # The model that answered is the one explained; the photo model shares the bundled
+    # model's features, so similar images and the map stay the bundled model's.
+    explained = photo_classifier() if prediction.by_photo_model else model.classifier
+    explained_key = f"{model.fingerprint}:photo" if prediction.by_photo_model else model.fingerprint
+    panels = {
+        WHY_PANEL: lambda: saliency_panel(explained, result.image28, key=f"{key}_saliency",
+                                          model_key=explained_key),
+        SIMILAR_PANEL: lambda: similar_images_panel(model.classifier, result.image28, k=8,
+                                                    key=f"{key}_similar",
+                                                    model_key=model.fingerprint),
+        MAP_PANEL: lambda: embedding_map_panel(model.classifier, model.fingerprint,
+                                               new_image=result.image28, key=f"{key}_map"),
+    }
     if len(result.steps) > 1:
-        st.markdown("**What the pipeline did**")
-        with st.container(horizontal=True):
-            for title, picture in result.steps:
-                small = max(np.shape(picture)[:2]) <= 56
-                st.image(squared(pixelated(picture, 5) if small else picture), caption=title,
-                         width=STEP_WIDTH)
-    input_col, chart_col, why_col = st.columns([1, 2, 1.3])
-    with input_col:
-        st.image(pixelated(result.image28, 6), caption="What the model sees (28x28)")
-        if true_label is not None:
-            verdict = "✅" if prediction.label == true_label else "❌"
-            st.markdown(f"True class: **{CLASS_NAMES[true_label]}** {verdict}")
-    with chart_col:
-        st.markdown(f"### {prediction.name} · {prediction.confidence:.1%}")
-        if prediction.unsure:
-            st.warning("The model is unsure: this does not look enough like any of its ten "
-                       "classes. " + UNSURE_ADVICE.get(result.kind, ""), icon=":material/warning:")
-        if outcome.by_photo_model:
-            st.caption("Photos go to the bundled model's photo-tuned version: the same "
-                       "convolutions with a last layer refitted on real photos.")
-        st.caption(outcome.timing)
-        st.plotly_chart(charts.probability_figure(prediction.probabilities, top_k=5),
-                        key=f"{key}_probabilities", config={"displayModeBar": False})
-    with why_col:
-        st.markdown("**Why**")
-        # The model that answered is the one explained; the photo model shares the
-        # bundled model's features, so similar images and the map below stay the same.
-        answered_by = photo_classifier_for(model) if outcome.by_photo_model else None
-        saliency_panel(answered_by or model.classifier, result.image28, key=f"{key}_saliency",
-                       model_key=f"{model.fingerprint}:photo" if answered_by else model.fingerprint)
-    st.markdown("**The most similar training images**")
-    similar_images_panel(model.classifier, result.image28, k=8, key=f"{key}_similar",
-                         model_key=model.fingerprint)
-    if st.toggle("Show this image on the map of the test set", key=f"{key}_map_toggle",
-                 help="Where your image lands among the test images in the model's features."):
-        embedding_map_panel(model.classifier, model.fingerprint, new_image=result.image28,
-                            key=f"{key}_map")
+        panels[PIPELINE_PANEL] = lambda: show_pipeline(result)
+    lazy_tabs(f"{key}_panel", panels)
+
+
+WHY_PANEL = ":material/visibility: Why"
+SIMILAR_PANEL = ":material/grid_view: Similar training images"
+MAP_PANEL = ":material/scatter_plot: On the test-set map"
+PIPELINE_PANEL = ":material/tune: How the input was prepared"
+STEP_WIDTH = 140  # pixels: every pipeline picture at the same size, side by side
+
+
+def show_pipeline(result: PipelineResult) -> None:
+    """Every step of the photo or sketch path but the last (the 28x28 input shown above)."""
+    with st.container(horizontal=True):
+        for title, picture in result.steps[:-1]:
+            small = max(np.shape(picture)[:2]) <= 56
+            st.image(squared(pixelated(picture, 5) if small else picture), caption=title,
+                     width=STEP_WIDTH)

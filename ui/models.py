@@ -142,11 +142,10 @@ def _photo_classifier(version: str, bundled_version: str) -> Classifier | None:
     return None if classifier is None else prepare_in_background(classifier)
 
 
-def photo_classifier_for(model: LoadedModel) -> Classifier | None:
-    """The bundled photo model when `model` is the bundled one (it is tuned from it), else
-    None: a model the user chose answers photos too."""
-    if model.key != BUNDLED:
-        return None
+def photo_classifier() -> Classifier | None:
+    """The bundled model's photo-tuned version, or None when there is none (or it was tuned
+    from another bundled model). It answers photos when the bundled model is chosen, and
+    judges every photo's scope whichever model answers."""
     return _photo_classifier(_version(registry.photo_model_path()),
                              _version(registry.default_model_path()))
 
