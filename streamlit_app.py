@@ -2,6 +2,7 @@
 
 import streamlit as st
 
+from ui.models import preload_bundled
 from ui.navigation import PAGES, mark_routed
 
 st.set_page_config(page_title="Fashion-MNIST Studio", page_icon="👕", layout="wide")
@@ -11,4 +12,5 @@ selected = st.navigation([
     for position, page in enumerate(PAGES)
 ])
 mark_routed()
+preload_bundled()
 selected.run()

@@ -1,19 +1,23 @@
 """Classify latency with many users: N browser sessions classify test images on the
 Classify page while another session trains, and the time from committing an image number
-to the end of the script run is measured, as a user would wait for it.
+to the end of the script run is measured, as a user would wait for it. The trainer's speed
+(images per second, from its page) is sampled alone first, then while the users click.
 
     .venv/bin/python bench/concurrency.py                 # its own server, 8 users + trainer
-    .venv/bin/python bench/concurrency.py --users 8 --images 6
+    .venv/bin/python bench/concurrency.py --users 8 --images 3 --crowd 16 --bundled
     .venv/bin/python bench/concurrency.py --url http://127.0.0.1:8501 --model NAME
 
 Without --url it starts `streamlit run` on a free port with an empty model folder and
-trains a small MLP into it with the CLI (the same setup as the browser tests). Prints the
-median and 95th percentile, first for one user alone, then under load.
+trains a small MLP into it with the CLI (the same setup as the browser tests), or uses the
+bundled model (--bundled). Prints the median and 95th percentile: one user alone, `--crowd`
+users with nobody training, then `--users` users while another session trains the
+`--trainer` preset.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import tempfile
@@ -23,6 +27,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "brows
 
 from crowd import run_crowd  # noqa: E402
 from driver import REPO_ROOT, AppServer, train_seed_model  # noqa: E402
+
+BUNDLED_LABEL = "Bundled model"  # the model picker's option for the bundled model
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -35,34 +41,69 @@ def summarise(label: str, seconds: list[float]) -> None:
           f"  p95 {percentile(seconds, 0.95) * 1000:7.0f} ms  max {max(seconds) * 1000:7.0f} ms")
 
 
-def measure(url: str, model: str, users: int, images: int) -> None:
+def measure(url: str, model: str, users: int, images: int, crowd: int, trainer: str,
+            alone_seconds: float) -> None:
     alone = run_crowd(url=url, model=model, users=1, images_per_user=images, train=False)
     summarise("1 user, nobody training", [a.seconds for a in alone.answers])
-    loaded = run_crowd(url=url, model=model, users=users, images_per_user=images, train=True)
+    if crowd:
+        many = run_crowd(url=url, model=model, users=crowd, images_per_user=images, train=False)
+        summarise(f"{crowd} users, nobody training", [a.seconds for a in many.answers])
+        check(many, crowd * images)
+    loaded = run_crowd(url=url, model=model, users=users, images_per_user=images, train=True,
+                       trainer_preset=trainer, alone_seconds=alone_seconds)
     summarise(f"{users} users while another trains", [a.seconds for a in loaded.answers])
-    print(f"answers: {len(loaded.answers)} of {users * images}; training still running when "
-          f"the users were done: {loaded.trained_throughout}")
+    check(loaded, users * images)
+    print(f"training still running when the users were done: {loaded.trained_throughout}")
+    if loaded.training_rates_alone and loaded.training_rates_loaded:
+        before = statistics.median(loaded.training_rates_alone)
+        during = statistics.median(loaded.training_rates_loaded)
+        print(f"trainer ({trainer or 'Simple CNN, 100 epochs'}): median {before:,.0f} images/s "
+              f"alone ({len(loaded.training_rates_alone)} samples), {during:,.0f} while the "
+              f"users clicked ({len(loaded.training_rates_loaded)} samples): "
+              f"{before / during:.2f} times as long")
+
+
+def check(report, expected: int) -> None:
+    """Every answer came, and each page showed the true class of the image its own user
+    asked for (an answer meant for another session would show another image's class)."""
+    from fmnist_core.classes import CLASS_NAMES
+    from fmnist_core.data import load_dataset
+
+    labels = load_dataset().y_test
+    own = sum(a.true_class == CLASS_NAMES[labels[a.index]] for a in report.answers)
+    print(f"answers: {len(report.answers)} of {expected}; {own} showed their own image's class")
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--url", help="a running app (default: start one)")
     parser.add_argument("--model", help="saved model to classify with (default: train one)")
+    parser.add_argument("--bundled", action="store_true", help="classify with the bundled model")
     parser.add_argument("--users", type=int, default=8)
     parser.add_argument("--images", type=int, default=5, help="test images per user")
+    parser.add_argument("--crowd", type=int, default=0,
+                        help="also measure this many users with nobody training")
+    parser.add_argument("--trainer", default="standard",
+                        help="the preset the trainer runs ('' for a 100-epoch Simple CNN)")
+    parser.add_argument("--alone-seconds", type=float, default=30,
+                        help="how long to time the trainer before the users come")
     args = parser.parse_args()
+    options = dict(users=args.users, images=args.images, crowd=args.crowd,
+                   trainer=args.trainer or None, alone_seconds=args.alone_seconds)
     if args.url:
-        if not args.model:
-            parser.error("--url needs --model: a model saved in that server's registry")
-        measure(args.url, args.model, args.users, args.images)
+        if not (args.model or args.bundled):
+            parser.error("--url needs --model (a model saved in that server's registry) "
+                         "or --bundled")
+        measure(args.url, BUNDLED_LABEL if args.bundled else args.model, **options)
         return 0
+    print(f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at start.", flush=True)
     with tempfile.TemporaryDirectory() as folder:
         models = Path(folder) / "models"
-        model = train_seed_model(models)
+        model = BUNDLED_LABEL if args.bundled else (args.model or train_seed_model(models))
         server = AppServer(models, REPO_ROOT / "test-artifacts" / "bench-concurrency-server.log")
         server.start()
         try:
-            measure(server.url, model, args.users, args.images)
+            measure(server.url, model, **options)
         finally:
             server.stop()
     return 0

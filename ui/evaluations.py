@@ -30,11 +30,13 @@ COMPARISON_COLUMNS = {
 }
 
 
-@st.cache_data(show_spinner="Classifying the 10,000 test images...", max_entries=16)
+@st.cache_data(show_spinner="Classifying the 10,000 test images...", max_entries=16,
+               persist="disk")
 def test_evaluation(_classifier: Classifier, _data: Dataset, fingerprint: str,
                     checksum: str) -> Evaluation:
     """Every metric of a model on the test set; `fingerprint` names the model version and
-    `checksum` the dataset, the two things the result depends on."""
+    `checksum` the dataset, the two things the result depends on. Kept on disk too, so a
+    restarted server does not classify the test set again for a model it has seen."""
     return evaluate(_classifier.predict_proba(_data.x_test), _data.y_test)
 
 

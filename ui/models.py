@@ -11,6 +11,7 @@ background (fmnist_core.lite), while TensorFlow answers.
 
 from __future__ import annotations
 
+import logging
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +26,7 @@ from fmnist_core.photo_head import photo_classifier_or_none
 from ui import model_work
 from ui.text import escape_markdown
 
+LOG = logging.getLogger(__name__)
 BUNDLED = "bundled"
 SESSION = "session"
 REGISTRY_PREFIX = "registry:"
@@ -126,6 +128,32 @@ def load(key: str) -> LoadedModel:
     version = _version(folder)
     return _warmed(LoadedModel(key, label, _load_folder(str(folder), version),
                                f"{folder}@{version}"))
+
+
+_preloading = threading.Lock()
+_preloaded = False
+
+
+def preload_bundled() -> None:
+    """Once per server, on its first page run: load the dataset, TensorFlow and the bundled
+    model in the background (seconds), so that the first page that needs them finds them
+    loaded or loading, and their per-model work started."""
+    global _preloaded
+    with _preloading:
+        if _preloaded:
+            return
+        _preloaded = True
+
+    def preload() -> None:
+        from ui.resources import dataset
+
+        try:
+            dataset()
+            load(BUNDLED)
+        except Exception as error:  # noqa: BLE001 - the page that needs them says why
+            LOG.warning("preloading the bundled model failed: %s", error)
+
+    threading.Thread(target=preload, name="preload", daemon=True).start()
 
 
 def _warmed(model: LoadedModel) -> LoadedModel:

@@ -44,6 +44,9 @@ class Answer:
 class CrowdReport:
     answers: list[Answer] = field(default_factory=list)
     trained_throughout: bool | None = None  # None: nobody trained
+    # The trainer's images per second, sampled from its page alone and while users click.
+    training_rates_alone: list[float] = field(default_factory=list)
+    training_rates_loaded: list[float] = field(default_factory=list)
     trainer_view: str = ""  # the trainer's Models page, active-model line
     user_views: list[str] = field(default_factory=list)  # the same for every classifier
 
@@ -121,19 +124,48 @@ async def classify_test_images(context, url: str, user: int, model: str,
     return answers
 
 
-async def start_training(context, url: str):
-    """The trainer: a long CNN run (100 epochs of all 60,000 images, about half an hour),
-    left running. Training has a process of its own, so an MLP on 10,000 images had ended
-    before eight slow users were done."""
+async def start_training(context, url: str, preset: str | None = None):
+    """The trainer: a preset's run (all 60,000 images), or by default a long CNN run (100
+    epochs, about half an hour), left running. Training has a process of its own, so an MLP
+    on 10,000 images had ended before eight slow users were done."""
     page = await _open(context, url, "train")
-    await _choose(page, "Model", "Simple CNN")
-    for label, value in (("Epochs", "100"), ("Training images", "60000")):
-        number = page.get_by_role("spinbutton", name=label, exact=True)
-        await number.fill(value)
-        await number.press("Tab")
+    if preset:
+        await _choose(page, "Start from a preset", preset)
+    else:
+        await _choose(page, "Model", "Simple CNN")
+        for label, value in (("Epochs", "100"), ("Training images", "60000")):
+            number = page.get_by_role("spinbutton", name=label, exact=True)
+            await number.fill(value)
+            await number.press("Tab")
     await page.get_by_role("button", name="Start training").click()
-    await _wait_for_text(page, re.compile(r"Epoch \d+ of 100"), TRAINING_WAIT_MS)
+    await _wait_for_text(page, re.compile(r"Epoch \d+ of \d+ · step"), TRAINING_WAIT_MS)
     return page
+
+
+TRAINING_RATE = re.compile(r"([\d,]+) images/s")
+
+
+async def sample_training_rates(page, until: asyncio.Event, every_s: float = 2.0) -> list[float]:
+    """The trainer's images per second as its page shows them, every `every_s` seconds
+    until `until` is set (or the run has ended)."""
+    rates: list[float] = []
+    while not until.is_set():
+        found = TRAINING_RATE.findall(await page.locator("[data-testid=stMain]").inner_text())
+        if found:
+            rates.append(float(found[-1].replace(",", "")))
+        if not await page.get_by_role("button", name="Stop").count():
+            break
+        try:
+            await asyncio.wait_for(until.wait(), every_s)
+        except asyncio.TimeoutError:
+            pass
+    return rates
+
+
+async def _rates_for(page, seconds: float) -> list[float]:
+    done = asyncio.Event()
+    asyncio.get_running_loop().call_later(seconds, done.set)
+    return await sample_training_rates(page, done)
 
 
 async def _wait_for_text(page, text, timeout_ms: int) -> None:
@@ -172,7 +204,9 @@ async def active_model_line(page) -> str:
 
 
 async def crowd(url: str, model: str, users: int = 8, images_per_user: int = 4,
-                train: bool = True) -> CrowdReport:
+                train: bool = True, trainer_preset: str | None = None,
+                alone_seconds: float = 0) -> CrowdReport:
+    """`alone_seconds`: how long to sample the trainer's speed before the users come."""
     from playwright.async_api import Error as PlaywrightError
     from playwright.async_api import async_playwright
 
@@ -182,14 +216,23 @@ async def crowd(url: str, model: str, users: int = 8, images_per_user: int = 4,
         try:
             trainer = None
             if train:
-                trainer = await start_training(await browser.new_context(viewport=VIEWPORT), url)
+                trainer = await start_training(await browser.new_context(viewport=VIEWPORT),
+                                               url, trainer_preset)
+                if alone_seconds:
+                    report.training_rates_alone = await _rates_for(trainer, alone_seconds)
             contexts = [await browser.new_context(viewport=VIEWPORT) for _ in range(users)]
             # Distinct images per user, so an answer meant for another session would show.
             plans = [[1 + user + users * k for k in range(images_per_user)]
                      for user in range(users)]
+            users_done = asyncio.Event()
+            sampler = (asyncio.ensure_future(sample_training_rates(trainer, users_done))
+                       if trainer is not None and alone_seconds else None)
             results = await asyncio.gather(*(
                 classify_test_images(context, url, user, model, plan)
                 for user, (context, plan) in enumerate(zip(contexts, plans))))
+            users_done.set()
+            if sampler is not None:
+                report.training_rates_loaded = await sampler
             report.answers = [answer for answers in results for answer in answers]
             if trainer is not None:
                 report.trained_throughout = await trainer.get_by_role(

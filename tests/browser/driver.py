@@ -239,6 +239,12 @@ def draw_strokes(tab, strokes, canvas_index: int = 0) -> None:
 def click_plotly_point(tab, chart, trace: int, point: int) -> None:
     """Click point `point` of trace `trace` in a plotly chart (a locator on its
     `stPlotlyChart` element) where it is drawn, and wait for the rerun."""
+    tab.mouse.click(*plotly_point_position(tab, chart, trace, point))
+    wait_until_idle(tab)
+
+
+def plotly_point_position(tab, chart, trace: int, point: int) -> tuple[float, float]:
+    """Where point `point` of trace `trace` is drawn on the screen, once the chart is."""
     chart.scroll_into_view_if_needed()
     tab.wait_for_function(
         "el => el.querySelector('.js-plotly-plot') && el.querySelector('.js-plotly-plot')._fullData",
@@ -257,8 +263,7 @@ def click_plotly_point(tab, chart, trace: int, point: int) -> None:
         }""",
         [trace, point],
     )
-    tab.mouse.click(*xy)
-    wait_until_idle(tab)
+    return xy[0], xy[1]
 
 
 def choose_option(tab, label: str, option: str) -> None:
