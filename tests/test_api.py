@@ -188,6 +188,16 @@ def test_body_limits(client):
     assert client.get("/v2/health/live").status_code == 200
 
 
+def test_a_bug_is_a_500_with_a_message_not_a_traceback(client, served, monkeypatch):
+    def broken(images):
+        raise RuntimeError("secret internals")
+
+    monkeypatch.setattr(served.classifier, "predict_proba", broken)
+    response = client.post("/v2/models/tiny/infer", json=_v2(np.zeros((1, 28, 28))))
+    _refused(response, 500, "RuntimeError")
+    assert "secret" not in response.text
+
+
 # ------------------------------------------------------------------ images as people have them
 
 
