@@ -181,12 +181,14 @@ def _run_load(title: str, port: int, clients: int, total: int,
 
     rss_before = memory.last
     threads = [threading.Thread(target=client) for _ in range(clients)]
+    server_cpu, client_cpu = memory.cpu_seconds(), time.process_time()
     start = time.perf_counter()
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
     wall = time.perf_counter() - start
+    server_cpu, client_cpu = memory.cpu_seconds() - server_cpu, time.process_time() - client_cpu
     ms = sorted(1000 * t for t in latencies)
     p = lambda q: ms[min(len(ms) - 1, int(q * len(ms)))]  # noqa: E731
     server_errors = sum(n for key, n in statuses.items() if not key.startswith(("2", "4")))
@@ -195,6 +197,11 @@ def _run_load(title: str, port: int, clients: int, total: int,
           f"max {ms[-1]:.1f} ms; statuses {statuses}; server errors and failed connections: "
           f"{server_errors}; server RSS {rss_before:.0f} -> {memory.last:.0f} MB "
           f"(peak so far {memory.peak:.0f} MB)")
+    per_request = (server_cpu + client_cpu) / max(1, len(ms))
+    print(f"  CPU per request: server {1000 * server_cpu / max(1, len(ms)):.2f} ms, this client "
+          f"{1000 * client_cpu / max(1, len(ms)):.2f} ms; both together could do about "
+          f"{(os.cpu_count() or 1) / per_request:.0f} requests/s on this machine's "
+          f"{os.cpu_count()} cores were nothing else running (an estimate, not a measurement)")
 
 
 def _hostile(port: int) -> None:
@@ -230,7 +237,7 @@ def _hostile(port: int) -> None:
 
 
 class _MemorySampler:
-    """RSS of the server and its worker processes, every 0.25 s."""
+    """RSS of the server and its worker processes, every 0.25 s, and the CPU time they used."""
 
     def __init__(self, pid: int) -> None:
         self.pid, self.first, self.peak, self.last = pid, 0.0, 0.0, 0.0
@@ -250,17 +257,38 @@ class _MemorySampler:
             self.peak = max(self.peak, self.last)
 
     def _rss(self) -> float:
-        pids, total = [self.pid], 0
-        while pids:
-            pid = pids.pop()
+        return sum(_read_rss_kb(pid) for pid in self._pids()) / 1024
+
+    def cpu_seconds(self) -> float:
+        """User and system time of the server's processes so far."""
+        ticks = os.sysconf("SC_CLK_TCK")
+        total = 0
+        for pid in self._pids():
             try:
-                with open(f"/proc/{pid}/status") as status:
-                    total += next(int(line.split()[1]) for line in status if line.startswith("VmRSS"))
-                children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-            except (OSError, StopIteration):
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
                 continue
-            pids.extend(int(child) for child in children)
-        return total / 1024
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+        return total / ticks
+
+    def _pids(self) -> list[int]:
+        found, pending = [], [self.pid]
+        while pending:
+            pid = pending.pop()
+            try:
+                pending.extend(int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split())
+            except OSError:
+                continue
+            found.append(pid)
+        return found
+
+
+def _read_rss_kb(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            return next(int(line.split()[1]) for line in status if line.startswith("VmRSS"))
+    except (OSError, StopIteration):
+        return 0
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ from fmnist_core.cli import main
 from hostile import encode, garment, make_hostile_corpus
 
 MB = 2**20
+COUNT = 12
 
 
 @pytest.fixture(scope="module")
@@ -39,8 +40,9 @@ def client(served):
 
 @pytest.fixture(scope="module")
 def images() -> np.ndarray:
+    """Enough images for a body over the API's inline size (the thread pool answers it)."""
     rng = np.random.default_rng(0)
-    return rng.integers(0, 256, (3, 28, 28)).astype(np.float32)
+    return rng.integers(0, 256, (COUNT, 28, 28)).astype(np.float32)
 
 
 def _v2(images: np.ndarray, datatype: str = "FP32", **extra) -> dict:
@@ -86,8 +88,8 @@ def test_v2_infer_gives_the_app_probabilities(client, served, images):
     body = client.post("/v2/models/tiny/infer", json=_v2(images, id="42")).json()
     assert body["id"] == "42" and body["model_name"] == "tiny"
     outputs = {o["name"]: o for o in body["outputs"]}
-    assert outputs["probabilities"]["shape"] == [3, 10]
-    np.testing.assert_allclose(np.reshape(outputs["probabilities"]["data"], (3, 10)), expected,
+    assert outputs["probabilities"]["shape"] == [COUNT, 10]
+    np.testing.assert_allclose(np.reshape(outputs["probabilities"]["data"], (COUNT, 10)), expected,
                                atol=1e-6)
     assert outputs["label"]["data"] == expected.argmax(axis=1).tolist()
     assert outputs["unsure"]["data"] == (expected.max(axis=1) < 0.5).tolist()
@@ -106,7 +108,7 @@ def test_v2_uint8_flat_nested_and_chosen_outputs(client, served, images):
 
 
 def test_v2_binary_tensor_data(client, served, images):
-    header = json.dumps({"inputs": [{"name": "images", "shape": [3, 28, 28], "datatype": "FP32",
+    header = json.dumps({"inputs": [{"name": "images", "shape": [COUNT, 28, 28], "datatype": "FP32",
                                      "parameters": {"binary_data_size": images.nbytes}}]}).encode()
     response = client.post("/v2/models/tiny/infer", content=header + images.astype("<f4").tobytes(),
                            headers={"Inference-Header-Content-Length": str(len(header))})
@@ -117,7 +119,7 @@ def test_v2_binary_tensor_data(client, served, images):
 def test_tf_serving_predict(client, served, images):
     expected = served.classifier.predict_proba(images)
     for payload in ({"instances": images.tolist()},
-                    {"instances": images.reshape(3, 784).tolist()},
+                    {"instances": images.reshape(COUNT, 784).tolist()},
                     {"instances": [{"images": image.tolist()} for image in images]},
                     {"inputs": {"images": images.tolist()}}):
         body = client.post("/v1/models/tiny:predict", json=payload).json()
@@ -310,7 +312,7 @@ def test_tritonclient_round_trip(server, served, images):
         assert client.is_server_live() and client.is_server_ready() and client.is_model_ready("tiny")
         assert client.get_model_metadata("tiny")["inputs"][0]["name"] == "images"
         expected = served.classifier.predict_proba(images)
-        for datatype, array in (("FP32", images), ("UINT8", images.reshape(3, 784).astype(np.uint8))):
+        for datatype, array in (("FP32", images), ("UINT8", images.reshape(COUNT, 784).astype(np.uint8))):
             for binary in (True, False):  # the binary data extension, and plain JSON
                 tensor = triton.InferInput("images", list(array.shape), datatype)
                 tensor.set_data_from_numpy(array, binary_data=binary)

@@ -1,16 +1,17 @@
 """The prediction API as a FastAPI application: the serving protocols and image uploads.
 
-One model per server, loaded once per worker before the first request. Tensors of one
-image are answered on the event loop: it takes the classifier's LiteRT path (under a
-millisecond), where a hop to a thread would cost more than the answer. Bigger batches and
-uploads (decoding and the photo path, tens of milliseconds) run in the thread pool, so one
-slow request does not hold up the others. Every refusal is `{"error": ...}` with its status;
+One model per server, loaded once per worker before the first request. A tensor request of
+an image or two is answered on the event loop: one image takes the classifier's LiteRT path
+(about a millisecond), as in the app. Bigger bodies and uploads (decoding and the photo path,
+tens of milliseconds a photo) go to the thread pool, so one slow request does not hold up
+the others. Every refusal is `{"error": ...}` with its status;
 a traceback never leaves the server.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from functools import partial
 from typing import Any
 
@@ -25,7 +26,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from fmnist_core.errors import FmnistError, ImageTooLargeError, UnsupportedImageError
 from fmnist_core.image_input import decode_image
-from fmnist_core.prediction import ImageAnswer, Prediction, predict, predict_images
+from fmnist_core.prediction import ImageAnswer, predict, predict_images
 from fmnist_core.serving import VERSION, ServedModel, load_served
 from fmnist_core.serving.tensors import (
     INPUT, MAX_IMAGES, OUTPUTS, RequestRefused, parse_json, v1_images, v2_images, v2_payload,
@@ -34,6 +35,8 @@ from fmnist_core.serving.tensors import (
 
 MAX_BODY = 25 * 2**20  # bytes per request: the app's upload limit (.streamlit/config.toml)
 MAX_FILES = 64  # images per /predict request: each costs up to 0.1 s of the photo path
+FORM_PARTS = 10_000  # Starlette's own part limits, above ours: the body limit bounds them
+INLINE_BYTES = 32 * 1024  # a body this small holds an image or two: answered on the event loop
 MODEL_ENV = "FMNIST_SERVE_MODEL"  # the model a worker serves (app_from_environment)
 SERVER_NAME = "fmnist-studio"
 
@@ -91,18 +94,12 @@ def create_app(served: ServedModel) -> FastAPI:
     @app.post("/v2/models/{name}/infer", tags=["v2"],
               openapi_extra=_json_body(V2_EXAMPLE, f"one tensor named {INPUT!r}, FP32 or UINT8, "
                                                    f"[N, 28, 28] or [N, 784], N <= {MAX_IMAGES}"))
-    async def infer(name: str, request: Request) -> dict[str, Any]:
+    async def infer(name: str, request: Request) -> JSONResponse:
         """Open Inference Protocol v2: probabilities, labels and the `unsure` flag."""
         chosen = model(name)
-        payload, binary = v2_payload(await request.body(),
-                                     request.headers.get("inference-header-content-length"))
-        images, outputs = v2_images(payload, binary), v2_requested_outputs(payload)
-        predictions = await _answer(chosen, images)
-        response = {"model_name": chosen.name, "model_version": VERSION,
-                    "outputs": v2_outputs(predictions, outputs)}
-        if "id" in payload:
-            response["id"] = payload["id"]
-        return response
+        body = await request.body()
+        return await _compute(len(body), _v2_infer, chosen, body,
+                              request.headers.get("inference-header-content-length"))
 
     @app.get("/v1/models/{name}", tags=["TensorFlow Serving"])
     async def model_status(name: str) -> dict[str, Any]:
@@ -112,12 +109,12 @@ def create_app(served: ServedModel) -> FastAPI:
 
     @app.post("/v1/models/{name}:predict", tags=["TensorFlow Serving"],
               openapi_extra=_json_body(V1_EXAMPLE, "instances: images of 28x28 or 784 pixels"))
-    async def tf_serving_predict(name: str, request: Request) -> dict[str, Any]:
+    async def tf_serving_predict(name: str, request: Request) -> JSONResponse:
         """TensorFlow Serving's REST shape: the probabilities of each instance, as the exported
         SavedModel's one output gives them."""
         chosen = model(name)
-        predictions = await _answer(chosen, v1_images(parse_json(await request.body())))
-        return {"predictions": [p.probabilities.tolist() for p in predictions]}
+        body = await request.body()
+        return await _compute(len(body), _v1_predict, chosen, body)
 
     @app.post("/predict", tags=["images"], openapi_extra=_upload_body())
     async def predict_files(request: Request,
@@ -143,10 +140,26 @@ def app_from_environment() -> FastAPI:
     return create_app(load_served(os.environ.get(MODEL_ENV) or None))
 
 
-async def _answer(served: ServedModel, images: np.ndarray) -> list[Prediction]:
-    if len(images) == 1:  # the classifier's single-image path: LiteRT, under a millisecond
-        return predict(served.classifier, images)
-    return await run_in_threadpool(predict, served.classifier, images)
+async def _compute(size: int, work: Callable[..., JSONResponse], *args: Any) -> JSONResponse:
+    """Small bodies (one image or two) on the event loop, the rest in the thread pool."""
+    if size <= INLINE_BYTES:
+        return work(*args)
+    return await run_in_threadpool(work, *args)
+
+
+def _v2_infer(served: ServedModel, body: bytes, header_length: str | None) -> JSONResponse:
+    payload, binary = v2_payload(body, header_length)
+    images, outputs = v2_images(payload, binary), v2_requested_outputs(payload)
+    answer = {"model_name": served.name, "model_version": VERSION,
+              "outputs": v2_outputs(predict(served.classifier, images), outputs)}
+    if "id" in payload:
+        answer["id"] = payload["id"]
+    return JSONResponse(answer)
+
+
+def _v1_predict(served: ServedModel, body: bytes) -> JSONResponse:
+    predictions = predict(served.classifier, v1_images(parse_json(body)))
+    return JSONResponse({"predictions": [p.probabilities.tolist() for p in predictions]})
 
 
 async def _uploads(request: Request) -> list[tuple[str, bytes]]:
@@ -154,7 +167,7 @@ async def _uploads(request: Request) -> list[tuple[str, bytes]]:
     if not request.headers.get("content-type", "").startswith("multipart/form-data"):
         raise RequestRefused(415, 'send the images as multipart/form-data in the field "files" '
                                   "(curl -F files=@photo.jpg)")
-    form = await request.form(max_files=MAX_FILES + 1, max_fields=MAX_FILES + 16)
+    form = await request.form(max_files=FORM_PARTS, max_fields=FORM_PARTS)
     parts = form.getlist("files")
     if not parts:
         raise RequestRefused(422, 'no image: send one or more files in the field "files"')
@@ -206,14 +219,12 @@ async def _refused(request: Request, exc: Exception) -> JSONResponse:
     return _error(status_of(exc), str(exc))
 
 
-async def _http_error(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, HTTPException)
+async def _http_error(request: Request, exc: HTTPException) -> JSONResponse:
     detail = exc.detail if exc.status_code != 404 else f"no route {request.url.path} (see /docs)"
     return _error(exc.status_code, str(detail))
 
 
-async def _invalid(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, RequestValidationError)
+async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
     problems = "; ".join(f"{' '.join(str(part) for part in problem['loc'])}: {problem['msg']}"
                          for problem in exc.errors())
     return _error(422, problems)
