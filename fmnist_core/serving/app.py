@@ -4,8 +4,8 @@ One model per server, loaded once per worker before the first request. A tensor 
 an image or two is answered on the event loop: one image takes the classifier's LiteRT path
 (about a millisecond), as in the app. Bigger bodies and uploads (decoding and the photo path,
 tens of milliseconds a photo) go to the thread pool, so one slow request does not hold up
-the others. Every refusal is `{"error": ...}` with its status;
-a traceback never leaves the server.
+the others. Every refusal is `{"error": ...}` with its status; a traceback never leaves
+the server.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from fmnist_core.serving.tensors import (
 )
 
 MAX_BODY = 25 * 2**20  # bytes per request: the app's upload limit (.streamlit/config.toml)
-MAX_FILES = 64  # images per /predict request: each costs up to 0.1 s of the photo path
+MAX_FILES = 64  # images per /predict request: a photo costs about 60 ms of CPU (GrabCut)
 FORM_PARTS = 10_000  # Starlette's own part limits, above ours: the body limit bounds them
 INLINE_BYTES = 32 * 1024  # a body this small holds an image or two: answered on the event loop
 MODEL_ENV = "FMNIST_SERVE_MODEL"  # the model a worker serves (app_from_environment)
@@ -53,8 +53,7 @@ def create_app(served: ServedModel) -> FastAPI:
                     "stores them: 28x28 pixels in 0..255, a bright garment on black. "
                     "`POST /predict` takes photos and drawings as files.")
     app.add_middleware(BodyLimit, limit=MAX_BODY)
-    app.add_exception_handler(RequestRefused, _refused)
-    app.add_exception_handler(FmnistError, _refused)
+    app.add_exception_handler(FmnistError, _refused)  # RequestRefused and the core's errors
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _invalid)
     app.add_exception_handler(Exception, _unexpected)
