@@ -55,7 +55,7 @@ def main() -> int:
     print(f"# bench/api_load.py --workers {args.workers} --clients {args.clients} "
           f"--requests {args.requests} --photo-requests {args.photo_requests}    "
           f"({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())})")
-    print(f"# {os.cpu_count()} CPU(s); load average at start: "
+    print(f"# {_processor()}, {os.cpu_count()} CPU(s); load average at start: "
           f"{load[0]:.2f}, {load[1]:.2f}, {load[2]:.2f}; client and server on this machine")
     port = _free_port()
     server = subprocess.Popen(
@@ -94,6 +94,14 @@ def main() -> int:
         except subprocess.TimeoutExpired:
             server.kill()
     return 0
+
+
+def _processor() -> str:
+    try:
+        with open("/proc/cpuinfo") as cpuinfo:
+            return next(line.split(":", 1)[1].strip() for line in cpuinfo if line.startswith("model name"))
+    except (OSError, StopIteration):
+        return "unknown processor"
 
 
 def _free_port() -> int:
