@@ -276,6 +276,10 @@ def test_predict_refusals(client):
     _refused(client.post("/predict", data={"files": "text"}), 415)
     _refused(client.post("/predict", files=[one] * 65), 413, "64")
     _refused(client.post("/predict", files=[one], params={"top_k": 0}), 422, "top_k")
+    garbage = client.post("/predict", content=b"\x00garbage--",
+                          headers={"Content-Type": "multipart/form-data; boundary=x"})
+    _refused(garbage, garbage.status_code)
+    assert 400 <= garbage.status_code < 500
     assert client.post("/predict", files=[one] * 64).status_code == 200
 
 
@@ -336,6 +340,14 @@ def test_single_images_take_the_litert_path(tiny_model, images):
     expected = served.classifier.predict_proba(images)  # three images: TensorFlow
     np.testing.assert_allclose(predict(served.classifier, images[:1])[0].probabilities,
                                expected[0], atol=1e-5)
+
+
+def test_served_names():
+    from fmnist_core.serving import BUNDLED_NAME, served_name
+
+    assert served_name(None) == BUNDLED_NAME
+    assert served_name("shirts") == served_name("/models/shirts/") == "shirts"
+    assert served_name("/models/shirts/model.keras") == "shirts"
 
 
 def test_serve_with_a_missing_model_is_one_line(tmp_path, capsys):

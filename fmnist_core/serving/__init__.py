@@ -26,8 +26,14 @@ class ServedModel:
 
 def served_name(model: str | None) -> str:
     """The name a model goes by in URLs and exports: its registry name (or its folder's
-    name, for a path), or BUNDLED_NAME for the bundled model."""
-    return BUNDLED_NAME if not model else Path(model).name or str(model)
+    name, for a path to the folder or its files), or BUNDLED_NAME for the bundled model."""
+    from fmnist_core import registry
+
+    if not model:
+        return BUNDLED_NAME
+    path = Path(model)
+    return (path.parent if path.name in (registry.KERAS_FILE, registry.PICKLE_FILE, registry.META)
+            else path).name
 
 
 def load_served(model: str | None, single_images: bool = True) -> ServedModel:
