@@ -10,7 +10,7 @@ from this same machine sends:
 2. phone photos (the dev photos, about 30 KB each) through /predict, `--photo-requests`
    of them; targets >= 40 requests/s, p99 <= 250 ms (skipped when the folder is missing);
 3. the hostile corpus (tests/hostile.py) through /predict, and the protocol refusals of
-   tests/test_api.py through v2 infer: each must be a 4xx with a message, and the server
+   tests/test_api.py through v2 infer and TF Serving's predict: each must be a 4xx with a message, and the server
    must still answer afterwards.
 The server's memory (RSS of its processes) is sampled throughout; 5xx answers and failed
 connections are counted. Every request has a timeout and the whole run a deadline: it
@@ -215,7 +215,7 @@ def _run_load(title: str, port: int, clients: int, total: int,
 def _hostile(port: int) -> None:
     """Each hostile upload and each refused protocol request must get a 4xx with a message."""
     from hostile import make_hostile_corpus
-    from test_api import V2_REFUSALS
+    from test_api import V1_REFUSALS, V2_REFUSALS
 
     checked, wrong = 0, []
     with tempfile.TemporaryDirectory() as folder:
@@ -232,14 +232,20 @@ def _hostile(port: int) -> None:
         checked += 1
         if got != status or not json.loads(answer).get("error"):
             wrong.append((name, got))
+    for payload, status, _ in V1_REFUSALS:
+        got, answer = _request(port, "POST", "/v1/models/fashion-mnist:predict",
+                               json.dumps(payload).encode())
+        checked += 1
+        if got != status or not json.loads(answer).get("error"):
+            wrong.append((f"v1 {payload!r:.40}", got))
     for path in ("/v2/models/nope/infer", "/v1/models/nope:predict"):
         got, _ = _request(port, "POST", path, b"{}")
         checked += 1
         if got != 404:
             wrong.append((path, got))
     alive = _request(port, "GET", "/v2/health/ready")[0] == 200
-    print(f"hostile input: {checked} requests (hostile corpus through /predict, malformed "
-          f"JSON, wrong shapes and datatypes, NaN and out-of-range pixels, huge N, unknown "
+    print(f"hostile input: {checked} requests (hostile corpus through /predict; through v2 "
+          f"infer and TF Serving's predict: malformed JSON, wrong shapes and datatypes, NaN and out-of-range pixels, huge N, unknown "
           f"models), {checked - len(wrong)} answered as expected (4xx with a message, or 200 for "
           f"the valid odd files); wrong: {wrong or 'none'}; server answers afterwards: {alive}")
 

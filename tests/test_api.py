@@ -166,13 +166,16 @@ def test_v2_refusals(client, payload, status, words):
     _refused(client.post("/v2/models/tiny/infer", content=body), status, *words)
 
 
-@pytest.mark.parametrize("payload, status, words", [
+V1_REFUSALS = [
     ({"rows": []}, 400, "instances"),
     ({"instances": []}, 422, "non-empty"),
     ({"instances": [[0] * 100]}, 422, "784"),
     ({"instances": [[float("inf")] * 784]}, 422, "infinite"),
     ({"instances": [[0] * 784] * 1025}, 413, "1024"),
-])
+]
+
+
+@pytest.mark.parametrize("payload, status, words", V1_REFUSALS)
 def test_tf_serving_refusals(client, payload, status, words):
     _refused(client.post("/v1/models/tiny:predict", content=json.dumps(payload)), status, words)
 
