@@ -1,7 +1,7 @@
 """A bounded load test of the prediction API on loopback, then hostile input.
 
     .venv/bin/python bench/api_load.py [--workers 2] [--clients 16] [--requests 2000]
-                                       [--photo-requests 1000] [--photos FOLDER]
+        [--photo-requests 1000] [--photos FOLDER]
 
 Starts `python -m fmnist_core serve` on a free port of 127.0.0.1 (the bundled model), and
 from this same machine sends:
@@ -10,8 +10,8 @@ from this same machine sends:
 2. phone photos (the dev photos, about 30 KB each) through /predict, `--photo-requests`
    of them; targets >= 40 requests/s, p99 <= 250 ms (skipped when the folder is missing);
 3. the hostile corpus (tests/hostile.py) through /predict, and the protocol refusals of
-   tests/test_api.py through v2 infer and TF Serving's predict: each must be a 4xx with a message, and the server
-   must still answer afterwards.
+   tests/test_api.py through v2 infer and TF Serving's predict: each must be a 4xx with a
+   message, and the server must still answer afterwards.
 The server's memory (RSS of its processes) is sampled throughout; 5xx answers and failed
 connections are counted. Every request has a timeout and the whole run a deadline: it
 stops by itself. Prints the figures with the load average at the start.
@@ -198,7 +198,13 @@ def _run_load(title: str, port: int, clients: int, total: int,
     wall = time.perf_counter() - start
     server_cpu, client_cpu = memory.cpu_seconds() - server_cpu, time.process_time() - client_cpu
     ms = sorted(1000 * t for t in latencies)
-    p = lambda q: ms[min(len(ms) - 1, int(q * len(ms)))]  # noqa: E731
+    if not ms:
+        print(f"{title}: no requests sent")
+        return
+
+    def p(quantile: float) -> float:
+        return ms[min(len(ms) - 1, int(quantile * len(ms)))]
+
     server_errors = sum(n for key, n in statuses.items() if not key.startswith(("2", "4")))
     print(f"{title}: {len(ms)} requests, {clients} clients, {wall:.1f} s, "
           f"{len(ms) / wall:.0f} requests/s; latency p50 {p(0.5):.1f} ms, p99 {p(0.99):.1f} ms, "
@@ -220,7 +226,8 @@ def _hostile(port: int) -> None:
     checked, wrong = 0, []
     with tempfile.TemporaryDirectory() as folder:
         for case in make_hostile_corpus(Path(folder)):
-            status, body = _request(port, "POST", "/predict", _multipart("upload", case.path.read_bytes()),
+            status, body = _request(port, "POST", "/predict",
+                                    _multipart("upload", case.path.read_bytes()),
                                     {"Content-Type": f"multipart/form-data; boundary={BOUNDARY}"})
             checked += 1
             ok = status == 200 if case.valid else 400 <= status < 500 and json.loads(body).get("error")
@@ -245,9 +252,10 @@ def _hostile(port: int) -> None:
             wrong.append((path, got))
     alive = _request(port, "GET", "/v2/health/ready")[0] == 200
     print(f"hostile input: {checked} requests (hostile corpus through /predict; through v2 "
-          f"infer and TF Serving's predict: malformed JSON, wrong shapes and datatypes, NaN and out-of-range pixels, huge N, unknown "
-          f"models), {checked - len(wrong)} answered as expected (4xx with a message, or 200 for "
-          f"the valid odd files); wrong: {wrong or 'none'}; server answers afterwards: {alive}")
+          f"infer and TF Serving's predict: malformed JSON, wrong shapes and datatypes, NaN "
+          f"and out-of-range pixels, huge N, unknown models), {checked - len(wrong)} answered "
+          f"as expected (4xx with a message, or 200 for the valid odd files); wrong: "
+          f"{wrong or 'none'}; server answers afterwards: {alive}")
 
 
 class _MemorySampler:

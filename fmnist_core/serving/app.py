@@ -15,7 +15,6 @@ from collections.abc import Callable
 from functools import partial
 from typing import Any
 
-import numpy as np
 from fastapi import FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -172,9 +171,10 @@ async def _uploads(request: Request) -> list[tuple[str, bytes]]:
         raise RequestRefused(422, 'no image: send one or more files in the field "files"')
     if len(parts) > MAX_FILES:
         raise RequestRefused(413, f"more than {MAX_FILES} files in one request: split them")
-    if not all(isinstance(part, UploadFile) for part in parts):
+    uploads = [part for part in parts if isinstance(part, UploadFile)]
+    if len(uploads) != len(parts):
         raise RequestRefused(422, 'the field "files" must hold files, not text')
-    return [(part.filename or f"file {i + 1}", await part.read()) for i, part in enumerate(parts)]
+    return [(part.filename or f"file {i + 1}", await part.read()) for i, part in enumerate(uploads)]
 
 
 def _upload_response(served: ServedModel, names: list[str],
@@ -184,7 +184,7 @@ def _upload_response(served: ServedModel, names: list[str],
 
     rows: list[dict[str, Any]] = []
     for name, answer in zip(names, answers):
-        if answer.prediction is None:
+        if answer.prediction is None or answer.result is None:
             rows.append({"file": name, "error": str(answer.error)})
             continue
         rows.append({"file": name, **answer.prediction.as_dict(), "input": answer.result.kind,

@@ -77,8 +77,8 @@ def v2_images(payload: dict[str, Any], binary: bytes = b"") -> np.ndarray:
         raise RequestRefused(422, f"shape {shape} is not one this model takes: "
                                   f"{' or '.join(SHAPES)}")
     _check_count(shape[0])
-    parameters = tensor.get("parameters") if isinstance(tensor.get("parameters"), dict) else {}
-    if "binary_data_size" in parameters:
+    parameters = tensor.get("parameters")
+    if isinstance(parameters, dict) and "binary_data_size" in parameters:
         values = _binary(binary, parameters["binary_data_size"], datatype)
     else:
         values = _numbers(tensor.get("data"))
@@ -94,13 +94,13 @@ def v2_requested_outputs(payload: dict[str, Any]) -> list[str]:
     requested = payload.get("outputs")
     if requested is None:
         return list(OUTPUTS)
-    names = [item.get("name") if isinstance(item, dict) else None for item in requested] \
-        if isinstance(requested, list) else [None]
+    names = ([item.get("name") if isinstance(item, dict) else item for item in requested]
+             if isinstance(requested, list) else [requested])
     unknown = [name for name in names if name not in OUTPUTS]
     if unknown:
         raise RequestRefused(400, f"unknown output {unknown[0]!r}: this model's outputs are "
                                   f"{', '.join(OUTPUTS)}")
-    return names
+    return [str(name) for name in names]
 
 
 def v2_outputs(predictions: Sequence[Prediction], names: Sequence[str]) -> list[dict[str, Any]]:
