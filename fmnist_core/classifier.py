@@ -98,7 +98,7 @@ class KerasClassifier:
     def _features_forward(self) -> _Forward:
         with self._features_lock:
             if self._features is None:
-                self._features = _Forward(_last_dense_input(self.model))
+                self._features = _Forward(last_dense_input(self.model))
             return self._features
 
     def _batched(self, forward: _Forward, images: np.ndarray, width: int, mirror: bool = True) -> np.ndarray:
@@ -165,7 +165,8 @@ def last_dense(model: Any) -> Any:
     return [layer for layer in model.layers if isinstance(layer, keras.layers.Dense)][-1]
 
 
-def _last_dense_input(model: Any) -> Any:
+def last_dense_input(model: Any) -> Any:
+    """A model of the same layers whose output is the last Dense layer's input (features)."""
     import keras
 
     return keras.Model(model.inputs, last_dense(model).input)

@@ -13,5 +13,13 @@ class ImageInputError(FmnistError):
     """An uploaded or given file cannot be turned into an image."""
 
 
+class UnsupportedImageError(ImageInputError):
+    """The file is not in an image format we read (a PDF, an SVG, text...)."""
+
+
+class ImageTooLargeError(ImageInputError):
+    """The file or the image it claims to hold is over a size limit (bytes or pixels)."""
+
+
 class RegistryError(FmnistError):
     """A model cannot be saved, found or loaded."""

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps
 
-from fmnist_core.errors import ImageInputError
+from fmnist_core.errors import ImageInputError, ImageTooLargeError, UnsupportedImageError
 
 MAX_BYTES = 50 * 1024 * 1024  # far above any phone photo, far below what hurts memory
 MAX_PIXELS = 40_000_000  # decoded size; RGB at this size is 120 MB
@@ -49,7 +49,7 @@ def decode_image(data: bytes, name: str = "") -> Image.Image:
     if not data:
         raise ImageInputError("the file is empty")
     if len(data) > MAX_BYTES:
-        raise ImageInputError(f"the file is larger than the limit of {MAX_BYTES // 2**20} MB")
+        raise ImageTooLargeError(f"the file is larger than the limit of {MAX_BYTES // 2**20} MB")
     image = _open(data, name)
     _check_size(image.size)
     try:
@@ -88,7 +88,7 @@ def _open(data: bytes, name: str) -> Image.Image:
     try:
         image = Image.open(io.BytesIO(data), formats=FORMATS)
     except Image.DecompressionBombError:
-        raise ImageInputError(
+        raise ImageTooLargeError(
             f"this image claims more than {MAX_PIXELS // 1_000_000} megapixels; refused "
             "before decoding (it may be a decompression bomb)"
         ) from None
@@ -98,7 +98,7 @@ def _open(data: bytes, name: str) -> Image.Image:
             raise ImageInputError(
                 f"this file looks like {kind} but it is damaged and cannot be read"
             ) from None
-        raise ImageInputError(
+        raise UnsupportedImageError(
             f"this file is not an image we can read (it looks like {kind}"
             f"{_despite_name(name)}); please use a {SUPPORTED} image"
         ) from None
@@ -110,7 +110,7 @@ def _open(data: bytes, name: str) -> Image.Image:
 def _check_size(size: tuple[int, int]) -> None:
     width, height = size
     if width * height > MAX_PIXELS:
-        raise ImageInputError(
+        raise ImageTooLargeError(
             f"this image is {width} x {height} pixels ({width * height / 1e6:.0f} megapixels); "
             f"the limit is {MAX_PIXELS // 1_000_000} megapixels, so it was refused before "
             "decoding"

@@ -11,15 +11,19 @@ apply the same one.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from fmnist_core.classes import CLASS_NAMES
 from fmnist_core.classifier import Classifier, as_batch
+from fmnist_core.errors import FmnistError, ImageInputError
 from fmnist_core.thumbnail import PipelineResult
+
+if TYPE_CHECKING:
+    from PIL import Image
 
 RULE = "max_probability"  # any model: the top probability under a threshold
 ENERGY_RULE = "energy"  # Keras models: log-sum-exp of the logits under a threshold
@@ -125,17 +129,17 @@ def prepare_single_images(classifier: Classifier) -> bool:
     """Put the forward pass `predict` takes for this model on LiteRT's fast path for single
     images (KerasClassifier.prepare_single_images); False where there is none."""
     prepare = getattr(classifier, "prepare_single_images", None)
-    return bool(prepare and prepare(logits=_answers_from_logits(classifier)))
+    return bool(prepare and prepare(logits=answers_from_logits(classifier)))
 
 
 def single_image_engine(classifier: Classifier) -> str:
     """What computes `predict` for one image of this model now: "LiteRT", "TensorFlow" or
     "scikit-learn" (for the app to say, next to how long the answer took)."""
     engine = getattr(classifier, "single_image_engine", None)
-    return engine(logits=_answers_from_logits(classifier)) if engine else "scikit-learn"
+    return engine(logits=answers_from_logits(classifier)) if engine else "scikit-learn"
 
 
-def _answers_from_logits(classifier: Classifier) -> bool:
+def answers_from_logits(classifier: Classifier) -> bool:
     """True when `predict` takes this model's logits (the energy rule), not its probabilities."""
     return unsure_rule(classifier)["rule"] == ENERGY_RULE
 
@@ -172,6 +176,50 @@ def predict_inputs(classifier: Classifier, results: Sequence[PipelineResult],
                 predictions[row] = replace(predictions[row], unsure=True,
                                            unsure_reason=OUT_OF_SCOPE)
     return [predictions[i] for i in range(len(results))]
+
+
+@dataclass(frozen=True)
+class ImageAnswer:
+    """One image's fate: the model input it became and its prediction, or why it has none."""
+
+    result: PipelineResult | None = None
+    prediction: Prediction | None = None
+    error: FmnistError | None = None
+
+
+def prepared_input(image: Image.Image, drawing: bool = False) -> PipelineResult:
+    """A decoded image as the model's input: the photo path (which leaves dataset look-alikes
+    as they are), or for a drawing the canvas's sketch path."""
+    from fmnist_core.photo import prepare
+    from fmnist_core.sketch import sketch_to_input
+
+    return sketch_to_input(np.asarray(image.convert("RGB"))) if drawing else prepare(image)
+
+
+def predict_images(classifier: Classifier, inputs: Sequence[Callable[[], PipelineResult]],
+                   photo_classifier: Classifier | None = None, top_k: int = 3,
+                   scope_check: Classifier | None = None) -> list[ImageAnswer]:
+    """Images as people have them (files, uploads, drawings) to predictions, in order: the
+    one road the app, the `predict` command and the API share. Each of `inputs` reads one
+    image and prepares it (decode_image or read_image_file, then prepared_input; the app
+    caches that step per file). A bad image costs only itself; the rest go through the
+    models in one batched call each (predict_inputs, which says what the other arguments do)."""
+    prepared: dict[int, PipelineResult] = {}
+    errors: dict[int, FmnistError] = {}
+    for index, read in enumerate(inputs):
+        try:
+            prepared[index] = read()
+        except FmnistError as exc:
+            errors[index] = exc
+        except Exception as exc:  # noqa: BLE001 - one odd file must not stop the others
+            errors[index] = ImageInputError(
+                f"unexpected error while reading this file ({type(exc).__name__})")
+    ready = sorted(prepared)
+    answers = dict(zip(ready, predict_inputs(classifier, [prepared[i] for i in ready],
+                                             photo_classifier, top_k=top_k,
+                                             scope_check=scope_check)))
+    return [ImageAnswer(prepared.get(i), answers.get(i), errors.get(i))
+            for i in range(len(inputs))]
 
 
 def calibrate_unsure(classifier: Classifier, x_val: np.ndarray, y_val: np.ndarray,

@@ -51,3 +51,19 @@ def models_dir(tmp_path, monkeypatch) -> Path:
     folder = tmp_path / "models"
     monkeypatch.setenv("FMNIST_MODELS_DIR", str(folder))
     return folder
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory) -> str:
+    """An untrained two-layer Keras model saved in a private registry: the contracts of the
+    `predict` command and the API do not depend on how good the model is; no training."""
+    import keras
+
+    from fmnist_core import registry
+    from fmnist_core.classifier import KerasClassifier
+
+    model = keras.Sequential([keras.Input((28, 28)), keras.layers.Rescaling(1 / 255),
+                              keras.layers.Flatten(), keras.layers.Dense(10, activation="softmax")])
+    classifier = KerasClassifier(model, "logreg", {"unsure": {
+        "rule": "max_probability", "threshold": 0.5, "calibrated_on": "test"}})
+    return str(registry.save(classifier, "tiny", tmp_path_factory.mktemp("models")))

@@ -17,22 +17,6 @@ from hostile import EVIL_NAME, encode, garment, make_hostile_corpus
 
 
 @pytest.fixture(scope="module")
-def tiny_model(tmp_path_factory) -> str:
-    """An untrained two-layer Keras model saved in a private registry: the command's
-    contract does not depend on how good the model is, and this needs no training."""
-    import keras
-
-    from fmnist_core import registry
-    from fmnist_core.classifier import KerasClassifier
-
-    model = keras.Sequential([keras.Input((28, 28)), keras.layers.Rescaling(1 / 255),
-                              keras.layers.Flatten(), keras.layers.Dense(10, activation="softmax")])
-    classifier = KerasClassifier(model, "logreg", {"unsure": {
-        "rule": "max_probability", "threshold": 0.5, "calibrated_on": "test"}})
-    return str(registry.save(classifier, "tiny", tmp_path_factory.mktemp("models")))
-
-
-@pytest.fixture(scope="module")
 def corpus(tmp_path_factory):
     return make_hostile_corpus(tmp_path_factory.mktemp("hostile"))
 

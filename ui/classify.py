@@ -9,18 +9,17 @@ from __future__ import annotations
 
 import io
 import time
-from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 import pandas as pd
 import streamlit as st
 
 from fmnist_core.classes import CLASS_NAMES
-from fmnist_core.errors import FmnistError
 from fmnist_core.image_input import SUFFIXES, decode_image
-from fmnist_core.photo import prepare
-from fmnist_core.prediction import OUT_OF_SCOPE, TIE, Prediction, predict_inputs
+from fmnist_core.prediction import OUT_OF_SCOPE, TIE, Prediction, predict_images, prepared_input
 from fmnist_core.sketch import sketch_to_input
 from fmnist_core.thumbnail import PipelineResult
 from ui import charts
@@ -54,52 +53,41 @@ class Outcome:
 @st.cache_data(show_spinner=False, max_entries=128)
 def prepare_upload(data: bytes, name: str) -> PipelineResult:
     """Decode and run the photo pipeline once per distinct file (GrabCut costs ~0.1 s)."""
-    return prepare(decode_image(data, name))
+    return prepared_input(decode_image(data, name))
 
 
 def classify_files(model: LoadedModel, files: Sequence[tuple[str, bytes]]) -> list[Outcome]:
     """Every file to an Outcome: bad files get a friendly error, good ones share one
     batched prediction."""
-    outcomes: list[Outcome] = []
-    for name, data in files:
-        try:
-            outcomes.append(Outcome(name, result=prepare_upload(data, name)))
-        except FmnistError as exc:
-            outcomes.append(Outcome(name, error=str(exc)))
-    return predicted(model, outcomes)
+    return _classify(model, [(name, partial(prepare_upload, data, name)) for name, data in files])
 
 
-def predicted(model: LoadedModel, outcomes: Sequence[Outcome]) -> list[Outcome]:
-    """The outcomes with a prediction for every one that has a model input, from one
-    batched call per answering model: photos go to the photo-tuned model when `model` is
-    the bundled one, and the photo model judges every photo's scope whoever answers."""
-    ready = [outcome.result for outcome in outcomes if outcome.result is not None]
-    if not ready:
-        return list(outcomes)
+def _classify(model: LoadedModel, inputs: Sequence[tuple[str, Callable[[], PipelineResult]]]
+              ) -> list[Outcome]:
+    """Named inputs through the core's one road to predictions: photos go to the
+    photo-tuned model when `model` is the bundled one, and the photo model judges every
+    photo's scope whoever answers."""
     photo_model = photo_classifier()
     answers_photos = model.key == BUNDLED and photo_model is not None
     start = time.perf_counter()
-    answers = iter(predict_inputs(model.classifier, ready,
-                                  photo_model if answers_photos else None,
-                                  scope_check=photo_model))
+    answers = predict_images(model.classifier, [read for _, read in inputs],
+                             photo_model if answers_photos else None, scope_check=photo_model)
     milliseconds = (time.perf_counter() - start) * 1000
-    return [replace(outcome, prediction=next(answers), milliseconds=milliseconds,
-                    batch_size=len(ready)) if outcome.result is not None else outcome
-            for outcome in outcomes]
+    ready = sum(answer.prediction is not None for answer in answers)
+    return [Outcome(name, answer.result, answer.prediction,
+                    str(answer.error) if answer.error else None, milliseconds, ready)
+            for (name, _), answer in zip(inputs, answers)]
 
 
 def drawing_outcome(model: LoadedModel, rgba: np.ndarray) -> Outcome:
     """A canvas drawing through the sketch pipeline and the model."""
-    try:
-        return predicted(model, [Outcome("your drawing", result=sketch_to_input(rgba))])[0]
-    except FmnistError as exc:
-        return Outcome("your drawing", error=str(exc))
+    return _classify(model, [("your drawing", partial(sketch_to_input, rgba))])[0]
 
 
 def test_image_outcome(model: LoadedModel, image: np.ndarray, index: int) -> Outcome:
     """A test image is already the model's input: no pipeline, one step to show."""
     result = PipelineResult(np.asarray(image, np.uint8), [("test image", image)], "fmnist")
-    return predicted(model, [Outcome(f"test image #{index}", result=result)])[0]
+    return _classify(model, [(f"test image #{index}", lambda: result)])[0]
 
 
 def short_name(name: str, limit: int = 22) -> str:

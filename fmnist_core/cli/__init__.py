@@ -13,7 +13,8 @@ import os
 import sys
 
 # Subcommands in the order `--help` lists them; each is fmnist_core.cli.<name>.
-COMMANDS = ("info", "report", "train", "photo-model", "evaluate", "models", "bench", "predict")
+COMMANDS = ("info", "report", "train", "photo-model", "evaluate", "models", "bench", "predict",
+            "serve", "export")
 
 
 def printable(text: object) -> str:

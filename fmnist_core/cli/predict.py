@@ -43,47 +43,26 @@ def _top_k(text: str) -> int:
 
 def run(args: argparse.Namespace) -> int:
     from fmnist_core import registry
+    from fmnist_core.image_input import read_image_file
     from fmnist_core.photo_head import photo_classifier_or_none
-    from fmnist_core.prediction import predict_inputs
+    from fmnist_core.prediction import predict_images, prepared_input
 
     if args.model:  # the model asked for answers everything
         classifier, photo_classifier = registry.load(args.model), None
     else:  # the bundled model, and its photo-tuned version for photos
         classifier, photo_classifier = registry.load_default(), photo_classifier_or_none()
-    prepared, errors = _prepare_all(args.files)
-    ready = sorted(prepared)
-    answers = predict_inputs(classifier, [prepared[i] for i in ready], photo_classifier,
-                             top_k=args.top_k)
-    predictions = dict(zip(ready, answers))
-    rows: list[dict[str, Any]] = []
-    for index, name in enumerate(args.files):
-        if index in predictions:
-            rows.append({"file": name, **predictions[index].as_dict()})
-        else:
-            rows.append({"file": name, "error": errors[index]})
+    answers = predict_images(
+        classifier, [lambda name=name: prepared_input(read_image_file(name)) for name in args.files],
+        photo_classifier, top_k=args.top_k)
+    rows: list[dict[str, Any]] = [
+        {"file": name, **answer.prediction.as_dict()} if answer.prediction
+        else {"file": name, "error": str(answer.error)}
+        for name, answer in zip(args.files, answers)]
     if args.json:
         _print_json(rows)
     else:
         _print_table(rows)
-    return 1 if errors else 0
-
-
-def _prepare_all(files: list[str]) -> tuple[dict[int, Any], dict[int, str]]:
-    """Each file through the photo path (a PipelineResult), or to the message that says
-    why it cannot be."""
-    from fmnist_core.errors import FmnistError
-    from fmnist_core.image_input import read_image_file
-    from fmnist_core.photo import prepare
-
-    prepared, errors = {}, {}
-    for index, name in enumerate(files):
-        try:
-            prepared[index] = prepare(read_image_file(name))
-        except FmnistError as exc:
-            errors[index] = str(exc)
-        except Exception as exc:  # noqa: BLE001 - one odd file must not stop the others
-            errors[index] = f"unexpected error while reading this file ({type(exc).__name__})"
-    return prepared, errors
+    return 1 if any("error" in row for row in rows) else 0
 
 
 def _print_json(rows: list[dict[str, Any]]) -> None:
