@@ -8,12 +8,14 @@ from fmnist_core.errors import FmnistError
 from fmnist_core.training import OPTIMIZERS, PRESETS, SCHEDULES
 from fmnist_core.zoo import ZOO
 from ui import training
+from ui.layout import scroll_to
 from ui.models import SESSION, accuracy_text, registry_key, set_active
 from ui.resources import dataset_or_stop
 from ui.navigation import ensure_routed
 from ui.text import escape_markdown
 
 ensure_routed()
+SCROLL_KEY = "train_scroll_to_run"  # the run just started: bring it into view once
 
 data = dataset_or_stop()
 training.ensure_form_defaults()
@@ -21,8 +23,8 @@ run = training.current_run()
 busy = run is not None and run.job.running
 
 st.title("Train a model")
-st.caption("Training runs in the background on the server: you can click around or visit "
-           "other pages, and come back to watch it.")
+st.caption("Training runs in the background on the server: you can click around, visit "
+           "other pages or reload, and come back to watch it.")
 
 preset_col, refill_col, model_col = st.columns([3, 1, 5], vertical_alignment="bottom")
 preset_col.selectbox(
@@ -80,6 +82,9 @@ with st.form("train_form", border=True):
                    help="Average each prediction with that of the mirrored image")
     start = st.form_submit_button("Start training", icon=":material/play_arrow:", type="primary",
                                   disabled=busy)
+    if busy:
+        st.caption("A run is going (below): stop it or wait for it to finish before starting "
+                   "another.")
 
 if start:
     try:
@@ -87,20 +92,26 @@ if start:
     except FmnistError as exc:
         st.error(f"Not started: {escape_markdown(str(exc))}",
                  icon=":material/error:")
-    run = training.current_run()
+    else:  # once more from the top, so that the form is drawn disabled
+        st.session_state[SCROLL_KEY] = training.current_run().token
+        st.rerun()
 
 if run is None:
     st.stop()
 
-st.subheader(f"Run: {ZOO[run.job.config.model].title}")
-training.show_run(run, data)
+run_section = st.container(key="train_run")
+if st.session_state.pop(SCROLL_KEY, None) == run.token:  # just started, below the form
+    scroll_to("train_run", run.token)
+with run_section:
+    st.subheader(f"Run: {ZOO[run.job.config.model].title}")
+    training.show_run(run, data)
 
 if run.job.running:
     st.stop()
 if run.job.error:
     st.error(f"The run ended with an error: {escape_markdown(run.job.error)}. Try fewer "
              "epochs, another model or a lower learning rate.", icon=":material/error:")
-    st.button("Clear", on_click=training.discard_run, key="train_discard")
+    st.button("Clear", on_click=training.discard_run, args=(run.token,), key="train_discard")
     st.stop()
 
 training.adopt_result(run)
@@ -133,4 +144,5 @@ with st.container(horizontal=True):
                   on_click=set_active, args=(SESSION,),
                   help="Evaluate and Classify use it; it is lost when you close the tab")
 
-    st.button("Start over", key="train_discard", on_click=training.discard_run)
+    st.button("Start over", key="train_discard", on_click=training.discard_run,
+              args=(run.token,))

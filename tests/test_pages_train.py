@@ -8,8 +8,9 @@ import pytest
 from fmnist_core.augment import AUGMENTATIONS
 from fmnist_core.training import (PRESETS, BatchProgress, EpochEnd, FitProgress, PhaseChange,
                                   TrainConfig)
-from pages_support import open_page, texts
-from ui import training
+from pages_support import APP, TIMEOUT, open_page, texts
+from streamlit.testing.v1 import AppTest
+from ui import browser, training
 from ui.navigation import path_of
 
 PAGE = path_of("train")
@@ -22,7 +23,11 @@ def start_tiny_run(app, model: str = "mlp", epochs: int = 1):
         app.number_input(key="train_epochs").set_value(epochs)
     next(b for b in app.button if "Start training" in b.label).click().run()
     assert not app.exception
-    return app.session_state["train_job"]
+    return training.run_of(app.session_state[browser.KEY])
+
+
+def start_button(app):
+    return next(b for b in app.button if "Start training" in b.label)
 
 
 def test_form_starts_from_the_quick_preset():
@@ -139,7 +144,7 @@ def test_a_failed_run_shows_a_friendly_error_not_a_traceback(small_data):
     app = open_page(PAGE)
     config = TrainConfig(model="sk_logreg", cv_folds=5, train_limit=20)  # 2 images per class
     job = TrainingJob.start(config, small_data)
-    app.session_state["train_job"] = training.RunState(job, 0.0, "refused-run")
+    training.keep_run(app.session_state[browser.KEY], training.RunState(job, 0.0, "refused-run"))
     assert job.wait(timeout=120)
     app.run()
     assert not app.exception
@@ -171,3 +176,32 @@ def test_a_growing_forest_and_a_silent_fit_have_their_own_progress_lines():
     preparing = [PhaseChange("preparing", "Random forest: seed 0")]
     assert training.progress(preparing, config, 0.0)[1] == "Preparing: Random forest: seed 0."
     assert "TensorFlow" in training.progress(preparing, TrainConfig(model="mlp"), 0.0)[1]
+
+
+def test_a_reload_finds_the_run_with_its_stop_and_start_stays_disabled(models_dir):
+    """A reload (or the address opened in another tab) is a new session with the browser's
+    id in the URL: it finds the run, can stop it and sees its result; a stranger sees none."""
+    first = open_page(PAGE)
+    run = start_tiny_run(first, epochs=50)
+    owner = first.query_params[browser.PARAM]
+    assert owner == first.session_state[browser.KEY]
+    assert start_button(first).disabled  # disabled in the tab that started it, too
+    assert any("st-key-train_run" in h.value for h in first.get("html")), "no scroll to the run"
+
+    reloaded = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    reloaded.query_params[browser.PARAM] = owner
+    reloaded.run().switch_page(PAGE).run()
+    assert not reloaded.exception
+    assert reloaded.session_state[browser.KEY] == owner
+    assert start_button(reloaded).disabled
+    assert any("A run is going" in text for text in texts(reloaded.caption))
+    reloaded.button(key="train_stop").click().run()
+    assert run.job.wait(timeout=180)
+    reloaded.run()
+    assert any("stopped" in text for text in texts(reloaded.success))
+    assert not start_button(reloaded).disabled
+
+    stranger = open_page(PAGE)
+    assert stranger.session_state[browser.KEY] != owner
+    assert not any(b.key == "train_stop" for b in stranger.button)
+    assert not any("Done" in text for text in texts(stranger.success))

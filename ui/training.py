@@ -1,12 +1,14 @@
 """The Train page's state and live view: the form's values, the job, its events as tables.
 
-The run itself is a `fmnist_core.jobs.TrainingJob` (a child process) kept in this
-session's state, so a click anywhere never stops it and no other user sees it. The page
-polls it from a fragment that reruns alone while the job runs.
+The run itself is a `fmnist_core.jobs.TrainingJob` (a child process), so a click anywhere
+never stops it. It is filed on the server under the browser's id (ui.browser), not in the
+session: a reload or a second tab of the same person finds it again, with its Stop, while no
+other user sees it. The page polls it from a fragment that reruns alone while the job runs.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 import uuid
 from dataclasses import dataclass
@@ -24,10 +26,11 @@ from fmnist_core.training import (PRESETS, BatchProgress, EpochEnd, FitProgress,
                                   TrainConfig, TrainingDone, TrainingError)
 from fmnist_core.zoo import ZOO
 from ui import charts
+from ui.browser import browser_id
 from ui.images import thumbnail_strip
 from ui.models import SESSION_MODEL_KEY, SessionModel, prepare_in_background
 
-JOB_KEY = "train_job"
+KEPT_FINISHED_RUNS = 32  # finished runs kept for their browsers to come back to; oldest go first
 SAVE_NAME_KEY = "train_save_name"
 POLL_SECONDS = 1.0
 MODEL_DEFAULT = "model default"
@@ -124,27 +127,59 @@ def config_from_state() -> TrainConfig:
     )
 
 
+# Every browser's latest run, by browser id: shared by the server's sessions (a reload is a
+# new session), so that a run is found again rather than left training unseen.
+_runs: dict[str, RunState] = {}
+_runs_lock = threading.Lock()
+
+
+def run_of(owner: str) -> RunState | None:
+    """The latest run started from the browser `owner`, running or finished."""
+    with _runs_lock:
+        return _runs.get(owner)
+
+
+def keep_run(owner: str, run: RunState) -> None:
+    """File `run` as the browser's latest; beyond KEPT_FINISHED_RUNS finished runs, the
+    oldest are forgotten (a running one never is)."""
+    with _runs_lock:
+        _file(owner, run)
+
+
+def _file(owner: str, run: RunState) -> None:
+    """keep_run, with the lock held."""
+    _runs.pop(owner, None)
+    _runs[owner] = run  # at the end: the dict's order is the order of starts
+    finished = [key for key, kept in _runs.items() if not kept.job.running]
+    for key in finished[: max(0, len(finished) - KEPT_FINISHED_RUNS)]:
+        del _runs[key]
+
+
 def current_run() -> RunState | None:
-    return st.session_state.get(JOB_KEY)
+    return run_of(browser_id())
 
 
 def start_run(config: TrainConfig, data: Dataset) -> None:
     """Start training in the background; raises TrainingError for a config it refuses, and
-    while this session's previous run is still going (a second click on Start, sent before
-    the page disabled the button, must not start an orphan run nobody can see or stop)."""
-    current = current_run()
-    if current is not None and current.job.running:
-        raise TrainingError("a run is already going in this session: stop it or wait for it "
-                            "to finish before starting another")
-    config.validate()
-    st.session_state[JOB_KEY] = RunState(TrainingJob.start(config, data), time.time(),
-                                          uuid.uuid4().hex)
+    while this browser's previous run is still going (a second click on Start, or Start in
+    a second tab, must not start an orphan run nobody can see or stop)."""
+    owner = browser_id()
+    with _runs_lock:  # two tabs pressing Start at once start one run
+        current = _runs.get(owner)
+        if current is not None and current.job.running:
+            raise TrainingError("a run is already going in this browser: stop it or wait for "
+                                "it to finish before starting another")
+        config.validate()
+        _file(owner, RunState(TrainingJob.start(config, data), time.time(), uuid.uuid4().hex))
 
 
-def discard_run() -> None:
-    """Forget the run; a model it produced stays usable as the unsaved model until the
-    next run replaces it."""
-    st.session_state.pop(JOB_KEY, None)
+def discard_run(token: str) -> None:
+    """Forget the run `token` (and not a newer one started from another tab); a model it
+    produced stays usable as the unsaved model until the next run replaces it."""
+    owner = browser_id()
+    with _runs_lock:
+        if owner in _runs and _runs[owner].token == token:
+            del _runs[owner]
 
 
 def adopt_result(run: RunState) -> None:
