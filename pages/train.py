@@ -75,7 +75,12 @@ with st.form("train_form", border=True):
                        key=training.FIELDS["early_stopping_patience"], disabled=not is_keras)
     right.number_input("Training images", 100, training.FULL_TRAINING_SET, step=1000,
                        key=training.FIELDS["train_limit"],
-                       help="Fewer images train faster; a balanced subset is used")
+                       help="A balanced subset. Fewer images make a weaker model; see below")
+    right.checkbox("Keep the optimiser steps", key=training.KEEP_STEPS_KEY, disabled=not is_keras,
+                   help="With fewer training images, run more epochs so the model takes as "
+                        "many optimiser steps as on the full set (as long as the full set). "
+                        "Untick for a faster run: in as many epochs, fewer images mean fewer "
+                        "steps and a far weaker model.")
     right.number_input("Seed", 0, 2**31 - 1, key=training.FIELDS["seed"])
     right.checkbox("Mirror averaging at prediction time", key=training.FIELDS["flip_tta"],
                    disabled=not is_keras,
@@ -88,7 +93,9 @@ with st.form("train_form", border=True):
 
 if start:
     try:
-        training.start_run(training.config_from_state(), data)
+        config = training.config_from_state()
+        training.start_run(config, data, training.size_note(
+            config, st.session_state[training.FIELDS["epochs"]]))
     except FmnistError as exc:
         st.error(f"Not started: {escape_markdown(str(exc))}",
                  icon=":material/error:")
@@ -104,6 +111,8 @@ if st.session_state.pop(SCROLL_KEY, None) == run.token:  # just started, below t
     scroll_to("train_run", run.token)
 with run_section:
     st.subheader(f"Run: {ZOO[run.job.config.model].title}")
+    if run.note:
+        (st.warning if run.note.warning else st.info)(run.note.text, icon=":material/info:")
     training.show_run(run, data)
 
 if run.job.running:
@@ -116,9 +125,13 @@ if run.job.error:
 
 training.adopt_result(run)
 result = run.job.result
-st.success(f"Done: {accuracy_text(result.meta)} with {result.params:,} parameters, in "
-           f"{result.meta.get('train_seconds', 0):.0f} s ({result.meta.get('stop_reason')}).",
-           icon=":material/check_circle:")
+outcome = (f"{accuracy_text(result.meta)} with {result.params:,} parameters, in "
+           f"{result.meta.get('train_seconds', 0):.0f} s ({result.meta.get('stop_reason')}).")
+shortfall = training.shortfall(run.job.config, result.meta)
+if shortfall:
+    st.warning(f"Finished, but weak: {outcome} {shortfall}", icon=":material/warning:")
+else:
+    st.success(f"Done: {outcome}", icon=":material/check_circle:")
 if run.saved_as:
     st.info(f"Saved as **{escape_markdown(run.saved_as)}**. Manage it on the Models page.",
             icon=":material/save:")

@@ -19,6 +19,7 @@ PAGE = path_of("train")
 def start_tiny_run(app, model: str = "mlp", epochs: int = 1):
     app.selectbox(key="train_model").set_value(model).run()
     app.number_input(key="train_limit").set_value(300)
+    app.checkbox(key="train_keep_steps").set_value(False)  # a few steps, not the full set's
     if not app.number_input(key="train_epochs").disabled:  # scikit-learn models have none
         app.number_input(key="train_epochs").set_value(epochs)
     next(b for b in app.button if "Start training" in b.label).click().run()
@@ -205,3 +206,28 @@ def test_a_reload_finds_the_run_with_its_stop_and_start_stays_disabled(models_di
     assert stranger.session_state[browser.KEY] != owner
     assert not any(b.key == "train_stop" for b in stranger.button)
     assert not any("Done" in text for text in texts(stranger.success))
+
+
+def test_fewer_training_images_keep_the_optimiser_steps_and_say_so():
+    app = open_page(PAGE)  # the quick preset: 3 epochs of 224 steps on all the images
+    assert app.checkbox(key="train_keep_steps").value
+    app.number_input(key="train_limit").set_value(10_000)
+    start_button(app).click().run()
+    run = training.run_of(app.session_state[browser.KEY])
+    run.job.stop()
+    assert run.job.config.epochs == 18  # 38 steps an epoch: 684 steps, at least the 672
+    assert any("18 epochs instead of 3" in text for text in texts(app.info))
+    assert run.job.wait(timeout=180)
+
+
+def test_a_model_far_below_its_presets_accuracy_is_not_shown_as_a_success(models_dir):
+    app = open_page(PAGE)
+    run = start_tiny_run(app, model=PRESETS["quick"].model)  # 1 epoch of 2 steps
+    assert any("2 optimiser steps instead of 224" in text for text in texts(app.warning))
+    assert run.job.wait(timeout=180) and run.job.error is None
+    app.run()
+    assert not app.exception
+    assert not texts(app.success)
+    warning = next(text for text in texts(app.warning) if "far below" in text)
+    assert "far below the 90.6% the quick preset reaches" in warning
+    assert "training images 300 (preset: 60,000)" in warning and "epochs 1 (preset: 3)" in warning
