@@ -403,8 +403,9 @@ def _fit_keras(config: TrainConfig, spec: ModelSpec, data: Dataset, emit: EventH
     if len(val_idx):
         validation = in_batches(data.x_train[val_idx], data.y_train[val_idx], config.batch_size)
     batches = endless_batches(x_train, y_train, config.batch_size, config.augment, config.seed)
-    emit(PhaseChange("fitting", f"{len(train_idx)} training images, {len(val_idx)} for validation, "
-                                f"{strategy.num_replicas_in_sync} device(s)"))
+    devices = strategy.num_replicas_in_sync
+    emit(PhaseChange("fitting", f"{len(train_idx):,} training images, {len(val_idx):,} for "
+                                f"validation{f', on {devices} devices' if devices > 1 else ''}"))
     model.fit(batches, steps_per_epoch=steps_per_epoch, shuffle=False, epochs=config.epochs,
               validation_data=validation, callbacks=callbacks, verbose=0)
     reason = ("stopped" if stop.is_set() else
@@ -440,12 +441,12 @@ def _fit_sklearn(config: TrainConfig, spec: ModelSpec, data: Dataset, emit: Even
     extra: dict[str, Any] = {"history": {}, "reason": "completed",
                              "train_images": len(train_idx), "validation_images": 0}
     if "warm_start" in estimator.get_params() and "n_estimators" in estimator.get_params():
-        emit(PhaseChange("fitting", f"{len(train_idx)} training images, "
+        emit(PhaseChange("fitting", f"{len(train_idx):,} training images, "
                                     f"{TREES_PER_STAGE} trees at a time"))
         extra["reason"] = _grow_forest(estimator, flat, labels, emit, stop)
         extra["trees"] = len(estimator.estimators_)  # fewer than planned after a stop
     else:
-        emit(PhaseChange("fitting", f"{len(train_idx)} training images; this model cannot "
+        emit(PhaseChange("fitting", f"{len(train_idx):,} training images; this model cannot "
                                     "report progress inside its fit, nor stop part-way"))
         estimator.fit(flat, labels)
     return SklearnClassifier(estimator, spec.kind), extra
@@ -481,7 +482,7 @@ def _cross_validate(config: TrainConfig, spec: ModelSpec, data: Dataset,
     if fewest < config.cv_folds:
         raise TrainingError(f"{config.cv_folds}-fold cross-validation needs at least "
                             f"{config.cv_folds} training images of every class; one class has {fewest}")
-    emit(PhaseChange("cross-validating", f"{config.cv_folds} folds of {len(train_idx)} "
+    emit(PhaseChange("cross-validating", f"{config.cv_folds} folds of {len(train_idx):,} "
                                          "training images (the test set is not used)"))
     return cross_validate_sklearn(lambda: spec.build(seed=config.seed), data.x_train[train_idx],
                                   data.y_train[train_idx], folds=config.cv_folds, seed=config.seed)
@@ -507,7 +508,7 @@ def train(config: TrainConfig, data: Dataset, on_event: EventHandler | None = No
     if cross_validation is not None:
         extra["cross_validation"] = cross_validation
     train_seconds = time.perf_counter() - start
-    emit(PhaseChange("evaluating", f"{len(data.y_test)} test images"))
+    emit(PhaseChange("evaluating", f"{len(data.y_test):,} test images"))
     metrics = evaluate(classifier.predict_proba(data.x_test), data.y_test).to_dict()
     if config.flip_tta:
         plain = KerasClassifier(classifier.model, spec.kind).predict_proba(data.x_test)

@@ -110,7 +110,7 @@ run_section = st.container(key="train_run")
 if st.session_state.pop(SCROLL_KEY, None) == run.token:  # just started, below the form
     scroll_to("train_run", run.token)
 with run_section:
-    st.subheader(f"Run: {ZOO[run.job.config.model].title}")
+    st.subheader(f"Run: {training.run_title(run.job.config)}")
     if run.note:
         (st.warning if run.note.warning else st.info)(run.note.text, icon=":material/info:")
     training.show_run(run, data)

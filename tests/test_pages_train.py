@@ -19,9 +19,9 @@ PAGE = path_of("train")
 def start_tiny_run(app, model: str = "mlp", epochs: int = 1):
     app.selectbox(key="train_model").set_value(model).run()
     app.number_input(key="train_limit").set_value(300)
-    app.checkbox(key="train_keep_steps").set_value(False)  # a few steps, not the full set's
     if not app.number_input(key="train_epochs").disabled:  # scikit-learn models have none
         app.number_input(key="train_epochs").set_value(epochs)
+        app.checkbox(key="train_keep_steps").set_value(False)  # a few steps, not the full set's
     next(b for b in app.button if "Start training" in b.label).click().run()
     assert not app.exception
     return training.run_of(app.session_state[browser.KEY])
@@ -73,6 +73,9 @@ def test_a_tiny_run_shows_its_charts_and_is_saved_and_made_active(models_dir):
     assert {c.key for c in app.get("plotly_chart")} >= {
         "train_loss_chart", "train_accuracy_chart", "train_lr_chart"}
     assert any("guesses after epoch 2" in text for text in texts(app.markdown))
+    # The live preview sends its pictures inside the page: no /media/ URL a redraw withdraws.
+    assert sum(h.value.count("data:image/png;base64,") for h in app.get("html")) == 16
+    assert not app.get("imgs")
     assert any("test accuracy" in text for text in texts(app.success))
     app.text_input(key="train_save_name").set_value("tiny-run")
     next(b for b in app.button if "Save to the model registry" in b.label).click().run()
@@ -224,6 +227,7 @@ def test_a_model_far_below_its_presets_accuracy_is_not_shown_as_a_success(models
     app = open_page(PAGE)
     run = start_tiny_run(app, model=PRESETS["quick"].model)  # 1 epoch of 2 steps
     assert any("2 optimiser steps instead of 224" in text for text in texts(app.warning))
+    assert [h.value for h in app.subheader] == ["Run: Fast CNN"]  # not the quick preset any more
     assert run.job.wait(timeout=180) and run.job.error is None
     app.run()
     assert not app.exception
@@ -231,3 +235,18 @@ def test_a_model_far_below_its_presets_accuracy_is_not_shown_as_a_success(models
     warning = next(text for text in texts(app.warning) if "far below" in text)
     assert "far below the 90.6% the quick preset reaches" in warning
     assert "training images 300 (preset: 60,000)" in warning and "epochs 1 (preset: 3)" in warning
+
+
+def test_an_epoch_cut_short_by_stop_is_plotted_where_it_ended():
+    events = [BatchProgress(0, 10, 10, 1.0, 0.5, 1e-3, 900.0),
+              EpochEnd(0, 5, 1.0, 0.5, None, None, 1e-3, 3.0, 12.0, ()),
+              BatchProgress(1, 4, 10, 0.8, 0.6, 1e-3, 900.0),
+              EpochEnd(1, 5, 0.8, 0.6, None, None, 1e-3, 4.0, 0.0, ())]
+    assert training.epoch_table(events)["epoch"].tolist() == [1.0, 1.4]
+
+
+def test_the_run_title_names_the_preset_only_for_the_preset():
+    quick = PRESETS["quick"]
+    assert training.run_title(replace(quick, seed=7)) == "Fast CNN (quick preset)"
+    assert training.run_title(replace(quick, epochs=4)) == "Fast CNN"
+    assert training.run_title(TrainConfig(model="strong_cnn")) == "Strong CNN (the bundled model)"

@@ -30,6 +30,8 @@ def test_events_arrive_in_order_with_sane_fields(small_data):
     classifier = train(TINY, small_data, on_event=events.append)
     assert isinstance(events[0], PhaseChange) and events[0].phase == "preparing"
     assert isinstance(events[-1], TrainingDone) and events[-1].reason == "completed"
+    fitting = next(e.detail for e in events if isinstance(e, PhaseChange) and e.phase == "fitting")
+    assert fitting == "540 training images, 60 for validation"  # one device: not worth a word
     epochs = [e for e in events if isinstance(e, EpochEnd)]
     assert [e.epoch for e in epochs] == [0, 1, 2]
     assert all(e.val_accuracy is not None and 0 <= e.val_accuracy <= 1 for e in epochs)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import html
+import io
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -88,3 +91,28 @@ def thumbnail_strip(images: np.ndarray, captions: Sequence[str],
     thumbnails = [pixelated(image, scale) for image in images]
     width = thumbnails[0].shape[1] if thumbnails else "content"
     st.image(thumbnails, caption=list(captions), width=width)
+
+
+def inline_strip(images: np.ndarray, captions: Sequence[str],
+                 scale: int = THUMBNAIL_SCALE) -> None:
+    """Like thumbnail_strip, but with the pictures inside the page (PNG data URIs), for a
+    view redrawn every second: st.image serves each picture at a /media/ URL that the next
+    redraw withdraws, so the browser, still fetching the last redraw's pictures, got 404s
+    and at times showed none."""
+    size = 28 * scale
+    figures = "".join(
+        f'<figure style="margin:0;width:{size}px;text-align:center">'
+        f'<img src="data:image/png;base64,{_png_base64(image)}" width="{size}" height="{size}" '
+        f'alt="{html.escape(caption)}" style="image-rendering:pixelated;display:block">'
+        f'<figcaption style="font-size:0.75rem;line-height:1.2;opacity:0.7">'
+        f"{html.escape(caption)}</figcaption></figure>"
+        for image, caption in zip(images, captions))
+    st.html(f'<div style="display:flex;flex-wrap:wrap;gap:0.5rem 1rem">{figures}</div>')
+
+
+def _png_base64(image: np.ndarray) -> str:
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.fromarray(np.asarray(image, dtype=np.uint8)).save(buffer, format="PNG")
+    return base64.b64encode(buffer.getvalue()).decode("ascii")

@@ -8,6 +8,7 @@ other user sees it. The page polls it from a fragment that reruns alone while th
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 import uuid
@@ -28,7 +29,7 @@ from fmnist_core.training import (PRESET_ACCURACY, PRESETS, BatchProgress, Epoch
 from fmnist_core.zoo import ZOO
 from ui import charts
 from ui.browser import browser_id
-from ui.images import thumbnail_strip
+from ui.images import inline_strip
 from ui.models import SESSION_MODEL_KEY, SessionModel, prepare_in_background
 
 KEPT_FINISHED_RUNS = 32  # finished runs kept for their browsers to come back to; oldest go first
@@ -260,6 +261,13 @@ def adopt_result(run: RunState) -> None:
         st.session_state[SAVE_NAME_KEY] = default_name(run.job.config)
 
 
+def run_title(config: TrainConfig) -> str:
+    """The model's title, naming a preset only when the run is that preset (any seed)."""
+    title = re.sub(r" \([^)]*preset\)$", "", ZOO[config.model].title)
+    preset = next((name for name, p in PRESETS.items() if replace(config, seed=p.seed) == p), None)
+    return f"{title} ({preset} preset)" if preset else title
+
+
 def default_name(config: TrainConfig) -> str:
     return f"{config.model}-{datetime.now():%Y%m%d-%H%M}"
 
@@ -278,12 +286,19 @@ def batch_table(events: list[Any]) -> pd.DataFrame:
 
 
 def epoch_table(events: list[Any]) -> pd.DataFrame:
-    """One row per EpochEnd: train and validation loss and accuracy at the epoch's end."""
-    rows = [
-        {"epoch": e.epoch + 1, "loss": e.loss, "accuracy": e.accuracy, "val_loss": e.val_loss,
-         "val_accuracy": e.val_accuracy, "learning rate": e.learning_rate}
-        for e in events if isinstance(e, EpochEnd)
-    ]
+    """One row per EpochEnd: train and validation loss and accuracy at the epoch's end. An
+    epoch cut short by Stop ends where its last steps did, not at a whole epoch."""
+    rows, last_batch = [], None
+    for e in events:
+        if isinstance(e, BatchProgress):
+            last_batch = e
+        elif isinstance(e, EpochEnd):
+            partial = (last_batch is not None and last_batch.epoch == e.epoch
+                       and last_batch.step < last_batch.steps_per_epoch)
+            x = e.epoch + last_batch.step / last_batch.steps_per_epoch if partial else e.epoch + 1
+            rows.append({"epoch": x, "loss": e.loss, "accuracy": e.accuracy,
+                         "val_loss": e.val_loss, "val_accuracy": e.val_accuracy,
+                         "learning rate": e.learning_rate})
     return pd.DataFrame(rows, columns=["epoch", "loss", "accuracy", "val_loss", "val_accuracy",
                                        "learning rate"])
 
@@ -383,5 +398,5 @@ def _preview_grid(events: list[Any], data: Dataset) -> None:
         else f"❌ {CLASS_NAMES[guess]} (is {CLASS_NAMES[truth]})"
         for guess, truth in zip(guesses, data.y_test)
     ]
-    thumbnail_strip(data.x_test[: len(guesses)], captions)
+    inline_strip(data.x_test[: len(guesses)], captions)
 
