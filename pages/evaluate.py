@@ -7,7 +7,7 @@ from fmnist_core.classes import CLASS_NAMES
 from ui import charts, evaluations
 from ui.images import image_grid
 from ui.insights import saliency_panel
-from ui.layout import lazy_tabs
+from ui.layout import lazy_tabs, scroll_to
 from ui.models import model_options, model_picker
 from ui.resources import dataset_or_stop
 from ui.navigation import ensure_routed
@@ -67,7 +67,15 @@ def confusion_matrix() -> None:
     if cell is None:
         st.info("No cell selected yet.", icon=":material/touch_app:")
         return
-    true, predicted = cell
+    request = st.session_state.pop(evaluations.SCROLL_KEY, None)
+    if request:
+        scroll_to(evaluations.CELL_IMAGES_KEY, request)
+    with st.container(key=evaluations.CELL_IMAGES_KEY):
+        cell_images(*cell)
+
+
+def cell_images(true: int, predicted: int) -> None:
+    """The selected cell's test images, most confident first, with a heading that names it."""
     indices = evaluation.cell_indices(true, predicted)
     verdict = "correctly recognised" if true == predicted else f"taken for {CLASS_NAMES[predicted]}"
     st.subheader(f"{CLASS_NAMES[true]} {verdict}: {len(indices):,} images")
@@ -75,7 +83,8 @@ def confusion_matrix() -> None:
         st.info("The model never made this mistake.", icon=":material/celebration:")
         return
     st.caption("The model's most confident answers first; each shows its three likeliest "
-               "classes. 🔍 opens an image large with what the model looked at.")
+               "classes, its answer first (✅ right, ❌ wrong) and the true class in bold. 🔍 "
+               "opens an image large with what the model looked at.")
     shown = st.number_input("Images shown", GALLERY_PAGE, max(GALLERY_PAGE, len(indices)),
                             step=GALLERY_PAGE, key="eval_gallery_count")
     chosen = indices[:shown]
