@@ -2,13 +2,14 @@
 the accessible table, the most confident mistakes, and the comparison with references."""
 
 import json
+import re
 
 import numpy as np
 import pytest
 
 from fmnist_core.classes import CLASS_NAMES
 from fmnist_core.references import REFERENCE_ACCURACY
-from pages_support import open_page, save_tiny_model, texts
+from pages_support import open_page, save_tiny_model, shown_cells, texts
 from ui import charts, evaluations
 from ui.navigation import path_of
 
@@ -75,6 +76,17 @@ def test_the_table_twin_and_the_other_tabs_run(app):
     table = app.dataframe[0].value
     assert {r.name for r in REFERENCE_ACCURACY} <= set(table["model"])
     assert any(name.startswith("tiny (mlp") for name in table["model"])
+    # Empty cells are dashes, not "None"; percentages have one decimal, as everywhere.
+    shown = shown_cells(app.dataframe[0])
+    assert "None" not in shown.to_string() and "nan" not in shown.to_string()
+    reference = shown[shown["model"] == REFERENCE_ACCURACY[0].name].iloc[0]
+    assert reference["kind"] == "—" and reference["ECE"] == "—"
+    assert all(re.fullmatch(r"\d+\.\d%", value) for value in shown["accuracy"])
+    assert app.dataframe[0].proto.columns  # widths, so "strong_cnn" is not cut short
+
+
+def test_the_metrics_use_the_apps_one_percent_format(app):
+    assert re.fullmatch(r"\d+\.\d%", app.metric[0].value), app.metric[0].value
 
 
 def test_confusion_figure_markers_carry_true_and_predicted_labels():

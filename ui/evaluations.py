@@ -16,6 +16,7 @@ from fmnist_core.classifier import Classifier
 from fmnist_core.data import Dataset
 from fmnist_core.evaluation import Evaluation, evaluate
 from fmnist_core.references import REFERENCE_ACCURACY
+from ui import tables
 from ui.models import BUNDLED, SESSION, SESSION_MODEL_KEY, registry_key
 
 CELL_KEY = "eval_cell"  # (true label, predicted label) of the selected confusion cell
@@ -23,14 +24,11 @@ SCROLL_KEY = "eval_scroll_to_cell"  # set by a click: bring the cell's images in
 CELL_IMAGES_KEY = "eval_cell_images"  # the container of the selected cell's images
 CHART_KEY = "eval_confusion_chart"
 TABLE_KEY = "eval_confusion_table"
-COMPARISON_COLUMNS = {
-    "accuracy": st.column_config.NumberColumn(format="percent"),
-    "macro F1": st.column_config.NumberColumn(format="percent"),
-    "top-3 accuracy": st.column_config.NumberColumn(format="percent"),
-    "ECE": st.column_config.NumberColumn(format="%.3f"),
-    "parameters": st.column_config.NumberColumn(format="localized"),
-    "training (s)": st.column_config.NumberColumn(format="%.0f"),
-}
+COMPARISON_FORMATS = {"accuracy": tables.PERCENT, "macro F1": tables.PERCENT,
+                      "top-3 accuracy": tables.PERCENT, "ECE": tables.ECE,
+                      "parameters": tables.COUNT, "training (s)": tables.SECONDS}
+COMPARISON_COLUMNS = {"model": tables.wide_text(), "kind": tables.wide_text("small"),
+                      "source": tables.wide_text("large")}
 
 
 @st.cache_data(show_spinner="Classifying the 10,000 test images...", max_entries=16)
