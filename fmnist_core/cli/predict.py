@@ -44,12 +44,14 @@ def _top_k(text: str) -> int:
 def run(args: argparse.Namespace) -> int:
     from fmnist_core import registry
     from fmnist_core.photo_head import photo_classifier_or_none
-    from fmnist_core.prediction import predict_inputs
+    from fmnist_core.prediction import answering, predict_inputs
 
     if args.model:  # the model asked for answers everything
         classifier, photo_classifier = registry.load(args.model), None
     else:  # the bundled model, and its photo-tuned version for photos
         classifier, photo_classifier = registry.load_default(), photo_classifier_or_none()
+    names = {id(classifier): args.model or "bundled",
+             id(photo_classifier): "bundled, tuned for photos"}
     prepared, errors = _prepare_all(args.files)
     ready = sorted(prepared)
     answers = predict_inputs(classifier, [prepared[i] for i in ready], photo_classifier,
@@ -58,7 +60,8 @@ def run(args: argparse.Namespace) -> int:
     rows: list[dict[str, Any]] = []
     for index, name in enumerate(args.files):
         if index in predictions:
-            rows.append({"file": name, **predictions[index].as_dict()})
+            model = names[id(answering(prepared[index], classifier, photo_classifier))]
+            rows.append({"file": name, **predictions[index].as_dict(), "model": model})
         else:
             rows.append({"file": name, "error": errors[index]})
     if args.json:
@@ -93,7 +96,8 @@ def _print_json(rows: list[dict[str, Any]]) -> None:
 
 def _print_table(rows: list[dict[str, Any]]) -> None:
     width = max(len(printable(row["file"])) for row in rows)
-    print(f"{'file':<{width}}  {'prediction':<12} {'conf':>6}  {'unsure':<6}  others")
+    print(f"{'file':<{width}}  {'prediction':<12} {'conf':>6}  {'unsure':<6}  "
+          f"{'others':<30}  model")
     for row in rows:
         name = printable(row["file"])
         if "error" in row:
@@ -101,4 +105,4 @@ def _print_table(rows: list[dict[str, Any]]) -> None:
             continue
         others = ", ".join(f"{item['name']} {item['probability']:.0%}" for item in row["top_k"][1:])
         print(f"{name:<{width}}  {row['name']:<12} {row['confidence']:>6.1%}  "
-              f"{'yes' if row['unsure'] else 'no':<6}  {others}")
+              f"{'yes' if row['unsure'] else 'no':<6}  {others:<30}  {printable(row['model'])}")
