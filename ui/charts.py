@@ -15,7 +15,9 @@ import plotly.graph_objects as go
 from fmnist_core.classes import CLASS_NAMES
 
 # Ten colours people can tell apart (plotly's qualitative "Plotly" palette has ten).
-CLASS_COLORS: dict[str, str] = dict(zip(CLASS_NAMES, px.colors.qualitative.Plotly))
+# Tableau 10: a palette made for ten categories, whose colours stay apart (Plotly's own
+# put near-identical reds, purples and blues side by side on the map).
+CLASS_COLORS: dict[str, str] = dict(zip(CLASS_NAMES, px.colors.qualitative.T10))
 COMPACT_MARGIN = dict(l=10, r=10, t=40, b=10)
 
 

@@ -33,9 +33,16 @@ def squared(image: np.ndarray) -> np.ndarray:
     return np.pad(array, padding + [(0, 0)] * (array.ndim - 2))
 
 
-@st.dialog("Image", width="large")
 def enlarged_image_dialog(image: np.ndarray, title: str, details: str = "",
                           explain: Callable[[], None] | None = None) -> None:
+    """Open the image large in a dialog titled with what it is (the first part of
+    `details`, "Test set, image 12"; "Image" when there are none)."""
+    heading = details.split(" · ", 1)[0].split(":", 1)[0] if details else "Image"
+    st.dialog(heading, width="large")(_enlarged)(image, title, details, explain)
+
+
+def _enlarged(image: np.ndarray, title: str, details: str,
+              explain: Callable[[], None] | None) -> None:
     """The image as a large pixel map whose hover shows every pixel's value, and beside it
     whatever `explain` draws (the model's view of this image)."""
     st.markdown(f"**{title}**")
@@ -68,7 +75,7 @@ def image_grid(
             position = row_start + offset
             if position >= len(images):
                 break
-            with cell:
+            with cell, st.container(gap=None):  # image, button and caption close together
                 # Button before caption: captions differ in length, images and buttons
                 # do not, so the buttons line up.
                 st.image(pixelated(images[position], scale))
