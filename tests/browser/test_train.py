@@ -50,6 +50,10 @@ def test_train_watch_stop_and_save(page, app_server, screenshots):
     page.reload()  # a new session: the browser's id in the address finds the run again
     wait_for_visible(page, loss_chart, timeout_ms=TRAINING_WAIT_MS)
     expect(start).to_be_disabled()
+    other_tab = page.context.new_page()  # the plain address: the browser's cookie finds it
+    open_app_page(other_tab, app_server, find_page("train"))
+    expect(other_tab.get_by_role("button", name="Stop")).to_be_visible(timeout=SLOW)
+    other_tab.close()
     grown = wait_for_growth(loss_chart, above=first)
     assert grown > first
     assert page.get_by_role("progressbar").count() >= 1
