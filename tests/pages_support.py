@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import functools
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from streamlit.testing.v1 import AppTest
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 APP = str(Path(__file__).resolve().parent.parent / "streamlit_app.py")
 TIMEOUT = 120  # the first run of a page may import TensorFlow and load a model
@@ -46,7 +50,7 @@ def texts(elements) -> list[str]:
     return [str(element.value) for element in elements]
 
 
-def shown_cells(dataframe) -> "pd.DataFrame":
+def shown_cells(dataframe) -> pd.DataFrame:
     """The text a browser shows in each cell of a styled AppTest dataframe (its Styler's
     display values), for assertions on formats and empty cells."""
     from streamlit.dataframe_util import convert_arrow_bytes_to_pandas_df

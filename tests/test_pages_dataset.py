@@ -90,7 +90,12 @@ def test_paging_under_the_grid_whole_class_names_and_a_titled_zoom():
     assert not any("-" in c or c.endswith("/") for c in grid_captions(app))
     app.button(key="dataset_grid_enlarge_0").click().run()
     assert not app.exception
-    assert dialog_titles(app) == [f"Training set, image {grid_captions(app)[0].split()[0][1:]}"]
+    numbers = [caption.split()[0][1:] for caption in grid_captions(app)]
+    assert dialog_titles(app) == [f"Training set, image {numbers[0]}"]
+    assert app.button(key="dataset_grid_zoom_previous").disabled
+    app.button(key="dataset_grid_zoom_next").click().run()  # the next image, its own title
+    assert not app.exception
+    assert dialog_titles(app) == [f"Training set, image {numbers[1]}"]
 
 
 def test_a_shuffle_adds_nothing_to_the_servers_cache():

@@ -33,26 +33,46 @@ def squared(image: np.ndarray) -> np.ndarray:
     return np.pad(array, padding + [(0, 0)] * (array.ndim - 2))
 
 
-def enlarged_image_dialog(image: np.ndarray, title: str, details: str = "",
-                          explain: Callable[[], None] | None = None) -> None:
-    """Open the image large in a dialog titled with what it is (the first part of
-    `details`, "Test set, image 12"; "Image" when there are none)."""
-    heading = details.split(" · ", 1)[0].split(":", 1)[0] if details else "Image"
-    st.dialog(heading, width="large")(_enlarged)(image, title, details, explain)
+def enlarged_image_dialog(images: np.ndarray, captions: Sequence[str], details: Sequence[str],
+                          position: int, key: str,
+                          explain: Callable[[int], None] | None = None) -> None:
+    """Open image `position` of a grid large, in a dialog titled with what it is (the first
+    part of its details, "Test set, image 12"; "Image" when there are none)."""
+    detail = details[position] if details else ""
+    heading = detail.split(" · ", 1)[0].split(":", 1)[0] if detail else "Image"
+    st.dialog(heading, width="large")(_enlarged)(images, captions, detail, position, key,
+                                                  explain)
 
 
-def _enlarged(image: np.ndarray, title: str, details: str,
-              explain: Callable[[], None] | None) -> None:
-    """The image as a large pixel map whose hover shows every pixel's value, and beside it
-    whatever `explain` draws (the model's view of this image)."""
-    st.markdown(f"**{title}**")
-    if details:
-        st.caption(details)
+def _enlarged(images: np.ndarray, captions: Sequence[str], detail: str, position: int,
+              key: str, explain: Callable[[int], None] | None) -> None:
+    """The image as a large pixel map whose hover shows every pixel's value, beside it
+    whatever `explain` draws (the model's view of this image), and Previous / Next through
+    the grid. A step reruns the page, which opens the dialog again on the neighbour, so that
+    the title names the image shown."""
+    if st.session_state.get(f"{key}_zoom", position) != position:
+        st.rerun()  # a step was asked for: the whole page, so that the grid opens it
+    with st.container(horizontal=True, vertical_alignment="center"):
+        for label, icon, step, disabled in (
+                ("Previous", ":material/chevron_left:", -1, position == 0),
+                ("Next", ":material/chevron_right:", 1, position == len(images) - 1)):
+            st.button(label, icon=icon, key=f"{key}_zoom_{label.lower()}", disabled=disabled,
+                      on_click=_zoom_to, args=(key, position + step))
+        st.caption(f"{position + 1} of {len(images)}")
+    st.markdown(f"**{captions[position]}**")
+    if detail:
+        st.caption(detail)
     image_col, explain_col = st.columns(2) if explain else (st.container(), None)
-    image_col.plotly_chart(image_figure(image, size=380), config={"displayModeBar": False})
+    image_col.plotly_chart(image_figure(images[position], size=380),
+                           config={"displayModeBar": False})
     if explain_col is not None:
         with explain_col:
-            explain()
+            explain(position)
+
+
+def _zoom_to(key: str, position: int) -> None:
+    """Previous / Next in the dialog: the grid opens `position` on the next page run."""
+    st.session_state[f"{key}_zoom"] = position
 
 
 def image_grid(
@@ -65,10 +85,11 @@ def image_grid(
     explain: Callable[[int], None] | None = None,
 ) -> None:
     """Thumbnails in rows of `columns`; the 🔍 under each opens it large in a dialog, with
-    `explain(position)` drawn beside it when given.
+    `explain(position)` drawn beside it when given, and Previous / Next through the grid.
 
     `key` makes the buttons' keys unique when several grids share a page.
     """
+    opened = st.session_state.pop(f"{key}_zoom", None)  # a step in the dialog
     for row_start in range(0, len(images), columns):
         cells = st.columns(columns)
         for offset, cell in enumerate(cells):
@@ -79,15 +100,12 @@ def image_grid(
                 # Button before caption: captions differ in length, images and buttons
                 # do not, so the buttons line up.
                 st.image(pixelated(images[position], scale))
-                clicked = st.button(":material/zoom_in:", key=f"{key}_enlarge_{position}",
-                                    help="Enlarge", type="tertiary")
+                if st.button(":material/zoom_in:", key=f"{key}_enlarge_{position}",
+                             help="Enlarge", type="tertiary"):
+                    opened = position
                 st.caption(captions[position])
-                if clicked:
-                    enlarged_image_dialog(
-                        images[position], captions[position],
-                        details[position] if details else "",
-                        (lambda chosen=position: explain(chosen)) if explain else None,
-                    )
+    if opened is not None and 0 <= opened < len(images):
+        enlarged_image_dialog(images, captions, details or [], opened, key, explain)
 
 
 def thumbnail_strip(images: np.ndarray, captions: Sequence[str],
