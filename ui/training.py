@@ -107,8 +107,8 @@ def ensure_form_defaults() -> None:
     """The first visit starts from the quick preset."""
     if "train_model" not in st.session_state:
         st.session_state.train_preset = "quick"
-        st.session_state[KEEP_STEPS_KEY] = True
         apply_preset()
+    st.session_state.setdefault(KEEP_STEPS_KEY, True)  # not part of any preset
 
 
 def config_from_state() -> TrainConfig:
