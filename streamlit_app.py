@@ -2,6 +2,7 @@
 
 import streamlit as st
 
+from ui.browser import browser_id
 from ui.models import preload_bundled
 from ui.navigation import PAGES, mark_routed
 
@@ -11,6 +12,7 @@ selected = st.navigation([
     st.Page(page.path, title=page.title, icon=page.icon, default=position == 0)
     for position, page in enumerate(PAGES)
 ])
+browser_id()  # in the URL of every page, so a reload finds this person's runs
 mark_routed()
 preload_bundled()
 selected.run()

@@ -13,6 +13,9 @@ CLASS_NAMES: tuple[str, ...] = (
     "Ankle boot",
 )
 NUM_CLASSES = len(CLASS_NAMES)
+# At most 8 characters, for narrow columns such as a confusion matrix in a terminal.
+SHORT_NAMES: tuple[str, ...] = ("T-shirt", "Trouser", "Pullover", "Dress", "Coat", "Sandal",
+                                "Shirt", "Sneaker", "Bag", "Boot")
 
 
 def class_name(label: int) -> str:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import io
-import json
 import re
 from datetime import datetime, timezone
 from html import escape
@@ -48,6 +47,9 @@ def png_data_uri(image: np.ndarray) -> str:
 
 
 def _figure(fig: Any) -> str:
+    """A figure's div, with its own template: a process's default one (Streamlit sets its
+    own) drew every series black in a file opened without Streamlit."""
+    fig.update_layout(template="plotly_white")
     return fig.to_html(full_html=False, include_plotlyjs=False, config={"displaylogo": False})
 
 
@@ -67,12 +69,34 @@ def _config_section(meta: dict[str, Any]) -> str:
     config = meta.get("config") or {}
     if not isinstance(config, dict) or not config:
         return "<p>No training configuration was recorded with this model.</p>"
-    rows = [[escape(str(key)), escape(value if isinstance(value, str) else json.dumps(value))]
+    rows = [[escape(str(key).replace("_", " ")), escape(_setting(key, value))]
             for key, value in config.items()]
     return _table(["Setting", "Value"], rows)
 
 
+# What an empty setting means, in the Train page's words; any other is "—".
+UNSET = {"dropout": "model default", "l2": "model default", "train_limit": "all images",
+         "early_stopping_patience": "off", "devices": "automatic", "cv_folds": "none"}
+
+
+def _setting(key: str, value: Any) -> str:
+    """A configuration value for a person: no `null`, no JSON braces."""
+    if value is None:
+        return UNSET.get(key, "—")
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, dict):
+        return ", ".join(f"{k.replace('_', ' ')} {_setting(k, v)}" for k, v in value.items()) or "—"
+    if isinstance(value, (list, tuple)):
+        return ", ".join(_setting(key, v) for v in value) or "—"
+    return str(value)
+
+
 CURVE_GROUPS = ("Loss", "Accuracy", "Other (e.g. learning rate)")
+CURVE_STYLES = {"training": dict(color="#1f77b4"), "validation": dict(color="#ff7f0e", dash="dash")}
+OTHER_STYLE = dict(color="#7f7f7f")  # the learning rate: neither training nor validation
 
 
 def _curve_group(key: str) -> str:
@@ -94,10 +118,16 @@ def _curves_section(meta: dict[str, Any]) -> str:
     used = {_curve_group(key) for key in series}
     groups = [group for group in CURVE_GROUPS if group in used]
     fig = make_subplots(rows=1, cols=len(groups), subplot_titles=groups)
+    shown = set()
     for key, values in series.items():
+        group = _curve_group(key)
+        role = (escape(str(key).replace("_", " ")) if group == CURVE_GROUPS[2]
+                else "validation" if str(key).startswith("val_") else "training")
         fig.add_trace(go.Scatter(x=list(range(1, len(values) + 1)), y=values,
-                                 mode="lines+markers", name=escape(str(key))),
-                      row=1, col=groups.index(_curve_group(key)) + 1)
+                                 mode="lines+markers", name=role, legendgroup=role,
+                                 showlegend=role not in shown, line=CURVE_STYLES.get(role, OTHER_STYLE)),
+                      row=1, col=groups.index(group) + 1)
+        shown.add(role)
     fig.update_xaxes(title_text="epoch")
     fig.update_layout(height=380, margin=dict(t=40, b=40))
     return _figure(fig)
@@ -169,7 +199,8 @@ def _references_section(accuracy: float, name: str) -> str:
     ))
     low_end = min(lows) - 0.05
     fig.update_layout(height=320, xaxis=dict(range=[low_end, 1.0], tickformat=".0%",
-                                             title="test accuracy"), margin=dict(t=20))
+                                             title="test accuracy"),
+                      yaxis=dict(automargin=True), margin=dict(t=20, l=10))  # whole names
     return _table(["Model", "Test accuracy", "Source"], rows, (1,)) + _figure(fig)
 
 

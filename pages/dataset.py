@@ -11,6 +11,7 @@ from ui.images import image_grid, pixelated
 from ui.layout import lazy_tabs
 from ui.resources import dataset_or_stop
 from ui.navigation import ensure_routed
+from ui.text import unbroken
 
 ensure_routed()
 
@@ -34,19 +35,30 @@ def browse() -> None:
         st.session_state.dataset_page = 1
 
     label = None if chosen_class == ALL_CLASSES else CLASS_NAMES.index(chosen_class)
-    order = browse_order(data, data.checksum, split, label,
-                         st.session_state.get("dataset_shuffle_seed"))
+    order = browse_order(data, split, label, st.session_state.get("dataset_shuffle_seed"))
     page_count = max(1, -(-len(order) // PAGE_SIZE))
-    page = st.number_input(f"Page (of {page_count:,})", min_value=1, max_value=page_count,
-                           step=1, key="dataset_page")
+    page = st.columns([1, 5])[0].number_input(f"Page (of {page_count:,})", min_value=1,
+                                              max_value=page_count, step=1, key="dataset_page")
     shown = order[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
     images, labels = split_arrays(data, split)
     image_grid(
         images[shown],
-        captions=[f"#{index} · {CLASS_NAMES[labels[index]]}" for index in shown],
-        details=[f"{SPLITS[split]}, image {index}" for index in shown],
+        captions=[f"#{index} · {unbroken(CLASS_NAMES[labels[index]])}" for index in shown],
+        details=[f"{SPLITS[split]}, image {index} · {CLASS_NAMES[labels[index]]}"
+                 for index in shown],
         key="dataset_grid", columns=10,
     )
+    with st.container(horizontal=True, vertical_alignment="center"):
+        st.button("Previous", icon=":material/chevron_left:", key="dataset_previous",
+                  disabled=page <= 1, on_click=turn_page, args=(-1,))
+        st.caption(f"Page {page:,} of {page_count:,}")
+        st.button("Next", icon=":material/chevron_right:", key="dataset_next",
+                  disabled=page >= page_count, on_click=turn_page, args=(1,))
+
+
+def turn_page(step: int) -> None:
+    """The buttons under the grid: the next or previous page, without scrolling up."""
+    st.session_state.dataset_page += step
 
 
 def statistics() -> None:

@@ -4,10 +4,10 @@ every cell, its most confident mistakes, and models compared with published figu
 import streamlit as st
 
 from fmnist_core.classes import CLASS_NAMES
-from ui import charts, evaluations
+from ui import charts, evaluations, tables
 from ui.images import image_grid
 from ui.insights import saliency_panel
-from ui.layout import lazy_tabs
+from ui.layout import lazy_tabs, scroll_to
 from ui.models import model_options, model_picker
 from ui.resources import dataset_or_stop
 from ui.navigation import ensure_routed
@@ -25,13 +25,14 @@ evaluation = evaluations.test_evaluation(model.classifier, data, model.fingerpri
                                          data.checksum)
 
 columns = st.columns(6)
-columns[0].metric("Accuracy", f"{evaluation.accuracy:.2%}")
-columns[1].metric("Macro F1", f"{evaluation.macro_f1:.2%}")
-columns[2].metric("Macro precision", f"{evaluation.macro_precision:.2%}")
-columns[3].metric("Macro recall", f"{evaluation.macro_recall:.2%}")
-columns[4].metric("Top-3 accuracy", f"{evaluation.top_k_accuracy.get(3, float('nan')):.2%}",
+columns[0].metric("Accuracy", tables.PERCENT.format(evaluation.accuracy))
+columns[1].metric("Macro F1", tables.PERCENT.format(evaluation.macro_f1))
+columns[2].metric("Macro precision", tables.PERCENT.format(evaluation.macro_precision))
+columns[3].metric("Macro recall", tables.PERCENT.format(evaluation.macro_recall))
+columns[4].metric("Top-3 accuracy",
+                  tables.PERCENT.format(evaluation.top_k_accuracy.get(3, float('nan'))),
                   help="The true class is among the three likeliest")
-columns[5].metric("ECE", f"{evaluation.ece:.3f}",
+columns[5].metric("ECE", tables.ECE.format(evaluation.ece),
                   help="Expected calibration error: how far confidence is from accuracy; "
                        "0 is perfectly calibrated")
 
@@ -60,14 +61,22 @@ def confusion_matrix() -> None:
     with st.expander("The same matrix as a table (select a cell with the keyboard)"):
         st.dataframe(
             evaluations.confusion_table(evaluation, normalised).style.format(
-                "{:.1%}" if normalised else "{:.0f}"),
+                tables.PERCENT if normalised else tables.COUNT),
             on_select=evaluations.cell_from_table, selection_mode="single-cell",
             key=evaluations.TABLE_KEY,
         )
     if cell is None:
         st.info("No cell selected yet.", icon=":material/touch_app:")
         return
-    true, predicted = cell
+    request = st.session_state.pop(evaluations.SCROLL_KEY, None)
+    if request:
+        scroll_to(evaluations.CELL_IMAGES_KEY, request)
+    with st.container(key=evaluations.CELL_IMAGES_KEY):
+        cell_images(*cell)
+
+
+def cell_images(true: int, predicted: int) -> None:
+    """The selected cell's test images, most confident first, with a heading that names it."""
     indices = evaluation.cell_indices(true, predicted)
     verdict = "correctly recognised" if true == predicted else f"taken for {CLASS_NAMES[predicted]}"
     st.subheader(f"{CLASS_NAMES[true]} {verdict}: {len(indices):,} images")
@@ -75,7 +84,8 @@ def confusion_matrix() -> None:
         st.info("The model never made this mistake.", icon=":material/celebration:")
         return
     st.caption("The model's most confident answers first; each shows its three likeliest "
-               "classes. 🔍 opens an image large with what the model looked at.")
+               "classes, its answer first (✅ right, ❌ wrong) and the true class in bold. 🔍 "
+               "opens an image large with what the model looked at.")
     shown = st.number_input("Images shown", GALLERY_PAGE, max(GALLERY_PAGE, len(indices)),
                             step=GALLERY_PAGE, key="eval_gallery_count")
     chosen = indices[:shown]
@@ -88,8 +98,8 @@ def per_class() -> None:
     """Precision, recall and F1 of every class, and scikit-learn's text report."""
     table = evaluations.per_class_table(evaluation)
     st.plotly_chart(charts.per_class_metrics_figure(table))
-    st.dataframe(table.style.format({"precision": "{:.2%}", "recall": "{:.2%}",
-                                     "f1": "{:.2%}", "support": "{:,}"}))
+    st.dataframe(tables.styled(table, {"precision": tables.PERCENT, "recall": tables.PERCENT,
+                                       "f1": tables.PERCENT, "support": tables.COUNT}))
     with st.expander("Classification report (text)"):
         st.code(evaluation.report, language=None)
 
@@ -121,7 +131,8 @@ def compare() -> None:
     subset = {key: models[key] for key in chosen}
     table = evaluations.comparison_table(subset, labels, with_references)
     st.plotly_chart(charts.comparison_figure(table))
-    st.dataframe(table, hide_index=True, column_config=evaluations.COMPARISON_COLUMNS)
+    st.dataframe(tables.styled(table, evaluations.COMPARISON_FORMATS), hide_index=True,
+                 column_config=evaluations.COMPARISON_COLUMNS)
     if subset:
         st.plotly_chart(charts.per_class_f1_figure(
             evaluations.per_class_f1_table(subset, labels)))

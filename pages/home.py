@@ -5,7 +5,7 @@ import streamlit as st
 from fmnist_core.classes import CLASS_NAMES
 from ui.images import pixelated
 from ui.models import model_options, usable_active_key
-from ui.navigation import PAGES, ensure_routed
+from ui.navigation import PAGES, ensure_routed, path_of
 from ui.resources import dataset_or_stop, samples_per_class
 from ui.text import escape_markdown
 
@@ -29,12 +29,26 @@ else:
     st.info("No bundled model yet, and nothing saved: the **Train** page's quick preset makes "
             "a model in about a minute.", icon=":material/explore:")
 
-st.subheader("Where to go next")
-columns = st.columns(3)
-for position, page in enumerate(PAGES[1:]):
-    with columns[position % 3]:
-        st.page_link(page.path, label=f"**{page.title}**", icon=page.icon)
-        st.caption(page.purpose)
+st.subheader("Start here")
+with st.container(border=True):
+    if active in options:
+        st.page_link(path_of("classify"), label="**Classify a photo of your clothes**",
+                     icon=":material/photo_camera:")
+        st.caption("Upload a photo, draw a sketch or pick a test image: your active model "
+                   "answers and shows why. Rather make your own model? The Train page's quick "
+                   "preset trains one in under a minute.")
+    else:
+        st.page_link(path_of("train"), label="**Train your first model**",
+                     icon=":material/model_training:")
+        st.caption("The quick preset trains one in under a minute; then classify your photos "
+                   "with it.")
+
+st.subheader("Every page")
+for row_start in range(1, len(PAGES), 3):  # a row of columns each: the cells line up
+    for column, page in zip(st.columns(3), PAGES[row_start : row_start + 3]):
+        with column.container(border=True, height="stretch"):
+            st.page_link(page.path, label=f"**{page.title}**", icon=page.icon)
+            st.caption(page.purpose)
 
 st.subheader("A few images of every class")
 indices = samples_per_class(data, data.checksum, per_class=8)

@@ -3,15 +3,16 @@
 import pandas as pd
 import streamlit as st
 
-from fmnist_core import paths, registry
+from fmnist_core import registry
 from ui import charts
 from ui.models import (BUNDLED, SESSION, SESSION_MODEL_KEY, model_options, set_active,
                        usable_active_key)
-from ui.registry_views import (REGISTRY_COLUMNS, SELECTED_KEY, all_entries, confirm_delete_key,
+from ui.registry_views import (REGISTRY_COLUMNS, REGISTRY_FORMATS, SELECTED_KEY, all_entries, confirm_delete_key,
                                delete_model, folder_version, folder_zip, history_table,
                                model_card, new_name_key, registry_table, rename_model,
                                show_outcome)
 from ui.navigation import ensure_routed
+from ui.tables import styled
 from ui.text import escape_markdown
 
 ensure_routed()
@@ -40,9 +41,11 @@ if not entries:
     st.stop()
 
 table = registry_table(entries, active)
-st.dataframe(table, hide_index=True, column_config=REGISTRY_COLUMNS)
-st.caption(f"Saved models live in `{paths.models_dir()}` and are shared by everyone "
-           "using this server; broken ones are listed with the reason.")
+st.dataframe(styled(table, REGISTRY_FORMATS), hide_index=True, column_config=REGISTRY_COLUMNS)
+for broken in (entry for entry in entries.values() if entry.broken):
+    st.warning(f"**{escape_markdown(broken.name)}** is broken: {escape_markdown(broken.broken)}",
+               icon=":material/heart_broken:")
+st.caption("Saved models are shared by everyone using this server.")
 
 keys = list(entries)
 if st.session_state.get(SELECTED_KEY) not in entries:

@@ -8,12 +8,14 @@ from fmnist_core.errors import FmnistError
 from fmnist_core.training import OPTIMIZERS, PRESETS, SCHEDULES
 from fmnist_core.zoo import ZOO
 from ui import training
+from ui.layout import scroll_to
 from ui.models import SESSION, accuracy_text, registry_key, set_active
 from ui.resources import dataset_or_stop
 from ui.navigation import ensure_routed
 from ui.text import escape_markdown
 
 ensure_routed()
+SCROLL_KEY = "train_scroll_to_run"  # the run just started: bring it into view once
 
 data = dataset_or_stop()
 training.ensure_form_defaults()
@@ -21,8 +23,8 @@ run = training.current_run()
 busy = run is not None and run.job.running
 
 st.title("Train a model")
-st.caption("Training runs in the background on the server: you can click around or visit "
-           "other pages, and come back to watch it.")
+st.caption("Training runs in the background on the server: you can click around, visit "
+           "other pages or reload, and come back to watch it.")
 
 preset_col, refill_col, model_col = st.columns([3, 1, 5], vertical_alignment="bottom")
 preset_col.selectbox(
@@ -73,41 +75,63 @@ with st.form("train_form", border=True):
                        key=training.FIELDS["early_stopping_patience"], disabled=not is_keras)
     right.number_input("Training images", 100, training.FULL_TRAINING_SET, step=1000,
                        key=training.FIELDS["train_limit"],
-                       help="Fewer images train faster; a balanced subset is used")
+                       help="A balanced subset. Fewer images make a weaker model; see below")
+    right.checkbox("Keep the optimiser steps", key=training.KEEP_STEPS_KEY, disabled=not is_keras,
+                   help="With fewer training images, run more epochs so the model takes as "
+                        "many optimiser steps as on the full set (as long as the full set). "
+                        "Untick for a faster run: in as many epochs, fewer images mean fewer "
+                        "steps and a far weaker model.")
     right.number_input("Seed", 0, 2**31 - 1, key=training.FIELDS["seed"])
     right.checkbox("Mirror averaging at prediction time", key=training.FIELDS["flip_tta"],
                    disabled=not is_keras,
                    help="Average each prediction with that of the mirrored image")
     start = st.form_submit_button("Start training", icon=":material/play_arrow:", type="primary",
                                   disabled=busy)
+    if busy:
+        st.caption("A run is going (below): stop it or wait for it to finish before starting "
+                   "another.")
 
 if start:
     try:
-        training.start_run(training.config_from_state(), data)
+        config = training.config_from_state()
+        training.start_run(config, data, training.size_note(
+            config, st.session_state[training.FIELDS["epochs"]]))
     except FmnistError as exc:
         st.error(f"Not started: {escape_markdown(str(exc))}",
                  icon=":material/error:")
-    run = training.current_run()
+    else:  # once more from the top, so that the form is drawn disabled
+        st.session_state[SCROLL_KEY] = training.current_run().token
+        st.rerun()
 
 if run is None:
     st.stop()
 
-st.subheader(f"Run: {ZOO[run.job.config.model].title}")
-training.show_run(run, data)
+run_section = st.container(key="train_run")
+if st.session_state.pop(SCROLL_KEY, None) == run.token:  # just started, below the form
+    scroll_to("train_run", run.token)
+with run_section:
+    st.subheader(f"Run: {training.run_title(run.job.config)}")
+    if run.note:
+        (st.warning if run.note.warning else st.info)(run.note.text, icon=":material/info:")
+    training.show_run(run, data)
 
 if run.job.running:
     st.stop()
 if run.job.error:
     st.error(f"The run ended with an error: {escape_markdown(run.job.error)}. Try fewer "
              "epochs, another model or a lower learning rate.", icon=":material/error:")
-    st.button("Clear", on_click=training.discard_run, key="train_discard")
+    st.button("Clear", on_click=training.discard_run, args=(run.token,), key="train_discard")
     st.stop()
 
 training.adopt_result(run)
 result = run.job.result
-st.success(f"Done: {accuracy_text(result.meta)} with {result.params:,} parameters, in "
-           f"{result.meta.get('train_seconds', 0):.0f} s ({result.meta.get('stop_reason')}).",
-           icon=":material/check_circle:")
+outcome = (f"{accuracy_text(result.meta)} with {result.params:,} parameters, in "
+           f"{result.meta.get('train_seconds', 0):.0f} s ({result.meta.get('stop_reason')}).")
+shortfall = training.shortfall(run.job.config, result.meta)
+if shortfall:
+    st.warning(f"Finished, but weak: {outcome} {shortfall}", icon=":material/warning:")
+else:
+    st.success(f"Done: {outcome}", icon=":material/check_circle:")
 if run.saved_as:
     st.info(f"Saved as **{escape_markdown(run.saved_as)}**. Manage it on the Models page.",
             icon=":material/save:")
@@ -115,7 +139,11 @@ else:
     with st.form("train_save_form"):
         name = st.text_input("Save as", max_chars=registry.MAX_NAME,
                              key=training.SAVE_NAME_KEY)
-        make_active = st.checkbox("Make it my active model", value=True, key="train_make_active")
+        make_active = st.checkbox(
+            "Make it my active model", value=False, key="train_make_active",
+            help="Your active model answers on every page, photos included: the bundled "
+                 "model's photo-tuned version answers photos only while the bundled model "
+                 "is active.")
         if st.form_submit_button("Save to the model registry", icon=":material/save:",
                                  type="primary"):
             try:
@@ -133,4 +161,5 @@ with st.container(horizontal=True):
                   on_click=set_active, args=(SESSION,),
                   help="Evaluate and Classify use it; it is lost when you close the tab")
 
-    st.button("Start over", key="train_discard", on_click=training.discard_run)
+    st.button("Start over", key="train_discard", on_click=training.discard_run,
+              args=(run.token,))

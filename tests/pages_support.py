@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import functools
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from streamlit.testing.v1 import AppTest
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 APP = str(Path(__file__).resolve().parent.parent / "streamlit_app.py")
 TIMEOUT = 120  # the first run of a page may import TensorFlow and load a model
@@ -44,3 +48,11 @@ def save_tiny_model(name: str = "tiny") -> Path:
 def texts(elements) -> list[str]:
     """The `value` of every element of an AppTest element list, for assertions."""
     return [str(element.value) for element in elements]
+
+
+def shown_cells(dataframe) -> pd.DataFrame:
+    """The text a browser shows in each cell of a styled AppTest dataframe (its Styler's
+    display values), for assertions on formats and empty cells."""
+    from streamlit.dataframe_util import convert_arrow_bytes_to_pandas_df
+
+    return convert_arrow_bytes_to_pandas_df(dataframe.proto.arrow_data.styler.display_values)

@@ -28,3 +28,25 @@ def test_home_shows_the_active_model_and_its_accuracy(models_dir):
     app = open_page(active_model="registry:tiny")
     assert not app.exception
     assert any("tiny" in text and "test accuracy" in text for text in texts(app.success))
+
+
+def page_links_by_column(app) -> list[list[str]]:
+    """The page links of every column of the page that has any, column by column."""
+    found = [[link.proto.page for link in column.get("page_link")] for column in app.columns]
+    return [links for links in found if links]
+
+
+def test_home_gives_one_first_step_and_lines_up_the_other_pages(models_dir, monkeypatch):
+    from fmnist_core import registry
+
+    save_tiny_model("tiny")
+    app = open_page(active_model="registry:tiny")
+    assert texts(app.subheader)[:2] == ["Start here", "Every page"]
+    first_link = app.get("page_link")[0]
+    assert "Classify a photo" in first_link.proto.label
+    assert [len(links) for links in page_links_by_column(app)] == [1] * 6  # rows of three
+
+    monkeypatch.setattr(registry, "default_model_path", lambda: models_dir / "no-bundle")
+    (models_dir / "tiny" / "meta.json").unlink()  # no usable model left
+    app = open_page()
+    assert "Train your first model" in app.get("page_link")[0].proto.label

@@ -87,6 +87,9 @@ def test_evaluate_json_on_the_real_test_set(models_dir, logistic, real_data):
     table = cli("evaluate", "--model", "logistic")  # by registry name, readable output
     assert table.returncode == 0, table.stderr
     assert f"{expected.accuracy:.2%}" in table.stdout and "Ankle boot" in table.stdout
+    header = next(line for line in table.stdout.splitlines() if "Pullover" in line and "Boot" in line)
+    assert header.split() == ["T-shirt", "Trouser", "Pullover", "Dress", "Coat", "Sandal",
+                              "Shirt", "Sneaker", "Bag", "Boot"]  # columns named like rows
 
 
 def corrupt_keras(models_dir: Path) -> str:

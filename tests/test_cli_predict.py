@@ -35,7 +35,8 @@ def test_json_keeps_order_and_reports_each_bad_file(tiny_model, corpus, capsys):
     for case, row in zip(corpus, rows):
         if case.valid:
             assert set(row) == {"file", "label", "name", "confidence", "unsure", "unsure_reason",
-                                "top_k"}, case.name
+                                "top_k", "model"}, case.name
+            assert row["model"] == tiny_model  # which model answered
             assert 0 <= row["label"] <= 9 and len(row["top_k"]) == 2
             assert row["top_k"][0]["label"] == row["label"]
             assert isinstance(row["unsure"], bool) and 0 <= row["confidence"] <= 1
@@ -54,6 +55,7 @@ def test_all_good_files_exit_zero_and_table_is_readable(tiny_model, tmp_path, ca
     assert main(["predict", "--model", tiny_model, str(good), str(sample), str(sneaky)]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].split()[:2] == ["file", "prediction"] and len(lines) == 4
+    assert lines[0].split()[-1] == "model" and lines[1].endswith(tiny_model)
     assert lines[1].startswith(str(good)) and "%" in lines[1]
     assert "\x1b" not in lines[3] and "bad\\x1b[31mname.png" in lines[3]
 
@@ -83,3 +85,24 @@ def test_real_process_exit_codes_and_no_traceback(tiny_model, tmp_path):
     for usage in (["predict"], ["predict", "--top-k", "0", "x.png"], ["predict", "--bogus"]):
         done = _run(*usage)
         assert done.returncode == 2 and "Traceback" not in done.stderr and "usage" in done.stderr
+
+
+def test_tensorflows_start_up_noise_stays_off_stderr_unless_asked(tiny_model, tmp_path):
+    """Without a GPU, TensorFlow's C++ start-up wrote "failed call to cuInit ... CUDA error"
+    and other lines to stderr, whatever TF_CPP_MIN_LOG_LEVEL said."""
+    image = tmp_path / "shirt.png"
+    image.write_bytes(encode(Image.fromarray(garment()), "PNG"))
+    env = {key: value for key, value in os.environ.items() if key != "TF_CPP_MIN_LOG_LEVEL"}
+    command = [sys.executable, "-m", "fmnist_core"]
+    quiet = subprocess.run([*command, "predict", "--model", tiny_model, str(image)], env=env,
+                           cwd=REPO_ROOT, capture_output=True, text=True, timeout=300)
+    assert quiet.returncode == 0 and quiet.stderr == ""
+    verbose = subprocess.run([*command, "--verbose", "predict", "--model", tiny_model,
+                              str(image)], env=env, cwd=REPO_ROOT, capture_output=True,
+                             text=True, timeout=300)
+    assert verbose.returncode == 0 and verbose.stderr.strip()  # TensorFlow's lines, as asked
+    assert verbose.stdout == quiet.stdout
+    missing = subprocess.run([*command, "predict", "--model", str(tmp_path / "nowhere"),
+                              str(image)], env=env, cwd=REPO_ROOT, capture_output=True,
+                             text=True, timeout=300)
+    assert missing.returncode == 1 and missing.stderr.startswith("error: ")  # ours still shown

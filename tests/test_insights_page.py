@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from pages_support import TIMEOUT, open_page, save_tiny_model, texts
+from pages_support import TIMEOUT, open_page, save_tiny_model, texts, tiny_classifier
 
 PAGE = "pages/insights.py"
 
@@ -23,6 +24,30 @@ def no_bundle(models_dir, monkeypatch):
 
 def suspect_captions(app: AppTest) -> list[str]:
     return [text for text in texts(app.caption) if text.startswith("given ")]
+
+
+def given_label_chance(caption: str) -> float:
+    """The chance a suspect's caption says the model gives its label ("given Shirt: 0.4%
+    · model ...", "1 in 25,000", "under 1 in a million")."""
+    said = re.search(r"^given [^:]+: (.+?) · model ", caption).group(1)
+    if said.endswith("%"):
+        return float(said[:-1]) / 100
+    return 0.0 if said.startswith("under") else 1 / float(said.removeprefix("1 in ").replace(",", ""))
+
+
+def test_chances_read_as_percentages_then_odds():
+    from ui.insights import chance
+
+    assert [chance(p) for p in (0.0123, 0.00099, 4e-5, 2e-7)] == [
+        "1.2%", "1 in 1,000", "1 in 25,000", "under 1 in a million"]
+
+
+def test_a_change_that_rounds_to_nothing_has_no_arrow_and_no_colour():
+    from ui.insights import _change
+
+    assert _change(0.0081, 0.0079) == {"delta": "unchanged from 0.008", "delta_color": "off",
+                                       "delta_arrow": "off"}
+    assert _change(0.0300, 0.0120) == {"delta": "-0.018 from 0.030", "delta_color": "inverse"}
 
 
 def _open_tab(app: AppTest, tab: str) -> AppTest:
@@ -46,6 +71,11 @@ def test_every_tab_draws_its_content(no_bundle):
     _open_tab(app, "Suspect labels")
     captions = suspect_captions(app)
     assert len(captions) == 24 and all(" · model " in c for c in captions)
+    # Each shows the quantity it is ranked by, least likely label first, explained above.
+    chances = [given_label_chance(c) for c in captions]
+    assert chances == sorted(chances)
+    explained = next(i for i, t in enumerate(texts(app.caption)) if "least likely first" in t)
+    assert explained < texts(app.caption).index(captions[0])
     app.number_input(key="insights_suspects_page").set_value(2).run()
     assert not app.exception
     assert len(suspect_captions(app)) == 24 and suspect_captions(app) != captions
@@ -55,9 +85,17 @@ def test_every_tab_draws_its_content(no_bundle):
     assert any(c.startswith("Why ") for image in app.image for c in image.captions)
 
     _open_tab(app, "Calibration")
-    assert [m.label for m in app.metric] == ["Expected calibration error", "Log loss",
-                                             "Temperature T"]
+    assert [m.label for m in app.metric] == ["Expected calibration error", "ECE on those 5,000",
+                                             "Log loss", "Temperature T"]
     assert len(app.get("plotly_chart")) == 1
+    # One definition, one number: the Evaluate page's ECE, on all 10,000 test images.
+    from fmnist_core.evaluation import evaluate
+    from fmnist_core.data import load_dataset
+
+    data = load_dataset()
+    ece = evaluate(tiny_classifier().predict_proba(data.x_test), data.y_test).ece
+    assert app.metric[0].value == f"{ece:.3f}"
+    assert not any(m.delta and m.delta.lstrip("+-").startswith("0.000") for m in app.metric)
 
     _open_tab(app, "Report")
     assert len(app.get("download_button")) == 1

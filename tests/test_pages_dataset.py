@@ -3,6 +3,7 @@
 import numpy as np
 
 from pages_support import open_page, texts
+from ui import charts, dataset_stats
 from ui.dataset_stats import stratified_subset
 from ui.navigation import path_of
 from ui.text import escape_markdown
@@ -60,3 +61,50 @@ def test_escape_markdown_makes_user_text_literal():
     for raw in ("<b>", "*evil*", ":red[", "$x$", "[link]("):
         assert raw not in escaped
     assert "\n" not in escaped
+
+
+def dialog_titles(app) -> list[str]:
+    """The titles of the dialogs open in an AppTest run."""
+    found = []
+
+    def walk(node) -> None:
+        proto = getattr(node, "proto", None)
+        if getattr(proto, "DESCRIPTOR", None) is not None and proto.DESCRIPTOR.name == "Block" \
+                and proto.WhichOneof("type") == "dialog":
+            found.append(proto.dialog.title)
+        for child in getattr(node, "children", {}).values():
+            walk(child)
+
+    walk(app._tree)
+    return found
+
+
+def test_paging_under_the_grid_whole_class_names_and_a_titled_zoom():
+    app = open_page(PAGE)
+    first = grid_captions(app)
+    assert app.button(key="dataset_previous").disabled
+    app.button(key="dataset_next").click().run()
+    assert not app.exception
+    assert app.number_input(key="dataset_page").value == 2 and grid_captions(app) != first
+    # "T-shirt/top" must not break into "T-", "shirt/", "top" in a narrow caption.
+    assert not any("-" in c or c.endswith("/") for c in grid_captions(app))
+    app.button(key="dataset_grid_enlarge_0").click().run()
+    assert not app.exception
+    numbers = [caption.split()[0][1:] for caption in grid_captions(app)]
+    assert dialog_titles(app) == [f"Training set, image {numbers[0]}"]
+    assert app.button(key="dataset_grid_zoom_previous").disabled
+    app.button(key="dataset_grid_zoom_next").click().run()  # the next image, its own title
+    assert not app.exception
+    assert dialog_titles(app) == [f"Training set, image {numbers[1]}"]
+
+
+def test_a_shuffle_adds_nothing_to_the_servers_cache():
+    """Every Shuffle click brings a new seed; a cache keyed by it never forgot one."""
+    assert not hasattr(dataset_stats.browse_order, "clear")  # a plain function, not cached
+    assert hasattr(dataset_stats.file_order, "clear")  # what is cached has 22 keys at most
+
+
+def test_the_classes_have_a_palette_made_for_ten():
+    import plotly.express as px
+
+    assert list(charts.CLASS_COLORS.values()) == px.colors.qualitative.T10

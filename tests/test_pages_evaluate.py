@@ -2,13 +2,14 @@
 the accessible table, the most confident mistakes, and the comparison with references."""
 
 import json
+import re
 
 import numpy as np
 import pytest
 
 from fmnist_core.classes import CLASS_NAMES
 from fmnist_core.references import REFERENCE_ACCURACY
-from pages_support import open_page, save_tiny_model, texts
+from pages_support import open_page, save_tiny_model, shown_cells, texts
 from ui import charts, evaluations
 from ui.navigation import path_of
 
@@ -40,6 +41,28 @@ def test_a_selected_cell_shows_its_images_most_confident_first(app):
     assert all(c.startswith("true **Shirt**") for c in captions)
     confidences = [float(c.split("  \n")[1].rsplit(" ", 1)[1].rstrip("%")) for c in captions]
     assert confidences == sorted(confidences, reverse=True)
+    # The answer is marked wrong (not the true class marked right further down).
+    assert all(c.split("  \n")[1].startswith("❌ T-shirt/top ") for c in captions)
+
+
+def test_a_click_on_a_cell_brings_its_images_into_view(app):
+    app.session_state[evaluations.CELL_KEY] = (6, 0)
+    app.session_state[evaluations.SCROLL_KEY] = "click-1"  # what the click's callback sets
+    app.run()
+    assert not app.exception
+    scripts = [h.value for h in app.get("html")]
+    assert any(f"st-key-{evaluations.CELL_IMAGES_KEY}" in v and "click-1" in v for v in scripts)
+    app.run()  # a rerun that was no click scrolls nowhere
+    assert not app.get("html")
+
+
+def test_a_caption_marks_the_answer_right_or_wrong_and_the_true_class_in_bold():
+    proba = np.zeros(10)
+    proba[[0, 2, 6]] = [0.9, 0.09, 0.01]  # T-shirt/top, Pullover, Shirt
+    assert evaluations.top_k_caption(proba, true_label=6) == (
+        "true **Shirt**  \n❌ T-shirt/top 90%  \n· Pullover 9%  \n· **Shirt** 1%")
+    assert evaluations.top_k_caption(proba, true_label=0).split("  \n")[1] == (
+        "✅ **T-shirt/top** 90%")
 
 
 def test_the_table_twin_and_the_other_tabs_run(app):
@@ -53,6 +76,17 @@ def test_the_table_twin_and_the_other_tabs_run(app):
     table = app.dataframe[0].value
     assert {r.name for r in REFERENCE_ACCURACY} <= set(table["model"])
     assert any(name.startswith("tiny (mlp") for name in table["model"])
+    # Empty cells are dashes, not "None"; percentages have one decimal, as everywhere.
+    shown = shown_cells(app.dataframe[0])
+    assert "None" not in shown.to_string() and "nan" not in shown.to_string()
+    reference = shown[shown["model"] == REFERENCE_ACCURACY[0].name].iloc[0]
+    assert reference["kind"] == "—" and reference["ECE"] == "—"
+    assert all(re.fullmatch(r"\d+\.\d%", value) for value in shown["accuracy"])
+    assert app.dataframe[0].proto.columns  # widths, so "strong_cnn" is not cut short
+
+
+def test_the_metrics_use_the_apps_one_percent_format(app):
+    assert re.fullmatch(r"\d+\.\d%", app.metric[0].value), app.metric[0].value
 
 
 def test_confusion_figure_markers_carry_true_and_predicted_labels():
@@ -75,8 +109,10 @@ def test_selection_callbacks_store_the_cell(monkeypatch):
     monkeypatch.setattr(evaluations.st, "session_state", state)
     evaluations.cell_from_chart()
     assert state[evaluations.CELL_KEY] == (4, 6)
+    first_click = state.pop(evaluations.SCROLL_KEY)
     evaluations.cell_from_table()
     assert state[evaluations.CELL_KEY] == (1, 3)
+    assert state[evaluations.SCROLL_KEY] != first_click  # each click scrolls anew
 
 
 def test_enlarging_a_gallery_image_explains_it(app):

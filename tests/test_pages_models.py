@@ -8,7 +8,7 @@ import zipfile
 import pytest
 
 from fmnist_core.zoo import ZOO
-from pages_support import open_page, save_tiny_model, texts
+from pages_support import open_page, save_tiny_model, shown_cells, texts
 from ui import registry_views
 from ui.navigation import path_of
 
@@ -31,6 +31,21 @@ def test_the_registry_lists_metrics_and_marks_the_broken_entry(app):
     assert table.loc["tiny", "status"] == "ok" and table.loc["tiny", "accuracy"] > 0.5
     app.selectbox(key="models_selected").set_value("registry:half-saved").run()
     assert any("broken" in text for text in texts(app.error))
+
+
+def test_the_table_shows_dashes_one_percent_format_and_no_server_folder(app, models_dir):
+    table = app.dataframe[0].value.set_index("name")
+    assert table.loc["half-saved", ["accuracy", "macro F1", "parameters"]].isna().all()
+    shown = shown_cells(app.dataframe[0]).set_index("name")
+    assert "None" not in shown.to_string() and "nan" not in shown.to_string()
+    assert shown.loc["half-saved", "accuracy"] == "—"
+    assert shown.loc["tiny", "accuracy"] == f"{table.loc['tiny', 'accuracy']:.1%}"
+    assert app.dataframe[0].proto.columns and "large" in app.dataframe[0].proto.columns
+    # The reason a model is broken, in full; the server's folders are nobody's business.
+    reason = table.loc["half-saved", "status"].removeprefix("broken: ")
+    assert any(reason in text.replace("\\", "") for text in texts(app.warning)), reason
+    everything = " ".join(texts(app.caption) + texts(app.markdown) + texts(app.warning))
+    assert str(models_dir) not in everything
 
 
 def test_make_active_rename_and_delete(app, models_dir):

@@ -8,8 +8,9 @@ import pytest
 from fmnist_core.augment import AUGMENTATIONS
 from fmnist_core.training import (PRESETS, BatchProgress, EpochEnd, FitProgress, PhaseChange,
                                   TrainConfig)
-from pages_support import open_page, texts
-from ui import training
+from pages_support import APP, TIMEOUT, open_page, texts
+from streamlit.testing.v1 import AppTest
+from ui import browser, training
 from ui.navigation import path_of
 
 PAGE = path_of("train")
@@ -20,9 +21,14 @@ def start_tiny_run(app, model: str = "mlp", epochs: int = 1):
     app.number_input(key="train_limit").set_value(300)
     if not app.number_input(key="train_epochs").disabled:  # scikit-learn models have none
         app.number_input(key="train_epochs").set_value(epochs)
+        app.checkbox(key="train_keep_steps").set_value(False)  # a few steps, not the full set's
     next(b for b in app.button if "Start training" in b.label).click().run()
     assert not app.exception
-    return app.session_state["train_job"]
+    return training.run_of(app.session_state[browser.KEY])
+
+
+def start_button(app):
+    return next(b for b in app.button if "Start training" in b.label)
 
 
 def test_form_starts_from_the_quick_preset():
@@ -67,8 +73,15 @@ def test_a_tiny_run_shows_its_charts_and_is_saved_and_made_active(models_dir):
     assert {c.key for c in app.get("plotly_chart")} >= {
         "train_loss_chart", "train_accuracy_chart", "train_lr_chart"}
     assert any("guesses after epoch 2" in text for text in texts(app.markdown))
+    # The live preview sends its pictures inside the page: no /media/ URL a redraw withdraws.
+    assert sum(h.value.count("data:image/png;base64,") for h in app.get("html")) == 16
+    assert not app.get("imgs")
     assert any("test accuracy" in text for text in texts(app.success))
+    # Not made active unless asked: the active model answers photos too, and the bundled
+    # model's photo-tuned version reads photos better than a model trained here.
+    assert app.checkbox(key="train_make_active").value is False
     app.text_input(key="train_save_name").set_value("tiny-run")
+    app.checkbox(key="train_make_active").check()
     next(b for b in app.button if "Save to the model registry" in b.label).click().run()
     assert not app.exception, app.exception
     assert (models_dir / "tiny-run" / "meta.json").is_file()
@@ -139,7 +152,7 @@ def test_a_failed_run_shows_a_friendly_error_not_a_traceback(small_data):
     app = open_page(PAGE)
     config = TrainConfig(model="sk_logreg", cv_folds=5, train_limit=20)  # 2 images per class
     job = TrainingJob.start(config, small_data)
-    app.session_state["train_job"] = training.RunState(job, 0.0, "refused-run")
+    training.keep_run(app.session_state[browser.KEY], training.RunState(job, 0.0, "refused-run"))
     assert job.wait(timeout=120)
     app.run()
     assert not app.exception
@@ -171,3 +184,73 @@ def test_a_growing_forest_and_a_silent_fit_have_their_own_progress_lines():
     preparing = [PhaseChange("preparing", "Random forest: seed 0")]
     assert training.progress(preparing, config, 0.0)[1] == "Preparing: Random forest: seed 0."
     assert "TensorFlow" in training.progress(preparing, TrainConfig(model="mlp"), 0.0)[1]
+
+
+def test_a_reload_finds_the_run_with_its_stop_and_start_stays_disabled(models_dir):
+    """A reload (or the address opened in another tab) is a new session with the browser's
+    id in the URL: it finds the run, can stop it and sees its result; a stranger sees none."""
+    first = open_page(PAGE)
+    run = start_tiny_run(first, epochs=50)
+    owner = first.query_params[browser.PARAM]
+    assert owner == first.session_state[browser.KEY]
+    assert start_button(first).disabled  # disabled in the tab that started it, too
+    assert any("st-key-train_run" in h.value for h in first.get("html")), "no scroll to the run"
+
+    reloaded = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    reloaded.query_params[browser.PARAM] = owner
+    reloaded.run().switch_page(PAGE).run()
+    assert not reloaded.exception
+    assert reloaded.session_state[browser.KEY] == owner
+    assert start_button(reloaded).disabled
+    assert any("A run is going" in text for text in texts(reloaded.caption))
+    reloaded.button(key="train_stop").click().run()
+    assert run.job.wait(timeout=180)
+    reloaded.run()
+    assert any("stopped" in text for text in texts(reloaded.success))
+    assert not start_button(reloaded).disabled
+
+    stranger = open_page(PAGE)
+    assert stranger.session_state[browser.KEY] != owner
+    assert not any(b.key == "train_stop" for b in stranger.button)
+    assert not any("Done" in text for text in texts(stranger.success))
+
+
+def test_fewer_training_images_keep_the_optimiser_steps_and_say_so():
+    app = open_page(PAGE)  # the quick preset: 3 epochs of 224 steps on all the images
+    assert app.checkbox(key="train_keep_steps").value
+    app.number_input(key="train_limit").set_value(10_000)
+    start_button(app).click().run()
+    run = training.run_of(app.session_state[browser.KEY])
+    run.job.stop()
+    assert run.job.config.epochs == 18  # 38 steps an epoch: 684 steps, at least the 672
+    assert any("18 epochs instead of 3" in text for text in texts(app.info))
+    assert run.job.wait(timeout=180)
+
+
+def test_a_model_far_below_its_presets_accuracy_is_not_shown_as_a_success(models_dir):
+    app = open_page(PAGE)
+    run = start_tiny_run(app, model=PRESETS["quick"].model)  # 1 epoch of 2 steps
+    assert any("2 optimiser steps instead of 224" in text for text in texts(app.warning))
+    assert [h.value for h in app.subheader] == ["Run: Fast CNN"]  # not the quick preset any more
+    assert run.job.wait(timeout=180) and run.job.error is None
+    app.run()
+    assert not app.exception
+    assert not texts(app.success)
+    warning = next(text for text in texts(app.warning) if "far below" in text)
+    assert "far below the 90.6% the quick preset reaches" in warning
+    assert "training images 300 (preset: 60,000)" in warning and "epochs 1 (preset: 3)" in warning
+
+
+def test_an_epoch_cut_short_by_stop_is_plotted_where_it_ended():
+    events = [BatchProgress(0, 10, 10, 1.0, 0.5, 1e-3, 900.0),
+              EpochEnd(0, 5, 1.0, 0.5, None, None, 1e-3, 3.0, 12.0, ()),
+              BatchProgress(1, 4, 10, 0.8, 0.6, 1e-3, 900.0),
+              EpochEnd(1, 5, 0.8, 0.6, None, None, 1e-3, 4.0, 0.0, ())]
+    assert training.epoch_table(events)["epoch"].tolist() == [1.0, 1.4]
+
+
+def test_the_run_title_names_the_preset_only_for_the_preset():
+    quick = PRESETS["quick"]
+    assert training.run_title(replace(quick, seed=7)) == "Fast CNN (quick preset)"
+    assert training.run_title(replace(quick, epochs=4)) == "Fast CNN"
+    assert training.run_title(TrainConfig(model="strong_cnn")) == "Strong CNN (the bundled model)"

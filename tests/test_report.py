@@ -22,7 +22,8 @@ def tiny_mlp():
 
     keras.utils.set_random_seed(0)
     meta = {
-        "config": {"kind": "mlp", "epochs": 2, "note": "<b>not bold</b>"},
+        "config": {"kind": "mlp", "epochs": 2, "note": "<b>not bold</b>", "dropout": None,
+                   "augment": {"flip": True, "shift": 0.1}},
         "history": {"loss": [1.2, 0.8], "val_loss": [1.0, 0.9],
                     "accuracy": [0.6, 0.7], "val_accuracy": [0.65, 0.68],
                     "learning_rate": [0.001, 0.0005]},
@@ -57,7 +58,7 @@ def test_report_has_every_section_and_its_content(html, tiny_mlp, small_data):
     assert html.count('<div class="card"><img src="data:image/png;base64,') == (
         classes_right + mistakes)
     assert "Plotly.newPlot" in html and html.count("plotly-graph-div") == 3  # curves, matrix, refs
-    assert "val_accuracy" in html and "epochs" in html  # curves and config
+    assert "validation" in html and "epochs" in html  # curves and config
     assert all(group in html for group in report.CURVE_GROUPS)  # loss, accuracy, learning rate
     for reference in ("83.5%", "84.2%", "87.3%", "89.7%", "91.6% to 92.5%"):
         assert reference in html
@@ -115,3 +116,36 @@ def test_cli_explains_a_missing_model(models_dir, tmp_path, capsys):
     err = capsys.readouterr().err
     assert "no model named 'nosuch'" in err and "Traceback" not in err
     assert not out.exists()
+
+
+def test_configuration_reads_as_words_not_json(html):
+    config = html.split("<h2>Configuration</h2>", 1)[1].split("<h2>", 1)[0]
+    assert "null" not in config and "{" not in config and "true" not in config
+    assert "<td>dropout</td><td>model default</td>" in config
+    assert "<td>augment</td><td>flip yes, shift 0.1</td>" in config
+
+
+def _figures(html: str) -> list[dict]:
+    """Every plotly figure of the report: (data, layout) as Plotly.newPlot receives them."""
+    import json
+
+    calls = re.findall(r'Plotly\.newPlot\(\s*"[^"]+",\s*(\[.*?\]),\s*(\{.*?\}),\s*\{"displaylogo"',
+                       html, re.S)
+    return [{"data": json.loads(data), "layout": json.loads(layout)} for data, layout in calls]
+
+
+def test_training_and_validation_curves_differ_and_each_has_one_legend_entry(own_html):
+    curves = _figures(own_html)[0]
+    by_role = {}
+    for trace in curves["data"]:
+        by_role.setdefault(trace["name"], []).append(trace)
+    assert set(by_role) == {"training", "validation", "learning rate"}
+    colours = {role: {t["line"]["color"] for t in traces} for role, traces in by_role.items()}
+    assert all(len(c) == 1 for c in colours.values()) and len(set.union(*colours.values())) == 3
+    assert [t.get("showlegend", True) for t in by_role["training"]].count(True) == 1
+
+
+def test_the_comparison_chart_keeps_its_labels_whole(own_html):
+    comparison = _figures(own_html)[-1]
+    assert comparison["layout"]["yaxis"]["automargin"] is True
+    assert all(figure["layout"]["template"]["layout"]["colorway"] for figure in _figures(own_html))

@@ -30,6 +30,8 @@ def test_events_arrive_in_order_with_sane_fields(small_data):
     classifier = train(TINY, small_data, on_event=events.append)
     assert isinstance(events[0], PhaseChange) and events[0].phase == "preparing"
     assert isinstance(events[-1], TrainingDone) and events[-1].reason == "completed"
+    fitting = next(e.detail for e in events if isinstance(e, PhaseChange) and e.phase == "fitting")
+    assert fitting == "540 training images, 60 for validation"  # one device: not worth a word
     epochs = [e for e in events if isinstance(e, EpochEnd)]
     assert [e.epoch for e in epochs] == [0, 1, 2]
     assert all(e.val_accuracy is not None and 0 <= e.val_accuracy <= 1 for e in epochs)
@@ -467,3 +469,14 @@ def test_the_step_cost_script_times_the_step_and_every_layer(capsys, monkeypatch
     assert all(float(row[2]) > 0 for row in rows)
     # No weights up to the flatten: nothing to differentiate there; both dense layers have.
     assert [float(row[3]) > 0 for row in rows] == [False, False, True, True]
+
+
+def test_a_smaller_set_gets_the_epochs_that_keep_the_full_sets_optimiser_steps():
+    from fmnist_core.training import epochs_for_full_steps, planned_steps
+
+    quick = PRESETS["quick"]
+    assert planned_steps(quick, 60_000) == 3 * 224
+    smaller = replace(quick, train_limit=10_000)
+    assert planned_steps(smaller, 60_000) == 3 * 38  # 9,500 images after validation
+    assert epochs_for_full_steps(smaller, 60_000) == 18
+    assert epochs_for_full_steps(quick, 60_000) == 3

@@ -22,15 +22,22 @@ def split_arrays(data: Dataset, split: str) -> tuple[np.ndarray, np.ndarray]:
     return (data.x_train, data.y_train) if split == "train" else (data.x_test, data.y_test)
 
 
-@st.cache_data(show_spinner=False)
-def browse_order(_data: Dataset, checksum: str, split: str, label: int | None,
+def browse_order(data: Dataset, split: str, label: int | None,
                  shuffle_seed: int | None) -> np.ndarray:
-    """Indices to browse: one class or all, in file order or shuffled by `shuffle_seed`."""
-    _, labels = split_arrays(_data, split)
-    indices = np.arange(len(labels)) if label is None else np.flatnonzero(labels == label)
+    """Indices to browse: one class or all, in file order or shuffled by `shuffle_seed`.
+    The shuffle is not cached: every Shuffle click brings a new random seed, so a cache
+    keyed by it grew by an entry per click, for good, and a shuffle takes a millisecond."""
+    indices = file_order(data, data.checksum, split, label)
     if shuffle_seed is not None:
         indices = np.random.default_rng(shuffle_seed).permutation(indices)
     return indices
+
+
+@st.cache_data(show_spinner=False)
+def file_order(_data: Dataset, checksum: str, split: str, label: int | None) -> np.ndarray:
+    """The indices of one class, or all, in file order (22 entries at most per dataset)."""
+    _, labels = split_arrays(_data, split)
+    return np.arange(len(labels)) if label is None else np.flatnonzero(labels == label)
 
 
 @st.cache_data(show_spinner=False)

@@ -3,6 +3,7 @@ confusion-cell selection kept in session state (`eval_cell`), and the compare ta
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import numpy as np
@@ -15,19 +16,19 @@ from fmnist_core.classifier import Classifier
 from fmnist_core.data import Dataset
 from fmnist_core.evaluation import Evaluation, evaluate
 from fmnist_core.references import REFERENCE_ACCURACY
+from ui import tables
 from ui.models import BUNDLED, SESSION, SESSION_MODEL_KEY, registry_key
 
 CELL_KEY = "eval_cell"  # (true label, predicted label) of the selected confusion cell
+SCROLL_KEY = "eval_scroll_to_cell"  # set by a click: bring the cell's images into view once
+CELL_IMAGES_KEY = "eval_cell_images"  # the container of the selected cell's images
 CHART_KEY = "eval_confusion_chart"
 TABLE_KEY = "eval_confusion_table"
-COMPARISON_COLUMNS = {
-    "accuracy": st.column_config.NumberColumn(format="percent"),
-    "macro F1": st.column_config.NumberColumn(format="percent"),
-    "top-3 accuracy": st.column_config.NumberColumn(format="percent"),
-    "ECE": st.column_config.NumberColumn(format="%.3f"),
-    "parameters": st.column_config.NumberColumn(format="localized"),
-    "training (s)": st.column_config.NumberColumn(format="%.0f"),
-}
+COMPARISON_FORMATS = {"accuracy": tables.PERCENT, "macro F1": tables.PERCENT,
+                      "top-3 accuracy": tables.PERCENT, "ECE": tables.ECE,
+                      "parameters": tables.COUNT, "training (s)": tables.SECONDS}
+COMPARISON_COLUMNS = {"model": tables.wide_text(), "kind": tables.wide_text("small"),
+                      "source": tables.wide_text("large")}
 
 
 @st.cache_data(show_spinner="Classifying the 10,000 test images...", max_entries=16,
@@ -65,7 +66,7 @@ def cell_from_chart() -> None:
     points = st.session_state[CHART_KEY]["selection"]["points"]
     if points and points[0].get("customdata"):
         true, predicted = points[0]["customdata"][:2]
-        st.session_state[CELL_KEY] = (int(true), int(predicted))
+        _select((int(true), int(predicted)))
 
 
 def cell_from_table() -> None:
@@ -73,15 +74,28 @@ def cell_from_table() -> None:
     cells = st.session_state[TABLE_KEY]["selection"]["cells"]
     if cells:
         row, column = cells[0]
-        st.session_state[CELL_KEY] = (int(row), CLASS_NAMES.index(column))
+        _select((int(row), CLASS_NAMES.index(column)))
+
+
+def _select(cell: tuple[int, int]) -> None:
+    """Keep the clicked cell; its images appear below the matrix, out of sight, so the
+    page is asked to scroll to them (each click a request of its own)."""
+    st.session_state[CELL_KEY] = cell
+    st.session_state[SCROLL_KEY] = uuid.uuid4().hex
 
 
 def top_k_caption(probabilities: np.ndarray, true_label: int, k: int = 3) -> str:
-    """'true Shirt' then the k likeliest classes with their probabilities, one per line."""
+    """'true Shirt', then the k likeliest classes with their probabilities, one per line:
+    the model's answer first, marked right (✅) or wrong (❌); the true class in bold."""
     order = np.argsort(probabilities)[::-1][:k]
-    lines = [f"{'✅' if label == true_label else '·'} {CLASS_NAMES[label]} "
-             f"{probabilities[label]:.0%}" for label in order]
+    marks = ["✅" if order[0] == true_label else "❌"] + ["·"] * (len(order) - 1)
+    lines = [f"{mark} {_bold_if(CLASS_NAMES[label], label == true_label)} "
+             f"{probabilities[label]:.0%}" for mark, label in zip(marks, order)]
     return f"true **{CLASS_NAMES[true_label]}**  \n" + "  \n".join(lines)
+
+
+def _bold_if(text: str, bold: bool) -> str:
+    return f"**{text}**" if bold else text
 
 
 def gallery_captions(evaluation: Evaluation, indices: np.ndarray) -> list[str]:

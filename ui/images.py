@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import html
+import io
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -30,19 +33,46 @@ def squared(image: np.ndarray) -> np.ndarray:
     return np.pad(array, padding + [(0, 0)] * (array.ndim - 2))
 
 
-@st.dialog("Image", width="large")
-def enlarged_image_dialog(image: np.ndarray, title: str, details: str = "",
-                          explain: Callable[[], None] | None = None) -> None:
-    """The image as a large pixel map whose hover shows every pixel's value, and beside it
-    whatever `explain` draws (the model's view of this image)."""
-    st.markdown(f"**{title}**")
-    if details:
-        st.caption(details)
+def enlarged_image_dialog(images: np.ndarray, captions: Sequence[str], details: Sequence[str],
+                          position: int, key: str,
+                          explain: Callable[[int], None] | None = None) -> None:
+    """Open image `position` of a grid large, in a dialog titled with what it is (the first
+    part of its details, "Test set, image 12"; "Image" when there are none)."""
+    detail = details[position] if details else ""
+    heading = detail.split(" · ", 1)[0].split(":", 1)[0] if detail else "Image"
+    st.dialog(heading, width="large")(_enlarged)(images, captions, detail, position, key,
+                                                  explain)
+
+
+def _enlarged(images: np.ndarray, captions: Sequence[str], detail: str, position: int,
+              key: str, explain: Callable[[int], None] | None) -> None:
+    """The image as a large pixel map whose hover shows every pixel's value, beside it
+    whatever `explain` draws (the model's view of this image), and Previous / Next through
+    the grid. A step reruns the page, which opens the dialog again on the neighbour, so that
+    the title names the image shown."""
+    if st.session_state.get(f"{key}_zoom", position) != position:
+        st.rerun()  # a step was asked for: the whole page, so that the grid opens it
+    with st.container(horizontal=True, vertical_alignment="center"):
+        for label, icon, step, disabled in (
+                ("Previous", ":material/chevron_left:", -1, position == 0),
+                ("Next", ":material/chevron_right:", 1, position == len(images) - 1)):
+            st.button(label, icon=icon, key=f"{key}_zoom_{label.lower()}", disabled=disabled,
+                      on_click=_zoom_to, args=(key, position + step))
+        st.caption(f"{position + 1} of {len(images)}")
+    st.markdown(f"**{captions[position]}**")
+    if detail:
+        st.caption(detail)
     image_col, explain_col = st.columns(2) if explain else (st.container(), None)
-    image_col.plotly_chart(image_figure(image, size=380), config={"displayModeBar": False})
+    image_col.plotly_chart(image_figure(images[position], size=380),
+                           config={"displayModeBar": False})
     if explain_col is not None:
         with explain_col:
-            explain()
+            explain(position)
+
+
+def _zoom_to(key: str, position: int) -> None:
+    """Previous / Next in the dialog: the grid opens `position` on the next page run."""
+    st.session_state[f"{key}_zoom"] = position
 
 
 def image_grid(
@@ -55,29 +85,27 @@ def image_grid(
     explain: Callable[[int], None] | None = None,
 ) -> None:
     """Thumbnails in rows of `columns`; the 🔍 under each opens it large in a dialog, with
-    `explain(position)` drawn beside it when given.
+    `explain(position)` drawn beside it when given, and Previous / Next through the grid.
 
     `key` makes the buttons' keys unique when several grids share a page.
     """
+    opened = st.session_state.pop(f"{key}_zoom", None)  # a step in the dialog
     for row_start in range(0, len(images), columns):
         cells = st.columns(columns)
         for offset, cell in enumerate(cells):
             position = row_start + offset
             if position >= len(images):
                 break
-            with cell:
+            with cell, st.container(gap=None):  # image, button and caption close together
                 # Button before caption: captions differ in length, images and buttons
                 # do not, so the buttons line up.
                 st.image(pixelated(images[position], scale))
-                clicked = st.button(":material/zoom_in:", key=f"{key}_enlarge_{position}",
-                                    help="Enlarge", type="tertiary")
+                if st.button(":material/zoom_in:", key=f"{key}_enlarge_{position}",
+                             help="Enlarge", type="tertiary"):
+                    opened = position
                 st.caption(captions[position])
-                if clicked:
-                    enlarged_image_dialog(
-                        images[position], captions[position],
-                        details[position] if details else "",
-                        (lambda chosen=position: explain(chosen)) if explain else None,
-                    )
+    if opened is not None and 0 <= opened < len(images):
+        enlarged_image_dialog(images, captions, details or [], opened, key, explain)
 
 
 def thumbnail_strip(images: np.ndarray, captions: Sequence[str],
@@ -88,3 +116,28 @@ def thumbnail_strip(images: np.ndarray, captions: Sequence[str],
     thumbnails = [pixelated(image, scale) for image in images]
     width = thumbnails[0].shape[1] if thumbnails else "content"
     st.image(thumbnails, caption=list(captions), width=width)
+
+
+def inline_strip(images: np.ndarray, captions: Sequence[str],
+                 scale: int = THUMBNAIL_SCALE) -> None:
+    """Like thumbnail_strip, but with the pictures inside the page (PNG data URIs), for a
+    view redrawn every second: st.image serves each picture at a /media/ URL that the next
+    redraw withdraws, so the browser, still fetching the last redraw's pictures, got 404s
+    and at times showed none."""
+    size = 28 * scale
+    figures = "".join(
+        f'<figure style="margin:0;width:{size}px;text-align:center">'
+        f'<img src="data:image/png;base64,{_png_base64(image)}" width="{size}" height="{size}" '
+        f'alt="{html.escape(caption)}" style="image-rendering:pixelated;display:block">'
+        f'<figcaption style="font-size:0.75rem;line-height:1.2;opacity:0.7">'
+        f"{html.escape(caption)}</figcaption></figure>"
+        for image, caption in zip(images, captions))
+    st.html(f'<div style="display:flex;flex-wrap:wrap;gap:0.5rem 1rem">{figures}</div>')
+
+
+def _png_base64(image: np.ndarray) -> str:
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.fromarray(np.asarray(image, dtype=np.uint8)).save(buffer, format="PNG")
+    return base64.b64encode(buffer.getvalue()).decode("ascii")

@@ -18,6 +18,7 @@ from fmnist_core import calibration, embedding, explain, suspects
 from fmnist_core.classes import CLASS_NAMES
 from fmnist_core.classifier import Classifier
 from fmnist_core.data import Dataset
+from fmnist_core.evaluation import ECE_BINS
 from fmnist_core.report import build_report_html, report_filename
 from ui.charts import CLASS_COLORS, COMPACT_MARGIN, probability_figure
 from ui.evaluations import test_evaluation
@@ -269,20 +270,32 @@ def suspects_panel(classifier: Classifier, model_key: str, key: str = "insights_
     page = st.number_input(f"Page (of {pages})", 1, pages, 1, key=f"{key}_page")
     shown = found[(page - 1) * SUSPECT_PAGE : page * SUSPECT_PAGE]
     shown_images = images[[indices[s.index] for s in shown]]
+    st.caption(f"The {len(found)} {split} images (of {len(indices):,} scanned) whose given "
+               "label the model finds least likely, among those it disagrees with, least "
+               "likely first: under each, the given label and the chance the model gives it, "
+               "then the model's own answer. Some are mislabeled or badly cropped; others are "
+               "the model's own blind spots.")
     image_grid(
         shown_images,
-        captions=[f"given {CLASS_NAMES[s.given]} · model {CLASS_NAMES[s.predicted]} "
-                  f"{s.p_predicted:.0%}" for s in shown],
+        captions=[f"given {CLASS_NAMES[s.given]}: {chance(s.p_given)} · model "
+                  f"{CLASS_NAMES[s.predicted]}" for s in shown],
         details=[f"{split} image {indices[s.index]}: the label says {CLASS_NAMES[s.given]} "
-                 f"(model: {s.p_given:.1%}), the model says {CLASS_NAMES[s.predicted]} "
+                 f"(model: {chance(s.p_given)}), the model says {CLASS_NAMES[s.predicted]} "
                  f"({s.p_predicted:.1%})" for s in shown],
         key=f"{key}_grid", columns=6,
         explain=lambda position: saliency_panel(classifier, shown_images[position],
                                                 key=f"{key}_why", model_key=model_key),
     )
-    st.caption(f"The {len(found)} {split} images (of {len(indices):,} scanned) whose given "
-               "label the model finds least likely, among those it disagrees with. Some are "
-               "mislabeled or badly cropped; others are the model's own blind spots.")
+
+
+def chance(probability: float) -> str:
+    """A probability as a person compares them: 12.3%, 0.4%, then "1 in 25,000" below
+    0.1%, where a percentage would round every suspect to 0.0%."""
+    if probability >= 0.001:
+        return f"{probability:.1%}"
+    if probability < 1e-6:
+        return "under 1 in a million"
+    return f"1 in {round(1 / probability, -int(np.log10(1 / probability)) + 1):,.0f}"
 
 
 def reliability_figure(study: calibration.TemperatureStudy) -> go.Figure:
@@ -312,23 +325,34 @@ def reliability_figure(study: calibration.TemperatureStudy) -> go.Figure:
 
 
 def calibration_panel(classifier: Classifier, model_key: str) -> None:
-    """Reliability diagram and ECE before and after temperature scaling."""
+    """The model's ECE (the Evaluate page's figure), then temperature scaling judged on
+    the test images it was not fitted on, with a reliability diagram."""
     data = dataset_or_stop()
-    proba = proba_on_test_set(classifier, model_key, data)
-    study = calibration.study_temperature(proba, data.y_test)
+    evaluation = test_evaluation(classifier, data, model_key, data.checksum)
+    study = calibration.study_temperature(evaluation.proba, data.y_test)
+    st.metric("Expected calibration error", f"{evaluation.ece:.3f}",
+              help=f"On all {len(data.y_test):,} test images, in {ECE_BINS} confidence bins: "
+                   "the figure the Evaluate page shows. 0 is perfectly calibrated.")
+    st.markdown(f"**Temperature scaling**, fitted (minimum log loss) on {study.fitted_on:,} "
+                f"test images and judged on the other {study.judged_on:,}:")
     ece, nll, temp = st.columns(3)
-    ece.metric("Expected calibration error", f"{study.after.ece:.3f}",
-               f"{study.after.ece - study.before.ece:+.3f} from {study.before.ece:.3f}",
-               delta_color="inverse")
-    nll.metric("Log loss", f"{study.nll_after:.3f}",
-               f"{study.nll_after - study.nll_before:+.3f} from {study.nll_before:.3f}",
-               delta_color="inverse")
+    ece.metric(f"ECE on those {study.judged_on:,}", f"{study.after.ece:.3f}",
+               **_change(study.before.ece, study.after.ece))
+    nll.metric("Log loss", f"{study.nll_after:.3f}", **_change(study.nll_before, study.nll_after))
     temp.metric("Temperature T", f"{study.temperature:.2f}",
                 help="T > 1: the model was over-confident; T < 1: under-confident.")
     st.plotly_chart(reliability_figure(study))
-    st.caption(f"T was fitted (minimum log loss) on {study.fitted_on:,} test images and judged "
-               f"on the other {study.judged_on:,}. Dividing the model's log-probabilities by T "
-               "and normalising again changes no prediction, only how sure they are.")
+    st.caption("Dividing the model's log-probabilities by T and normalising again changes no "
+               "prediction, only how sure they are. The diagram shows the judged images.")
+
+
+def _change(before: float, after: float) -> dict[str, Any]:
+    """st.metric's delta for a lower-is-better figure shown to 3 decimals: no arrow and no
+    colour for a change that rounds to nothing ("-0.000" in green read as a gain)."""
+    if f"{after:.3f}" == f"{before:.3f}":
+        return {"delta": f"unchanged from {before:.3f}", "delta_color": "off",
+                "delta_arrow": "off"}
+    return {"delta": f"{after - before:+.3f} from {before:.3f}", "delta_color": "inverse"}
 
 
 def report_panel(classifier: Classifier, model_key: str, name: str) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 
 import streamlit as st
@@ -17,3 +18,22 @@ def lazy_tabs(key: str, sections: dict[str, Callable[[], None]]) -> None:
         if tab.open:
             with tab:
                 draw()
+
+
+def scroll_to(key: str, request: str) -> None:
+    """Bring the container with `key` into view. After a click Streamlit draws what it
+    asked for where it belongs on the page, often below the fold with nothing changing in
+    sight, and it has no scrolling of its own. `request` names this request (a click's
+    target): the browser runs a script once, so the next request must differ."""
+    selector = json.dumps(f".st-key-{key}")
+    st.html(f"""<script data-request={json.dumps(request)}>
+(() => {{
+  let tries = 0;
+  const look = () => {{
+    const target = document.querySelector({selector});
+    if (target) target.scrollIntoView({{behavior: "smooth", block: "start"}});
+    else if (tries++ < 100) setTimeout(look, 100);
+  }};
+  look();
+}})();
+</script>""", unsafe_allow_javascript=True)

@@ -16,16 +16,14 @@ from fmnist_core import registry
 from fmnist_core.errors import FmnistError
 from fmnist_core.evaluation import cross_validation_text, per_class_rows
 from fmnist_core.registry import Entry
+from ui import tables
 from ui.models import BUNDLED, active_key, registry_key, set_active
 from ui.text import escape_markdown
 
-REGISTRY_COLUMNS = {
-    "accuracy": st.column_config.NumberColumn(format="percent"),
-    "macro F1": st.column_config.NumberColumn(format="percent"),
-    "parameters": st.column_config.NumberColumn(format="localized"),
-    "training (s)": st.column_config.NumberColumn(format="%.0f"),
-    "status": st.column_config.TextColumn(width="medium"),
-}
+REGISTRY_FORMATS = {"accuracy": tables.PERCENT, "macro F1": tables.PERCENT,
+                    "parameters": tables.COUNT, "training (s)": tables.SECONDS}
+REGISTRY_COLUMNS = {"name": tables.wide_text(), "status": tables.wide_text("large"),
+                    "kind": tables.wide_text("small")}
 
 
 def all_entries() -> dict[str, Entry]:
@@ -39,17 +37,19 @@ def all_entries() -> dict[str, Entry]:
 
 
 def registry_table(entries: dict[str, Entry], active: str) -> pd.DataFrame:
-    """One row per model with its stored metrics and whether it can be loaded."""
+    """One row per model with its stored metrics and whether it can be loaded; a broken
+    model shows no figures (whatever its meta.json says, it cannot deliver them)."""
     rows = []
     for key, entry in entries.items():
-        summary = entry.summary()
+        summary = {} if entry.broken else entry.summary()
         rows.append({
             "": "active" if key == active else "",
             "name": "bundled model" if key == BUNDLED else entry.name,
             "status": f"broken: {entry.broken}" if entry.broken else "ok",
-            "kind": summary["kind"], "accuracy": summary["accuracy"],
-            "macro F1": summary["macro_f1"], "parameters": summary["params"],
-            "training (s)": summary["train_seconds"], "saved": (summary["saved_at"] or "")[:16],
+            "kind": summary.get("kind"), "accuracy": summary.get("accuracy"),
+            "macro F1": summary.get("macro_f1"), "parameters": summary.get("params"),
+            "training (s)": summary.get("train_seconds"),
+            "saved": (summary.get("saved_at") or "")[:16] or None,
         })
     return pd.DataFrame(rows)
 

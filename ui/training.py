@@ -1,15 +1,18 @@
 """The Train page's state and live view: the form's values, the job, its events as tables.
 
-The run itself is a `fmnist_core.jobs.TrainingJob` (a child process) kept in this
-session's state, so a click anywhere never stops it and no other user sees it. The page
-polls it from a fragment that reruns alone while the job runs.
+The run itself is a `fmnist_core.jobs.TrainingJob` (a child process), so a click anywhere
+never stops it. It is filed on the server under the browser's id (ui.browser), not in the
+session: a reload or a second tab of the same person finds it again, with its Stop, while no
+other user sees it. The page polls it from a fragment that reruns alone while the job runs.
 """
 
 from __future__ import annotations
 
+import re
+import threading
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
 from datetime import datetime
 from typing import Any
 
@@ -20,15 +23,20 @@ from fmnist_core.classes import CLASS_NAMES
 from fmnist_core.data import Dataset
 from fmnist_core.jobs import TrainingJob
 from fmnist_core.augment import AUGMENTATIONS
-from fmnist_core.training import (PRESETS, BatchProgress, EpochEnd, FitProgress, PhaseChange,
-                                  TrainConfig, TrainingDone, TrainingError)
+from fmnist_core.training import (PRESET_ACCURACY, PRESETS, BatchProgress, EpochEnd, FitProgress,
+                                  PhaseChange, TrainConfig, TrainingDone, TrainingError,
+                                  epochs_for_full_steps, planned_steps)
 from fmnist_core.zoo import ZOO
 from ui import charts
-from ui.images import thumbnail_strip
+from ui.browser import browser_id
+from ui.images import inline_strip
 from ui.models import SESSION_MODEL_KEY, SessionModel, prepare_in_background
 
-JOB_KEY = "train_job"
+KEPT_FINISHED_RUNS = 32  # finished runs kept for their browsers to come back to; oldest go first
 SAVE_NAME_KEY = "train_save_name"
+KEEP_STEPS_KEY = "train_keep_steps"  # a smaller training set gets more epochs, not fewer steps
+LABELS = {"train_limit": "training images", "flip_tta": "mirror averaging"}  # the form's words
+FAR_BELOW = 0.02  # a model this far under its preset's accuracy gets no success styling
 POLL_SECONDS = 1.0
 MODEL_DEFAULT = "model default"
 FULL_TRAINING_SET = 60_000
@@ -50,6 +58,12 @@ FIELDS = {
 }
 
 
+@dataclass(frozen=True)
+class Note:
+    text: str
+    warning: bool  # the settings cost the model much: say so in a warning's colours
+
+
 @dataclass
 class RunState:
     """The session's current run: the job plus what the page remembers about it."""
@@ -58,6 +72,7 @@ class RunState:
     started_at: float
     token: str
     saved_as: str | None = None
+    note: Note | None = None  # what the form's settings did to the run (size_note)
 
 
 def preset_values(preset: str) -> dict[str, Any]:
@@ -93,6 +108,7 @@ def ensure_form_defaults() -> None:
     if "train_model" not in st.session_state:
         st.session_state.train_preset = "quick"
         apply_preset()
+    st.session_state.setdefault(KEEP_STEPS_KEY, True)  # not part of any preset
 
 
 def config_from_state() -> TrainConfig:
@@ -106,7 +122,7 @@ def config_from_state() -> TrainConfig:
     # A scikit-learn model's form keeps the greyed-out Keras fields; mirror averaging is
     # the one the engine would refuse.
     is_keras = ZOO[state.train_model].family == "keras"
-    return TrainConfig(
+    config = TrainConfig(
         model=state.train_model,
         epochs=int(state[FIELDS["epochs"]]),
         batch_size=int(state[FIELDS["batch_size"]]),
@@ -122,29 +138,118 @@ def config_from_state() -> TrainConfig:
         train_limit=None if limit >= FULL_TRAINING_SET else limit,
         flip_tta=is_keras and bool(state[FIELDS["flip_tta"]]),
     )
+    if is_keras and config.train_limit and state[KEEP_STEPS_KEY]:
+        return replace(config, epochs=epochs_for_full_steps(config, FULL_TRAINING_SET))
+    return config
+
+
+def size_note(config: TrainConfig, asked_epochs: int) -> Note | None:
+    """What a smaller training set does to a Keras run (None on the full set): the epochs
+    it gained to keep its optimiser steps, or the steps it lost and what that costs."""
+    if not config.train_limit or ZOO[config.model].family != "keras":
+        return None
+    full = planned_steps(replace(config, train_limit=None, epochs=asked_epochs), FULL_TRAINING_SET)
+    steps = planned_steps(config, FULL_TRAINING_SET)
+    images = f"{config.train_limit:,} training images instead of {FULL_TRAINING_SET:,}"
+    if config.epochs > asked_epochs:
+        return Note(f"{images}: {config.epochs} epochs instead of {asked_epochs}, so that the "
+                    f"model takes the {steps:,} optimiser steps the full set would give it. "
+                    "That takes as long as the full set; fewer distinct images still cost some "
+                    "accuracy.", warning=False)
+    return Note(f"{images}: {steps:,} optimiser steps instead of {full:,}. Expect a much weaker "
+                "model (the quick preset fell from 90.8% to 48.8% on 10,000 images); tick "
+                "\"Keep the optimiser steps\" to train as many steps as on the full set.",
+                warning=True)
+
+
+def shortfall(config: TrainConfig, meta: dict[str, Any]) -> str | None:
+    """Why a finished model is far below what its model's preset reaches, or None: such a
+    model must not look like a success."""
+    accuracy = (meta.get("metrics") or {}).get("accuracy")
+    preset = next((name for name, p in PRESETS.items() if p.model == config.model), None)
+    if preset is None or accuracy is None or accuracy >= PRESET_ACCURACY[preset] - FAR_BELOW:
+        return None
+    reference = PRESETS[preset]
+    ignored = {"seed", "preview_count", "devices", "steps_per_execution"}
+    changes = [f"{LABELS.get(f.name, f.name.replace('_', ' '))} "
+               f"{_setting(f.name, getattr(config, f.name))} (preset: "
+               f"{_setting(f.name, getattr(reference, f.name))})"
+               for f in fields(TrainConfig)
+               if f.name not in ignored and getattr(config, f.name) != getattr(reference, f.name)]
+    if meta.get("stop_reason") == "stopped":
+        changes.insert(0, "stopped before the end")
+    return (f"{accuracy:.1%} test accuracy is far below the {PRESET_ACCURACY[preset]:.1%} the "
+            f"{preset} preset reaches with this model. What differs: "
+            f"{'; '.join(changes) or 'nothing but the seed'}.")
+
+
+def _setting(name: str, value: Any) -> str:
+    """A config field's value as the form words it."""
+    if name == "train_limit":
+        return f"{value or FULL_TRAINING_SET:,}"
+    if name == "augment":
+        return next((key for key, known in AUGMENTATIONS.items() if known == value), "custom")
+    if value is None:
+        return MODEL_DEFAULT
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
+
+
+# Every browser's latest run, by browser id: shared by the server's sessions (a reload is a
+# new session), so that a run is found again rather than left training unseen.
+_runs: dict[str, RunState] = {}
+_runs_lock = threading.Lock()
+
+
+def run_of(owner: str) -> RunState | None:
+    """The latest run started from the browser `owner`, running or finished."""
+    with _runs_lock:
+        return _runs.get(owner)
+
+
+def keep_run(owner: str, run: RunState) -> None:
+    """File `run` as the browser's latest; beyond KEPT_FINISHED_RUNS finished runs, the
+    oldest are forgotten (a running one never is)."""
+    with _runs_lock:
+        _file(owner, run)
+
+
+def _file(owner: str, run: RunState) -> None:
+    """keep_run, with the lock held."""
+    _runs.pop(owner, None)
+    _runs[owner] = run  # at the end: the dict's order is the order of starts
+    finished = [key for key, kept in _runs.items() if not kept.job.running]
+    for key in finished[: max(0, len(finished) - KEPT_FINISHED_RUNS)]:
+        del _runs[key]
 
 
 def current_run() -> RunState | None:
-    return st.session_state.get(JOB_KEY)
+    return run_of(browser_id())
 
 
-def start_run(config: TrainConfig, data: Dataset) -> None:
+def start_run(config: TrainConfig, data: Dataset, note: Note | None = None) -> None:
     """Start training in the background; raises TrainingError for a config it refuses, and
-    while this session's previous run is still going (a second click on Start, sent before
-    the page disabled the button, must not start an orphan run nobody can see or stop)."""
-    current = current_run()
-    if current is not None and current.job.running:
-        raise TrainingError("a run is already going in this session: stop it or wait for it "
-                            "to finish before starting another")
-    config.validate()
-    st.session_state[JOB_KEY] = RunState(TrainingJob.start(config, data), time.time(),
-                                          uuid.uuid4().hex)
+    while this browser's previous run is still going (a second click on Start, or Start in
+    a second tab, must not start an orphan run nobody can see or stop)."""
+    owner = browser_id()
+    with _runs_lock:  # two tabs pressing Start at once start one run
+        current = _runs.get(owner)
+        if current is not None and current.job.running:
+            raise TrainingError("a run is already going in this browser: stop it or wait for "
+                                "it to finish before starting another")
+        config.validate()
+        _file(owner, RunState(TrainingJob.start(config, data), time.time(), uuid.uuid4().hex,
+                              note=note))
 
 
-def discard_run() -> None:
-    """Forget the run; a model it produced stays usable as the unsaved model until the
-    next run replaces it."""
-    st.session_state.pop(JOB_KEY, None)
+def discard_run(token: str) -> None:
+    """Forget the run `token` (and not a newer one started from another tab); a model it
+    produced stays usable as the unsaved model until the next run replaces it."""
+    owner = browser_id()
+    with _runs_lock:
+        if owner in _runs and _runs[owner].token == token:
+            del _runs[owner]
 
 
 def adopt_result(run: RunState) -> None:
@@ -154,6 +259,13 @@ def adopt_result(run: RunState) -> None:
         st.session_state[SESSION_MODEL_KEY] = SessionModel(prepare_in_background(run.job.result),
                                                            run.token)
         st.session_state[SAVE_NAME_KEY] = default_name(run.job.config)
+
+
+def run_title(config: TrainConfig) -> str:
+    """The model's title, naming a preset only when the run is that preset (any seed)."""
+    title = re.sub(r" \([^)]*preset\)$", "", ZOO[config.model].title)
+    preset = next((name for name, p in PRESETS.items() if replace(config, seed=p.seed) == p), None)
+    return f"{title} ({preset} preset)" if preset else title
 
 
 def default_name(config: TrainConfig) -> str:
@@ -174,12 +286,19 @@ def batch_table(events: list[Any]) -> pd.DataFrame:
 
 
 def epoch_table(events: list[Any]) -> pd.DataFrame:
-    """One row per EpochEnd: train and validation loss and accuracy at the epoch's end."""
-    rows = [
-        {"epoch": e.epoch + 1, "loss": e.loss, "accuracy": e.accuracy, "val_loss": e.val_loss,
-         "val_accuracy": e.val_accuracy, "learning rate": e.learning_rate}
-        for e in events if isinstance(e, EpochEnd)
-    ]
+    """One row per EpochEnd: train and validation loss and accuracy at the epoch's end. An
+    epoch cut short by Stop ends where its last steps did, not at a whole epoch."""
+    rows, last_batch = [], None
+    for e in events:
+        if isinstance(e, BatchProgress):
+            last_batch = e
+        elif isinstance(e, EpochEnd):
+            partial = (last_batch is not None and last_batch.epoch == e.epoch
+                       and last_batch.step < last_batch.steps_per_epoch)
+            x = e.epoch + last_batch.step / last_batch.steps_per_epoch if partial else e.epoch + 1
+            rows.append({"epoch": x, "loss": e.loss, "accuracy": e.accuracy,
+                         "val_loss": e.val_loss, "val_accuracy": e.val_accuracy,
+                         "learning rate": e.learning_rate})
     return pd.DataFrame(rows, columns=["epoch", "loss", "accuracy", "val_loss", "val_accuracy",
                                        "learning rate"])
 
@@ -279,5 +398,5 @@ def _preview_grid(events: list[Any], data: Dataset) -> None:
         else f"❌ {CLASS_NAMES[guess]} (is {CLASS_NAMES[truth]})"
         for guess, truth in zip(guesses, data.y_test)
     ]
-    thumbnail_strip(data.x_test[: len(guesses)], captions)
+    inline_strip(data.x_test[: len(guesses)], captions)
 

@@ -8,9 +8,11 @@ printed as one message; no traceback ever reaches the terminal.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import os
 import sys
+from collections.abc import Iterator
 
 # Subcommands in the order `--help` lists them; each is fmnist_core.cli.<name>.
 COMMANDS = ("info", "report", "train", "photo-model", "evaluate", "models", "bench", "predict",
@@ -31,6 +33,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m fmnist_core",
         description="Fashion-MNIST: data, training, evaluation and prediction from the terminal.",
     )
+    parser.add_argument("--verbose", action="store_true",
+                        help="also show TensorFlow's own start-up messages on stderr")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in COMMANDS:
         importlib.import_module(f"fmnist_core.cli.{name.replace('-', '_')}").register(subparsers)
@@ -41,8 +45,10 @@ def main(argv: list[str] | None = None) -> int:
     from fmnist_core.errors import FmnistError
 
     args = build_parser().parse_args(argv)
+    quiet = not args.verbose and sys.stderr is sys.__stderr__  # not when a caller took stderr
     try:
-        return int(args.run(args) or 0)
+        with native_stderr_silenced() if quiet else contextlib.nullcontext():
+            return int(args.run(args) or 0)
     except FmnistError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
@@ -60,3 +66,26 @@ def main(argv: list[str] | None = None) -> int:
         print(f"unexpected error: {type(exc).__name__}: {exc}", file=sys.stderr)
         print("(set FMNIST_DEBUG=1 to see the traceback)", file=sys.stderr)
         return 1
+
+
+@contextlib.contextmanager
+def native_stderr_silenced() -> Iterator[None]:
+    """TensorFlow's C++ start-up lines ("oneDNN custom operations are on", and on a machine
+    without a GPU an alarming "failed call to cuInit ... CUDA error") are written to file
+    descriptor 2 before its log settings apply, so TF_CPP_MIN_LOG_LEVEL cannot hide them.
+    Point that descriptor at /dev/null meanwhile, and Python's stderr (this tool's messages,
+    warnings) at a copy of the real one."""
+    sys.stderr.flush()
+    real = os.dup(2)
+    with open(os.devnull, "wb") as devnull:
+        os.dup2(devnull.fileno(), 2)
+    python_stderr = sys.stderr
+    sys.stderr = open(real, "w", encoding=python_stderr.encoding, errors="backslashreplace",
+                      buffering=1, closefd=False)
+    try:
+        yield
+    finally:
+        sys.stderr.flush()
+        sys.stderr = python_stderr
+        os.dup2(real, 2)
+        os.close(real)

@@ -44,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _print_table(summary: dict[str, Any], report: str) -> None:
-    from fmnist_core.classes import CLASS_NAMES
+    from fmnist_core.classes import CLASS_NAMES, SHORT_NAMES
 
     top_k = "  ".join(f"top-{k} {acc:.2%}" for k, acc in summary["top_k"].items())
     print(f"model:      {summary['model']} ({summary['kind']}, {summary['params']:,} parameters)")
@@ -55,6 +55,7 @@ def _print_table(summary: dict[str, Any], report: str) -> None:
     print(report)
     print("confusion matrix (rows: true class, columns: predicted class)")
     width = max(len(name) for name in CLASS_NAMES)
-    print(" " * width + " " + "".join(f"{label:>6}" for label in range(len(CLASS_NAMES))))
+    cell = max(len(name) for name in SHORT_NAMES) + 1
+    print(" " * width + " " + "".join(f"{name:>{cell}}" for name in SHORT_NAMES))
     for name, row in zip(CLASS_NAMES, summary["confusion"]):
-        print(f"{name:>{width}} " + "".join(f"{count:>6}" for count in row))
+        print(f"{name:>{width}} " + "".join(f"{count:>{cell}}" for count in row))

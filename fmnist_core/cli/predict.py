@@ -51,11 +51,13 @@ def run(args: argparse.Namespace) -> int:
         classifier, photo_classifier = registry.load(args.model), None
     else:  # the bundled model, and its photo-tuned version for photos
         classifier, photo_classifier = registry.load_default(), photo_classifier_or_none()
+    names = {False: args.model or "bundled", True: "bundled, tuned for photos"}
     answers = predict_images(
         classifier, [lambda name=name: prepared_input(read_image_file(name)) for name in args.files],
         photo_classifier, top_k=args.top_k)
     rows: list[dict[str, Any]] = [
-        {"file": name, **answer.prediction.as_dict()} if answer.prediction
+        {"file": name, **answer.prediction.as_dict(),
+         "model": names[answer.prediction.by_photo_model]} if answer.prediction
         else {"file": name, "error": str(answer.error)}
         for name, answer in zip(args.files, answers)]
     if args.json:
@@ -72,7 +74,8 @@ def _print_json(rows: list[dict[str, Any]]) -> None:
 
 def _print_table(rows: list[dict[str, Any]]) -> None:
     width = max(len(printable(row["file"])) for row in rows)
-    print(f"{'file':<{width}}  {'prediction':<12} {'conf':>6}  {'unsure':<6}  others")
+    print(f"{'file':<{width}}  {'prediction':<12} {'conf':>6}  {'unsure':<6}  "
+          f"{'others':<30}  model")
     for row in rows:
         name = printable(row["file"])
         if "error" in row:
@@ -80,4 +83,4 @@ def _print_table(rows: list[dict[str, Any]]) -> None:
             continue
         others = ", ".join(f"{item['name']} {item['probability']:.0%}" for item in row["top_k"][1:])
         print(f"{name:<{width}}  {row['name']:<12} {row['confidence']:>6.1%}  "
-              f"{'yes' if row['unsure'] else 'no':<6}  {others}")
+              f"{'yes' if row['unsure'] else 'no':<6}  {others:<30}  {printable(row['model'])}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from playwright.sync_api import expect
 from driver import (CLASS_NAMES, chart, click_plotly_point, error_texts, open_app_page,
                     use_model, wait_for_visible)
 
@@ -38,6 +39,7 @@ def test_clicking_a_confusion_cell_shows_its_images(page, app_server, seed_model
     title = f"{CLASS_NAMES[true]} taken for {CLASS_NAMES[predicted]}: {count:,} images"
     heading = page.get_by_role("heading", name=title)
     wait_for_visible(page, heading)
+    expect(heading).to_be_in_viewport(timeout=10_000)  # scrolled to, not left below the fold
     thumbnails = page.locator("[class*='st-key-eval_cell_grid_enlarge_']")
     assert thumbnails.count() == min(count, 24)  # the gallery's first page
     assert error_texts(page) == []
