@@ -26,6 +26,7 @@ from fmnist_core.thumbnail import PipelineResult
 from ui import charts
 from ui.images import pixelated, squared
 from ui.insights import embedding_map_panel, saliency_panel, similar_images_panel
+from ui.layers import layers_toggle
 from ui.models import LoadedModel, photo_classifier_for
 from ui.text import escape_markdown
 
@@ -210,3 +211,5 @@ def show_prediction(model: LoadedModel, outcome: Outcome, key: str,
                  help="Where your image lands among the test images in the model's features."):
         embedding_map_panel(model.classifier, model.fingerprint, new_image=result.image28,
                             key=f"{key}_map")
+    layers_toggle(answered_by or model.classifier, result.image28, key=f"{key}_layers",
+                  model_key=f"{model.fingerprint}:photo" if answered_by else model.fingerprint)

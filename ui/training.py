@@ -25,6 +25,7 @@ from fmnist_core.training import (PRESETS, BatchProgress, EpochEnd, FitProgress,
 from fmnist_core.zoo import ZOO
 from ui import charts
 from ui.images import thumbnail_strip
+from ui.layers import training_layers_view
 from ui.models import SESSION_MODEL_KEY, SessionModel, prepare_in_background
 
 JOB_KEY = "train_job"
@@ -262,6 +263,7 @@ def _live_view(run: RunState, data: Dataset, polling: bool) -> None:
         charts.training_curves_figure(batches, epochs, "accuracy", "Accuracy"),
         key="train_accuracy_chart")
     rate_col.plotly_chart(charts.learning_rate_figure(batches), key="train_lr_chart")
+    training_layers_view(events, data.x_test[0])
     _preview_grid(events, data)
 
 
