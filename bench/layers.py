@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import argparse
 import io
+import logging
 import os
+import platform
 import statistics
 import sys
 import time
@@ -30,7 +32,22 @@ from PIL import Image  # noqa: E402
 
 from fmnist_core import layers, registry, zoo  # noqa: E402
 from fmnist_core.data import load_dataset  # noqa: E402
+import streamlit  # noqa: E402, F401 - sets up its loggers, quietened here:
+
+# ui.layers' caches warn that no Streamlit server runs: true here, and not worth a line each.
+for name in ("cache_data_api", "cache_resource_api"):
+    logging.getLogger(f"streamlit.runtime.caching.{name}").setLevel(logging.ERROR)
 from ui.layers import CHANNEL_CHOICES, build_view  # noqa: E402
+
+
+def processor() -> str:
+    """The CPU's model name: the machines this project runs on differ by up to twice."""
+    try:
+        lines = Path("/proc/cpuinfo").read_text().splitlines()
+    except OSError:
+        lines = []
+    names = [line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")]
+    return names[0] if names else platform.machine()
 
 
 def load_average() -> str:
@@ -60,6 +77,7 @@ def main() -> None:
     models = {"bundled strong_cnn": registry.load(registry.default_model_path()).model}
     models.update({kind: zoo.ZOO[kind].build() for kind in ("fast_cnn", "standard_cnn", "mlp")})
     print(f"# bench/layers.py ({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}); "
+          f"{processor()}, {os.cpu_count()} CPU(s); "
           f"load before: {load_average()}")
     print(f"{'model':<20} {'maps/layer':>10} {'traced call ms':>15} {'whole view ms':>14} "
           f"{'worst ms':>9}")

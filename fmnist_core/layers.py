@@ -186,9 +186,10 @@ def weight_tiles(weights: np.ndarray) -> np.ndarray:
     return np.round(127.5 + 127.5 * weights / np.maximum(peak, 1e-12)).astype(np.uint8)
 
 
-def tile_scale(side: int, target: int = 56) -> int:
-    """How many screen pixels per value make a tile about `target` pixels wide."""
-    return max(1, target // max(side, 1))
+def tile_scale(side: int, target: int = 84) -> int:
+    """How many screen pixels per value make a tile about `target` pixels wide (at least
+    two: a 28x28 picture at one pixel per value is too small to read)."""
+    return max(2, target // max(side, 1))
 
 
 def mosaic(tiles: np.ndarray, columns: int, scale: int, labels: list[str] | None = None,

@@ -237,6 +237,17 @@ def test_the_layers_view_of_an_mlp_and_a_channels_favourite_images(models_dir, r
     assert any("training images (a random sample) on which channel" in c for c in texts(app.caption))
 
 
+def test_a_scikit_learn_model_says_plainly_it_has_no_layers(models_dir, small_data):
+    from fmnist_core import registry
+    from fmnist_core.training import TrainConfig, train
+
+    registry.save(train(TrainConfig(model="sk_logreg"), small_data), "flat")
+    app = open_classify_test_image(open_page(path_of("classify"), active_model="registry:flat"))
+    app.toggle(key="classify_test_layers_toggle").set_value(True).run()
+    assert not app.exception
+    assert any("scikit-learn model has no layers to show" in t for t in texts(app.info))
+
+
 @pytest.mark.slow  # a training run in a child process
 def test_the_train_page_shows_the_network_after_each_epoch(models_dir):
     from test_pages_train import start_tiny_run

@@ -27,6 +27,7 @@ from ui.images import pixelated, thumbnail_strip
 from ui.resources import dataset_or_stop
 
 CHANNEL_CHOICES = (16, 32, 64, 128)
+FILTER_TILE = 48  # screen pixels per filter: a 3x3 kernel needs less room than a feature map
 COLUMNS = 8  # tiles per row of a mosaic: fits the narrow column of the enlarged-image dialog
 NO_LAYERS = ("A scikit-learn model has no layers to show: it decides from the 784 pixels "
              "directly (weights, support vectors or trees), with nothing in between to look at.")
@@ -89,7 +90,7 @@ def _filters_picture(model: Any) -> tuple[np.ndarray | None, str]:
                if side < 28 else
                f"The first dense layer's weights on the 784 pixels, {len(shown)} of its "
                f"{len(weights)} units: what each unit looks for, mid-grey for 0.")
-    return (layers.mosaic(layers.weight_tiles(shown), COLUMNS, layers.tile_scale(side),
+    return (layers.mosaic(layers.weight_tiles(shown), COLUMNS, layers.tile_scale(side, FILTER_TILE),
                           [str(i) for i in range(len(shown))]), caption)
 
 
@@ -137,6 +138,12 @@ def _channel_examples(_model: Any, model_key: str, _data: Dataset,
     return layers.channel_examples(_model, _data.x_train)
 
 
+def show_picture(picture: np.ndarray, caption: str) -> None:
+    """A mosaic at its own size (never stretched: its squares are the values), narrower
+    where the column is."""
+    st.image(picture, caption=caption, width=int(picture.shape[1]))
+
+
 def layers_toggle(model_or_classifier: Any, image28: np.ndarray, key: str, model_key: str) -> None:
     """A 'Layers' switch that costs nothing until turned on, then the whole view."""
     if st.toggle("Layers: what each layer of the network makes of this image",
@@ -162,11 +169,11 @@ def layers_panel(model_or_classifier: Any, image28: np.ndarray, key: str, model_
                      column_config={"parameters": st.column_config.NumberColumn(format="localized")})
     if view.filters is not None:
         st.markdown("**The first layer's filters**")
-        st.image(view.filters, caption=view.filters_caption)
+        show_picture(view.filters, view.filters_caption)
     for picture in view.stages:
         st.markdown(f"**{picture.title}**")
         if picture.picture is not None:
-            st.image(picture.picture, caption=picture.caption)
+            show_picture(picture.picture, picture.caption)
         else:
             st.plotly_chart(picture.figure, key=f"{key}_{picture.stage.name}_bars",
                             config={"displayModeBar": False})
@@ -199,8 +206,8 @@ def _examples(model: Any, model_key: str, view: LayersView, key: str) -> None:
 # ---------------------------------------------------------------- while it learns
 
 
-def _snapshot_picture(tiles: np.ndarray, labels: Sequence[str]) -> np.ndarray:
-    return layers.mosaic(tiles, COLUMNS, layers.tile_scale(tiles.shape[1]), list(labels))
+def _snapshot_picture(tiles: np.ndarray, labels: Sequence[str], target: int = 84) -> np.ndarray:
+    return layers.mosaic(tiles, COLUMNS, layers.tile_scale(tiles.shape[1], target), list(labels))
 
 
 def training_layers_view(events: Sequence[Any], test_image: np.ndarray,
@@ -218,11 +225,11 @@ def training_layers_view(events: Sequence[Any], test_image: np.ndarray,
         if snap.filters is not None:
             labels = [str(i) for i in range(len(snap.filters))]
             if first is not latest:
-                st.image(_snapshot_picture(first.layers.filters, labels),
-                         caption=f"First-layer filters after epoch {first.epoch + 1}")
-            st.image(_snapshot_picture(snap.filters, labels),
-                     caption=f"First-layer filters after epoch {latest.epoch + 1} "
-                             "(mid-grey is 0; each on its own scale)")
+                show_picture(_snapshot_picture(first.layers.filters, labels, FILTER_TILE),
+                             f"First-layer filters after epoch {first.epoch + 1}")
+            show_picture(_snapshot_picture(snap.filters, labels, FILTER_TILE),
+                         f"First-layer filters after epoch {latest.epoch + 1} "
+                         "(mid-grey is 0; each on its own scale)")
     with maps_col:
         titles = {s.name: f"{' + '.join(s.layers)} ({ROLE_WORDS[s.role]}, {s.channels})"
                   for s in snap.stages}
@@ -235,6 +242,7 @@ def training_layers_view(events: Sequence[Any], test_image: np.ndarray,
                       if name == snap.stages[-1].name else activation_figure(output))
             output_col.plotly_chart(figure, key=f"{key}_bars", config={"displayModeBar": False})
         else:
-            output_col.image(_snapshot_picture(output, [str(i) for i in range(len(output))]),
-                             caption=f"Its first {len(output)} channels in this layer, the same "
-                                     "every epoch")
+            with output_col:
+                show_picture(_snapshot_picture(output, [str(i) for i in range(len(output))]),
+                             f"Its first {len(output)} channels in this layer, the same every "
+                             "epoch")
