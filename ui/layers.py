@@ -96,7 +96,7 @@ def _filters_picture(model: Any) -> tuple[np.ndarray | None, str]:
 
 def build_view(model: Any, image28: np.ndarray, shown: int) -> LayersView:
     """The view's content: one traced call through every stage, then pictures and charts.
-    Pure (no Streamlit): the bench times exactly this."""
+    No Streamlit here: bench/layers.py times it."""
     outputs = layers.stage_outputs(model, image28)
     all_stages = layers.probe_for(model).stages
     pictures, activity = [], {}
