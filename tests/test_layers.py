@@ -84,6 +84,19 @@ def test_a_conv_stage_covers_its_activation_and_outputs_the_hand_computed_maps()
     assert layers.channel_order(outputs["conv"]).tolist() == [0, 1]  # 61.5 on average vs 0.5
 
 
+def test_a_sequential_model_is_run_layer_by_layer_to_the_same_maps():
+    import keras
+
+    functional = conv_model()
+    sequential = keras.Sequential([keras.Input((28, 28))] + functional.layers[1:])
+    image = step_image()
+    expected = layers.stage_outputs(functional, image)
+    got = layers.stage_outputs(sequential, image)
+    assert list(got) == ["conv", "pool", "scores"]
+    for name, output in expected.items():
+        np.testing.assert_allclose(got[name], output, atol=1e-5)
+
+
 def test_the_first_filters_are_the_kernels_set_and_drawn_mid_grey_for_zero():
     filters = layers.first_layer_filters(conv_model())
     assert filters.shape == (2, 3, 3)
