@@ -25,6 +25,7 @@ from fmnist_core.classifier import Classifier, KerasClassifier, SklearnClassifie
 from fmnist_core.data import Dataset
 from fmnist_core.errors import FmnistError
 from fmnist_core.evaluation import cross_validate_sklearn, evaluate
+from fmnist_core.layers import LayerSnapshot, snapshot
 from fmnist_core.prediction import calibrate_unsure
 from fmnist_core.zoo import ZOO, ModelSpec, compile_model
 
@@ -163,6 +164,7 @@ class EpochEnd:
     elapsed: float  # seconds since fit began
     eta_seconds: float
     preview_predictions: tuple[int, ...]  # labels for the first preview_count test images
+    layers: LayerSnapshot | None = None  # first-layer filters, the first preview image's maps
 
 
 @dataclass(frozen=True)
@@ -319,7 +321,8 @@ class ReportBatches(keras.callbacks.Callback):
 
 
 class ReportEpochs(keras.callbacks.Callback):
-    """EpochEnd with the live predictions for the preview images, and the history."""
+    """EpochEnd with the live predictions for the preview images, the network's first
+    filters and the first preview image's way through it, and the history."""
 
     def __init__(self, emit: EventHandler, epochs: int, preview: np.ndarray) -> None:
         super().__init__()
@@ -337,6 +340,7 @@ class ReportEpochs(keras.callbacks.Callback):
             epoch, self.epochs, float(logs["loss"]), float(logs["accuracy"]),
             _maybe(logs.get("val_loss")), _maybe(logs.get("val_accuracy")), logs["learning_rate"],
             elapsed, elapsed / (epoch + 1) * (self.epochs - epoch - 1), tuple(int(v) for v in labels),
+            snapshot(self.model, self.preview[0]) if len(self.preview) else None,
         ))
 
 

@@ -7,6 +7,7 @@ from fmnist_core.classes import CLASS_NAMES
 from ui import charts, evaluations, tables
 from ui.images import image_grid
 from ui.insights import saliency_panel
+from ui.layers import layers_toggle
 from ui.layout import lazy_tabs, scroll_to
 from ui.models import model_options, model_picker
 from ui.resources import dataset_or_stop
@@ -43,6 +44,8 @@ def explain_test_image(index: int) -> None:
                     key="eval_dialog_probabilities", config={"displayModeBar": False})
     saliency_panel(model.classifier, data.x_test[index], key="eval_dialog_saliency",
                    model_key=model.fingerprint)
+    layers_toggle(model.classifier, data.x_test[index], key="eval_dialog_layers",
+                  model_key=model.fingerprint)
 
 
 @st.fragment

@@ -25,6 +25,7 @@ from fmnist_core.thumbnail import PipelineResult
 from ui import charts
 from ui.images import pixelated, squared
 from ui.insights import embedding_map_panel, saliency_panel, similar_images_panel
+from ui.layers import layers_panel
 from ui.layout import lazy_tabs
 from ui.models import BUNDLED, LoadedModel, photo_classifier
 from ui.text import escape_markdown
@@ -243,6 +244,8 @@ def show_prediction(model: LoadedModel, outcome: Outcome, key: str,
     }
     if len(result.steps) > 1:
         panels[PIPELINE_PANEL] = lambda: show_pipeline(result)
+    panels[LAYERS_PANEL] = lambda: layers_panel(explained, result.image28, key=f"{key}_layers",
+                                                model_key=explained_key)
     lazy_tabs(f"{key}_panel", panels)
 
 
@@ -250,6 +253,7 @@ WHY_PANEL = ":material/visibility: Why"
 SIMILAR_PANEL = ":material/grid_view: Similar training images"
 MAP_PANEL = ":material/scatter_plot: On the test-set map"
 PIPELINE_PANEL = ":material/tune: How the input was prepared"
+LAYERS_PANEL = ":material/layers: Layers"
 STEP_WIDTH = 140  # pixels: every pipeline picture at the same size, side by side
 
 

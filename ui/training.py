@@ -30,6 +30,7 @@ from fmnist_core.zoo import ZOO
 from ui import charts
 from ui.browser import browser_id
 from ui.images import inline_strip
+from ui.layers import training_layers_view
 from ui.models import SESSION_MODEL_KEY, SessionModel, prepare_in_background
 
 KEPT_FINISHED_RUNS = 32  # finished runs kept for their browsers to come back to; oldest go first
@@ -381,6 +382,7 @@ def _live_view(run: RunState, data: Dataset, polling: bool) -> None:
         charts.training_curves_figure(batches, epochs, "accuracy", "Accuracy"),
         key="train_accuracy_chart")
     rate_col.plotly_chart(charts.learning_rate_figure(batches), key="train_lr_chart")
+    training_layers_view(events, data.x_test[0])
     _preview_grid(events, data)
 
 
