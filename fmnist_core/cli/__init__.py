@@ -13,7 +13,8 @@ import os
 import sys
 
 # Subcommands in the order `--help` lists them; each is fmnist_core.cli.<name>.
-COMMANDS = ("info", "report", "train", "photo-model", "evaluate", "models", "bench", "predict")
+COMMANDS = ("info", "report", "train", "sweep", "photo-model", "evaluate", "models", "bench",
+            "predict")
 
 
 def printable(text: object) -> str:
