@@ -222,8 +222,11 @@ def find_study(name: str, storage: str | None = None) -> Any | None:
     """The study called `name` in the storage, or None; for readers (the app, reports)."""
     import optuna
 
+    location = storage or default_storage()
+    if "://" not in location and not Path(location).is_file():
+        return None  # reading creates no file
     try:
-        return optuna.load_study(study_name=name, storage=open_storage(storage))
+        return optuna.load_study(study_name=name, storage=open_storage(location))
     except KeyError:
         return None
 
