@@ -323,7 +323,7 @@ def _run_trial(trial: Any, settings: SweepSettings, space: Space, data: Dataset,
         raise
     seconds = float(classifier.meta["train_seconds"])
     trial.set_user_attr("train_seconds", seconds)
-    if stop.is_set() and not pruned:
+    if classifier.meta["stop_reason"] == "stopped" and not pruned:  # Stop came mid-fit
         trial.set_user_attr("stopped", True)
         ended("stopped", seconds=seconds)
         raise SweepStopped("stopped")

@@ -106,7 +106,7 @@ def _short(value: Any) -> str:
 
 def train_command(config: Any) -> str:
     """The `train` command that trains `config` (a TrainConfig) for good."""
-    from fmnist_core.augment import AUGMENTATIONS
+    from fmnist_core.augment import augmentation_name
     from fmnist_core.training import TrainConfig
 
     default = TrainConfig(model=config.model)
@@ -116,7 +116,7 @@ def train_command(config: Any) -> str:
         if item.name in ("model", "preview_count", "devices", "steps_per_execution") or value == getattr(default, item.name):
             continue
         if item.name == "augment":
-            words += ["--augment", next(name for name, aug in AUGMENTATIONS.items() if aug == value)]
+            words += ["--augment", augmentation_name(value)]
         elif item.name == "flip_tta":
             words.append("--flip-tta")
         else:
@@ -184,6 +184,7 @@ def _drain(jobs: list[Any], seen: list[int], report: Report) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from fmnist_core.augment import augmentation_name
     from fmnist_core.data import load_dataset
     from fmnist_core.sweep import best_row, find_study, trial_rows
     from fmnist_core.sweep_space import describe, final_config
@@ -208,8 +209,7 @@ def run(args: argparse.Namespace) -> int:
     if best is not None:
         config = final_config(settings.model, best["config"])
         result["train_best"] = train_command(config)
-        result["best_config"] = {k: v for k, v in asdict(config).items() if k != "augment"} | {
-            "augment": best["config"].get("augment", "none")}
+        result["best_config"] = asdict(config) | {"augment": augmentation_name(config.augment)}
     if args.json:
         print(json.dumps(result, default=str))
         return 0
