@@ -25,7 +25,8 @@ from typing import Any, Callable
 from fmnist_core import paths
 from fmnist_core.data import Dataset
 from fmnist_core.errors import FmnistError
-from fmnist_core.sweep_space import Space, check, config_for, default_space, final_config, suggest
+from fmnist_core.sweep_space import (Space, check, config_for, default_space, ends, final_config,
+                                     suggest)
 from fmnist_core.training import EpochEnd, Event, TrainConfig, TrainingError, train
 
 JOURNAL_FILE = "sweeps.journal"
@@ -181,10 +182,19 @@ def _pruner(settings: SweepSettings) -> Any:
 
     if settings.time_objective or settings.pruner == "none":
         return optuna.pruners.NopPruner()  # Optuna prunes single-objective studies only
+    warmup = _warmup_epochs(settings.search_space())
     if settings.pruner == "halving":
-        return optuna.pruners.SuccessiveHalvingPruner(min_resource=1, reduction_factor=3)
-    # Not before 3 complete trials, and not on the first epoch (a one-cycle warm-up is slow).
-    return optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=1)
+        return optuna.pruners.SuccessiveHalvingPruner(min_resource=warmup, reduction_factor=3)
+    return optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=warmup)
+
+
+def _warmup_epochs(space: Space) -> int:
+    """Epochs a trial runs before it may be pruned: a third of the fewest it may have. A
+    one-cycle schedule warms up over its first 30% of steps, and earlier accuracies ranked
+    trials poorly: pruning from the second epoch on, the median pruner ended 9 of 12 trials
+    of a fast_cnn sweep at epochs 2-4, leaving 3 complete trials to learn from."""
+    epochs = space.get("epochs", TrainConfig.epochs)
+    return max(1, int(0.3 * min(ends(epochs))))
 
 
 def pruner_name(settings: SweepSettings) -> str:
