@@ -10,17 +10,17 @@ APT_INSTALL := DEBIAN_FRONTEND=noninteractive apt-get install -y -q
 EMOJI_FONT := /usr/share/fonts/truetype/noto/NotoColorEmoji.ttf
 IS_ROOT := $(shell [ "$$(id -u)" = 0 ] && echo yes)
 
-.PHONY: run test setup dataset browser bench clean help
+.PHONY: run test setup dataset browser postgres bench clean help
 
 help:
 	@echo "make run    set up (virtualenv, dataset) and start the app"
-	@echo "make test   set up (plus test tools and Chromium) and run the whole test suite"
+	@echo "make test   set up (plus test tools, Chromium and PostgreSQL) and run the whole test suite"
 	@echo "make bench  measure the presets and the bundled model (minutes)"
 
 run: setup dataset
 	$(VENV)/bin/streamlit run streamlit_app.py
 
-test: setup dataset browser $(TEST_STAMP)
+test: setup dataset browser postgres $(TEST_STAMP)
 	$(PY) -m pytest
 
 setup: $(APP_STAMP)
@@ -69,6 +69,19 @@ ifeq ($(IS_ROOT),yes)
 	apt-get update -q && $(APT_INSTALL) chromium chromium-driver fonts-dejavu-core fonts-noto-color-emoji
 else
 	@echo "Chromium is missing: run 'sudo apt-get install chromium'" && exit 1
+endif
+
+# Debian's PostgreSQL for the test of a sweep shared through a database server
+# (tests/test_sweep_postgres.py starts a throwaway cluster of its own from these programs).
+postgres:
+	@ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || $(MAKE) --no-print-directory install-postgres
+
+.PHONY: install-postgres
+install-postgres:
+ifeq ($(IS_ROOT),yes)
+	apt-get update -q && $(APT_INSTALL) postgresql
+else
+	@echo "Note: the shared-database sweep test is skipped without PostgreSQL: sudo apt-get install postgresql"
 endif
 
 bench: setup dataset

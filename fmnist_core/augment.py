@@ -56,6 +56,11 @@ AUGMENTATIONS: dict[str, Augmentation] = {
 }
 
 
+def augmentation_name(augmentation: Augmentation) -> str:
+    """The name of a configuration's augmentation in AUGMENTATIONS ("none" for one not there)."""
+    return next((name for name, value in AUGMENTATIONS.items() if value == augmentation), "none")
+
+
 def shifted(images: np.ndarray, dx: int, dy: int) -> np.ndarray:
     """(N, 28, 28) images moved by whole pixels (dx right, dy down), filled with black."""
     pad = max(abs(dx), abs(dy))

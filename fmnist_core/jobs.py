@@ -1,4 +1,4 @@
-"""A training run in a child process, for the app.
+"""A training run (or a sweep) in a child process, for the app.
 
 Streamlit reruns the page script on every click and aborts the running one, so a `fit`
 inside the script would die at the first interaction. The job runs `train` in a process of
@@ -10,6 +10,10 @@ reads its config and data from stdin, where one byte later means stop (and end o
 means the server is gone), and writes its events and at last the model's place, saved through
 the registry in a private folder, to a pipe of its own. The page only reads `events` (a
 copy), `running`, `result` and `error`, and calls `stop()`. No Streamlit here.
+
+`BackgroundJob` is that machinery for any work function `work(*payload, folder, on_event,
+stop)` whose return value is picklable; `TrainingJob` trains a model, `SweepJob` runs a sweep
+worker (fmnist_core.sweep), whose trials go to the study's storage as they end.
 """
 
 from __future__ import annotations
@@ -18,13 +22,14 @@ import logging
 import os
 import pickle
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
 import threading
 import traceback
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any, Callable
 
 from fmnist_core.children import child_environment, python_command, step_aside
 from fmnist_core.classifier import Classifier
@@ -32,6 +37,7 @@ from fmnist_core.data import Dataset
 from fmnist_core.errors import FmnistError
 
 if TYPE_CHECKING:
+    from fmnist_core.sweep import SweepSettings, SweepSummary
     from fmnist_core.training import Event, TrainConfig
 
 log = logging.getLogger(__name__)
@@ -44,29 +50,36 @@ LENGTH_BYTES = 8  # the run's size before it on stdin: the child reads exactly t
 CHILD_COMMAND = "from fmnist_core.jobs import child_main; child_main()"
 
 
-class TrainingJob:
-    """One call of `training.train` in a child process, with its events kept for readers."""
+class BackgroundJob:
+    """One call of `work` in a child process, with its events kept for readers."""
 
-    def __init__(self, config: TrainConfig, data: Dataset) -> None:
-        self.config, self._data = config, data  # the data go to the child at launch
-        self._events: list[Event] = []
+    activity = "work"  # in messages: "the training process ended unexpectedly"
+
+    def __init__(self, work: Callable[..., Any], payload: tuple[Any, ...], label: str) -> None:
+        self._work, self._payload = work, payload  # the payload goes to the child at launch
+        self._label = label
+        self._events: list[Any] = []
         self._lock = threading.Lock()
         self._stdin_lock = threading.Lock()  # the run's pickle and a stop byte never interleave
         self._stop_requested = threading.Event()
         self._folder = Path(tempfile.mkdtemp(prefix="fmnist-job-"))
         self._process: subprocess.Popen | None = None
         self._run_sent = False  # a stop byte written before the run would garble it
-        self._reader = threading.Thread(target=self._collect, name=f"job-{config.model}",
-                                        daemon=True)
-        self.result: Classifier | None = None
+        self._reader = threading.Thread(target=self._collect, name=f"job-{label}", daemon=True)
+        self.result: Any = None
         self.error: str | None = None  # a message for a person
         self.details: str | None = None  # the traceback of an unexpected failure, for a log
 
     @classmethod
-    def start(cls, config: TrainConfig, data: Dataset) -> TrainingJob:
-        job = cls(config, data)
+    def start(cls, *args: Any) -> Any:
+        """A job of this class made from `args`, running."""
+        job = cls(*args)
         job._reader.start()
         return job
+
+    def _receive(self, value: Any) -> Any:
+        """The child's return value as the job's result (subclasses read a saved model back)."""
+        return value
 
     def _launch(self) -> IO[bytes]:
         """Start the child, hand it the run; the read end of its message pipe."""
@@ -78,7 +91,8 @@ class TrainingJob:
         finally:
             os.close(write_end)
         messages = os.fdopen(read_end, "rb")
-        run = pickle.dumps((self.config, self._data, str(self._folder)), pickle.HIGHEST_PROTOCOL)
+        run = pickle.dumps((self._work, self._payload, str(self._folder), self.activity),
+                           pickle.HIGHEST_PROTOCOL)
         with self._stdin_lock:
             self._process.stdin.write(len(run).to_bytes(LENGTH_BYTES, "big") + run)
             self._process.stdin.flush()
@@ -88,7 +102,7 @@ class TrainingJob:
         return messages
 
     def _collect(self) -> None:
-        """The reader thread: start the child, keep its events, then read back the model."""
+        """The reader thread: start the child, keep its events, then take its result."""
         try:
             with self._launch() as messages:
                 while True:
@@ -96,8 +110,8 @@ class TrainingJob:
                         kind, *payload = pickle.load(messages)
                     except (EOFError, pickle.UnpicklingError):  # cut off mid-message too
                         code = self._process.wait()
-                        self._fail(f"the training process ended unexpectedly (exit code {code})",
-                                   None)
+                        self._fail(f"the {self.activity} process ended unexpectedly "
+                                   f"(exit code {code})", None)
                         return
                     if kind != "event":
                         break
@@ -108,13 +122,13 @@ class TrainingJob:
             elif kind == "failed":
                 self._fail(*payload)
             else:  # "done"
-                self.result = _load_result(Path(payload[0]))
+                self.result = self._receive(payload[0])
         except FmnistError as exc:  # the child's saved model could not be read back
             self._fail(f"the trained model could not be handed over: {exc}", None)
         except OSError as exc:  # no child, or its pipes broke
-            self._fail(f"the training process could not run ({exc})", traceback.format_exc())
+            self._fail(f"the {self.activity} process could not run ({exc})", traceback.format_exc())
         except Exception as exc:  # noqa: BLE001 - the page must get an outcome, never a dead reader
-            self._fail(f"training failed: {type(exc).__name__}: {_summary(exc)}",
+            self._fail(f"{self.activity} failed: {type(exc).__name__}: {_summary(exc)}",
                        traceback.format_exc())
         finally:
             self._end_child()
@@ -132,10 +146,10 @@ class TrainingJob:
 
     def _fail(self, message: str, details: str | None) -> None:
         self.error, self.details = message, details
-        log.error("training run %s failed: %s\n%s", self.config.model, message, details or "")
+        log.error("%s run %s failed: %s\n%s", self.activity, self._label, message, details or "")
 
     @property
-    def events(self) -> list[Event]:
+    def events(self) -> list[Any]:
         """A copy of every event so far; the page redraws its tables from all of them."""
         with self._lock:
             return list(self._events)
@@ -151,7 +165,7 @@ class TrainingJob:
         return self._process.pid if self._process is not None else None
 
     def stop(self) -> None:
-        """Ask training to end after the current steps; the result keeps what was learnt."""
+        """Ask the work to end after the current steps; the result keeps what was done."""
         self._stop_requested.set()
         with self._stdin_lock:
             if not self._run_sent:
@@ -168,6 +182,49 @@ class TrainingJob:
         return not self.running
 
 
+class TrainingJob(BackgroundJob):
+    """One call of `training.train` in a child process; `result` is the trained Classifier."""
+
+    activity = "training"
+
+    def __init__(self, config: TrainConfig, data: Dataset) -> None:
+        super().__init__(_train_and_save, (config, data), config.model)
+        self.config = config
+        self.result: Classifier | None = None
+
+    def _receive(self, value: Any) -> Classifier:
+        return _load_result(Path(value))
+
+
+class SweepJob(BackgroundJob):
+    """One sweep worker (`sweep.run_sweep`) in a child process; `result` is its SweepSummary."""
+
+    activity = "sweep"
+
+    def __init__(self, settings: SweepSettings, data: Dataset) -> None:
+        super().__init__(_sweep, (settings, data), settings.study_name)
+        self.settings = settings
+        self.result: SweepSummary | None = None
+
+
+def _train_and_save(config: TrainConfig, data: Dataset, folder: Path, on_event: Callable[[Any], None],
+                    stop: threading.Event) -> str:
+    """In the child: train, and save the model in the job's folder for the parent to load."""
+    from fmnist_core import registry
+    from fmnist_core.training import train  # TensorFlow loads here, not in the server
+
+    result = train(config, data, on_event=on_event, stop=stop)
+    return str(registry.save(result, RESULT_NAME, folder=folder))
+
+
+def _sweep(settings: SweepSettings, data: Dataset, folder: Path, on_event: Callable[[Any], None],
+           stop: threading.Event) -> SweepSummary:
+    """In the child: one sweep worker; its trials are in the study's storage."""
+    from fmnist_core.sweep import run_sweep
+
+    return run_sweep(settings, data, on_event, stop)
+
+
 def _load_result(path: Path) -> Classifier:
     """The child's model as it would have come out of `train`: without registry fields."""
     from fmnist_core import registry
@@ -178,8 +235,11 @@ def _load_result(path: Path) -> Classifier:
 
 
 def child_main() -> None:
-    """The child process: read the run from stdin, train, send every event, save the model."""
+    """The child process: read the run from stdin, do the work, send every event and the
+    result. Ctrl-C in a terminal reaches the whole process group: the parent decides (it
+    sends a stop), so the child ignores it rather than dying mid-trial."""
     step_aside()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     with os.fdopen(int(sys.argv[1]), "wb") as outbox:
         lock = threading.Lock()
 
@@ -188,20 +248,18 @@ def child_main() -> None:
                 pickle.dump(message, outbox, protocol=pickle.HIGHEST_PROTOCOL)
                 outbox.flush()
 
-        config, data, folder = pickle.loads(_read_exactly(int.from_bytes(
+        work, payload, folder, activity = pickle.loads(_read_exactly(int.from_bytes(
             _read_exactly(LENGTH_BYTES), "big")))
         stop = threading.Event()
         threading.Thread(target=_stop_on_request, args=(stop,), daemon=True).start()
         try:
-            from fmnist_core import registry
-            from fmnist_core.training import train  # TensorFlow loads here, not in the server
-
-            result = train(config, data, on_event=lambda event: send("event", event), stop=stop)
-            send("done", str(registry.save(result, RESULT_NAME, folder=Path(folder))))
+            result = work(*payload, folder=Path(folder), stop=stop,
+                          on_event=lambda event: send("event", event))
+            send("done", result)
         except FmnistError as exc:
             send("refused", str(exc))
         except Exception as exc:  # noqa: BLE001 - shown to the user instead of a dead process
-            send("failed", f"training failed: {type(exc).__name__}: {_summary(exc)}",
+            send("failed", f"{activity} failed: {type(exc).__name__}: {_summary(exc)}",
                  traceback.format_exc())
 
 

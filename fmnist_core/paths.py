@@ -22,3 +22,8 @@ def cache_dir() -> Path:
     """Files derived from others and safe to delete (LiteRT conversions of models):
     `FMNIST_CACHE_DIR`, else `data/cache` in the repo."""
     return Path(os.environ.get("FMNIST_CACHE_DIR") or DATA_DIR / "cache")
+
+
+def sweeps_dir() -> Path:
+    """Where sweeps keep their studies by default: `FMNIST_SWEEPS_DIR`, else `data/sweeps`."""
+    return Path(os.environ.get("FMNIST_SWEEPS_DIR") or DATA_DIR / "sweeps")

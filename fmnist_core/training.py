@@ -300,6 +300,11 @@ class StopOnEvent(keras.callbacks.Callback):
         if self.stop.is_set():
             self.model.stop_training = True
 
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        """A stop asked for at an epoch's end (a sweep's pruner reads EpochEnd) ends the fit
+        there, before another epoch begins."""
+        self.on_train_batch_end(0)
+
 
 class ReportBatches(keras.callbacks.Callback):
     """BatchProgress after each compiled call (every `steps_per_execution` steps)."""
@@ -495,9 +500,30 @@ def _cross_validate(config: TrainConfig, spec: ModelSpec, data: Dataset,
 # ---------------------------------------------------------------- entry point
 
 
+def _test_set_figures(config: TrainConfig, spec: ModelSpec, classifier: Classifier, data: Dataset,
+                      emit: EventHandler) -> dict[str, Any]:
+    """Test metrics (with the accuracy without mirror averaging) and the `unsure` rule."""
+    emit(PhaseChange("evaluating", f"{len(data.y_test):,} test images"))
+    figures: dict[str, Any] = {
+        "metrics": evaluate(classifier.predict_proba(data.x_test), data.y_test).to_dict()}
+    if config.flip_tta:
+        plain = KerasClassifier(classifier.model, spec.kind).predict_proba(data.x_test)
+        figures["accuracy_without_tta"] = float((plain.argmax(axis=1) == data.y_test).mean())
+    _, val_idx = split_train(config, data)
+    if spec.family == "keras" and len(val_idx):
+        # The `unsure` threshold is chosen on images the model never trained on; a
+        # scikit-learn model trains on every image, so it keeps the default rule.
+        figures["unsure"] = calibrate_unsure(classifier, data.x_train[val_idx], data.y_train[val_idx])
+    return figures
+
+
 def train(config: TrainConfig, data: Dataset, on_event: EventHandler | None = None,
-          stop: threading.Event | None = None) -> Classifier:
-    """Train `config.model`, evaluate it on the test set and return it with its meta filled."""
+          stop: threading.Event | None = None, test_set: bool = True) -> Classifier:
+    """Train `config.model`, evaluate it on the test set and return it with its meta filled.
+
+    `test_set=False` leaves the test images alone (no metrics, no `unsure` calibration): a
+    sweep's trials are chosen on validation accuracy, and the test set must stay unseen until
+    the chosen configuration is trained for good (set `preview_count=0` too)."""
     config.validate()
     emit = on_event or (lambda event: None)
     stop = stop or threading.Event()
@@ -512,16 +538,8 @@ def train(config: TrainConfig, data: Dataset, on_event: EventHandler | None = No
     if cross_validation is not None:
         extra["cross_validation"] = cross_validation
     train_seconds = time.perf_counter() - start
-    emit(PhaseChange("evaluating", f"{len(data.y_test):,} test images"))
-    metrics = evaluate(classifier.predict_proba(data.x_test), data.y_test).to_dict()
-    if config.flip_tta:
-        plain = KerasClassifier(classifier.model, spec.kind).predict_proba(data.x_test)
-        extra["accuracy_without_tta"] = float((plain.argmax(axis=1) == data.y_test).mean())
-    _, val_idx = split_train(config, data)
-    if spec.family == "keras" and len(val_idx):
-        # The `unsure` threshold is chosen on images the model never trained on; a
-        # scikit-learn model trains on every image, so it keeps the default rule.
-        extra["unsure"] = calibrate_unsure(classifier, data.x_train[val_idx], data.y_train[val_idx])
+    if test_set:
+        extra.update(_test_set_figures(config, spec, classifier, data, emit))
     reason = extra.pop("reason")
     classifier.meta.update(
         kind=spec.kind,
@@ -535,7 +553,6 @@ def train(config: TrainConfig, data: Dataset, on_event: EventHandler | None = No
         stopped_early=reason != "completed",
         stop_reason=reason,
         flip_tta=bool(getattr(classifier, "flip_tta", False)),
-        metrics=metrics,
         **extra,
     )
     emit(TrainingDone(train_seconds, reason != "completed", reason))

@@ -18,6 +18,11 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 if "FMNIST_CACHE_DIR" not in os.environ:
     os.environ["FMNIST_CACHE_DIR"] = tempfile.mkdtemp(prefix="fmnist-test-cache-")
     atexit.register(shutil.rmtree, os.environ["FMNIST_CACHE_DIR"], True)
+# So do the sweeps' studies (fmnist_core.sweep), unless a test sets its own folder.
+if "FMNIST_SWEEPS_DIR" not in os.environ:
+    os.environ["FMNIST_SWEEPS_DIR"] = tempfile.mkdtemp(prefix="fmnist-test-sweeps-")
+    atexit.register(shutil.rmtree, os.environ["FMNIST_SWEEPS_DIR"], True)
+os.environ.pop("FMNIST_SWEEP_STORAGE", None)
 
 
 @pytest.fixture(scope="session")

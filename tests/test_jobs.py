@@ -49,7 +49,7 @@ def test_a_stop_while_the_run_is_being_handed_over_reaches_it(small_data, monkey
     started: dict[str, TrainingJob] = {}
 
     def stop_first(value, *args, **kwargs):
-        if isinstance(value, tuple) and value and value[0] is config:  # the run, not an event
+        if isinstance(value, tuple) and len(value) == 4 and value[1][0] is config:  # the run
             launched.wait(30)
             started["job"].stop()
         return real_dumps(value, *args, **kwargs)

@@ -31,6 +31,8 @@ PAGES: tuple[PageInfo, ...] = (
              "classify your photos, drawings or test images, and see why"),
     PageInfo("pages/insights.py", "Insights", ":material/biotech:",
              "where images live in the model's mind, suspect labels, calibration"),
+    PageInfo("pages/sweep.py", "Sweep", ":material/tune:",
+             "search a model's training settings with Optuna, train the best"),
     PageInfo("pages/models.py", "Models", ":material/inventory_2:",
              "choose your active model, rename, download"),
 )

@@ -22,7 +22,7 @@ import streamlit as st
 from fmnist_core.classes import CLASS_NAMES
 from fmnist_core.data import Dataset
 from fmnist_core.jobs import TrainingJob
-from fmnist_core.augment import AUGMENTATIONS
+from fmnist_core.augment import AUGMENTATIONS, augmentation_name
 from fmnist_core.training import (PRESET_ACCURACY, PRESETS, BatchProgress, EpochEnd, FitProgress,
                                   PhaseChange, TrainConfig, TrainingDone, TrainingError,
                                   epochs_for_full_steps, planned_steps)
@@ -79,8 +79,6 @@ class RunState:
 def preset_values(preset: str) -> dict[str, Any]:
     """The form's widget values for a preset (model first, then every field)."""
     config = PRESETS[preset]
-    augment = next((name for name, value in AUGMENTATIONS.items() if value == config.augment),
-                   "none")
     return {
         "train_model": config.model,
         FIELDS["epochs"]: config.epochs,
@@ -90,7 +88,7 @@ def preset_values(preset: str) -> dict[str, Any]:
         FIELDS["optimizer"]: config.optimizer,
         FIELDS["dropout"]: MODEL_DEFAULT if config.dropout is None else config.dropout,
         FIELDS["l2"]: MODEL_DEFAULT if config.l2 is None else config.l2,
-        FIELDS["augment"]: augment,
+        FIELDS["augment"]: augmentation_name(config.augment),
         FIELDS["validation_split"]: config.validation_split,
         FIELDS["early_stopping_patience"]: config.early_stopping_patience or 0,
         FIELDS["seed"]: config.seed,

@@ -15,8 +15,8 @@ import sys
 from collections.abc import Iterator
 
 # Subcommands in the order `--help` lists them; each is fmnist_core.cli.<name>.
-COMMANDS = ("info", "report", "train", "photo-model", "evaluate", "models", "bench", "predict",
-            "serve", "export")
+COMMANDS = ("info", "report", "train", "sweep", "photo-model", "evaluate", "models", "bench",
+            "predict", "serve", "export")
 
 
 def printable(text: object) -> str:

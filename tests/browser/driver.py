@@ -68,6 +68,7 @@ class AppServer:
     def start(self) -> None:
         env = dict(
             os.environ, FMNIST_MODELS_DIR=str(self.models_dir), FMNIST_OFFLINE="1",
+            FMNIST_SWEEPS_DIR=str(self.models_dir / ".sweeps"),  # hidden: never a model entry
             TF_CPP_MIN_LOG_LEVEL="2", PYTHONUNBUFFERED="1",
         )
         command = [
