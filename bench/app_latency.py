@@ -40,7 +40,7 @@ import numpy as np  # noqa: E402
 from streamlit.navigation.page import StreamlitPage  # noqa: E402
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
-from fmnist_core.paths import DEV_PHOTOS_DIR as PHOTOS  # noqa: E402
+from fmnist_core.paths import EXAMPLES_DIR  # noqa: E402
 from ui.navigation import PAGES, path_of  # noqa: E402
 
 
@@ -198,13 +198,11 @@ def main() -> None:
     for index in range(100, 100 + args.rounds):
         measurements.measure("another test image", lambda: app.number_input(
             key="classify_test_index").set_value(index).run())
-    photos = sorted(PHOTOS.glob("*/*.jpg"))[: args.rounds]
-    if photos:
-        app.session_state["classify_tab"] = ui.classify.UPLOAD_TAB
-        app.run()
-        for photo in photos:
-            measurements.measure("new photo upload (GrabCut)", lambda: app.get(
-                "file_uploader")[0].set_value((photo.name, photo.read_bytes(), "image/jpeg")).run())
+    app.session_state["classify_tab"] = ui.classify.UPLOAD_TAB
+    app.run()
+    for photo in sorted(EXAMPLES_DIR.glob("photo-*.jpg"))[: args.rounds]:  # shipped with the app
+        measurements.measure("new photo upload (GrabCut)", lambda: app.get(
+            "file_uploader")[0].set_value((photo.name, photo.read_bytes(), "image/jpeg")).run())
     measurements.print(with_prediction=True)
 
     print("\nCore path alone")

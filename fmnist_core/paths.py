@@ -7,10 +7,14 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 ASSETS_DIR = REPO_ROOT / "assets"
+EXAMPLES_DIR = ASSETS_DIR / "examples"  # photos and drawings the Classify page offers to try
 DATA_DIR = REPO_ROOT / "data"
-# Real photos of clothes for developing and measuring the photo path, kept beside the
-# checkout, not in it (see ../shared/photos/README.md); tests and benchmarks read them.
-DEV_PHOTOS_DIR = REPO_ROOT.parent / "shared" / "photos" / "dev"
+# Real photos of clothes, kept beside the checkout, not in it (../shared/photos/README.md):
+# the photo model is fitted on train/ (and worn/), recipes are compared and measured on dev/.
+PHOTOS_DIR = REPO_ROOT.parent / "shared" / "photos"
+TRAIN_PHOTOS_DIR = PHOTOS_DIR / "train"
+WORN_PHOTOS_DIR = PHOTOS_DIR / "worn"
+DEV_PHOTOS_DIR = PHOTOS_DIR / "dev"
 
 
 def models_dir() -> Path:

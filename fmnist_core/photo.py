@@ -55,6 +55,9 @@ def photo_to_input(image: Image.Image) -> PipelineResult:
     """Colour photo -> segmented, cropped, negated garment at 28x28, with each step."""
     import cv2
 
+    # k-means over the border colours and GrabCut's own start from random centres drawn
+    # from OpenCV's per-thread generator: seeded, the same photo always gives the same input.
+    cv2.setRNGSeed(0)
     rgb = np.asarray(image.convert("RGB"))
     scale = WORK_SIDE / max(rgb.shape[:2])
     size = (max(1, round(rgb.shape[1] * scale)), max(1, round(rgb.shape[0] * scale)))

@@ -1,5 +1,6 @@
-"""The photo-tuned model: labelled photo folders, the refitted last layer, the energy rule,
-and photos routed to it while everything else goes to the model asked for."""
+"""The photo-tuned model: labelled photo folders, worn garments cut out by their masks, the
+refitted dense layers, the energy rule and its threshold, and photos routed to it while
+everything else goes to the model asked for."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from fmnist_core import photo_head, registry
+from fmnist_core import photo_head, registry, worn
 from fmnist_core.classifier import KerasClassifier
 from fmnist_core.prediction import energy, predict, predict_inputs, unsure_rule
 from fmnist_core.thumbnail import PipelineResult
@@ -58,6 +59,24 @@ def test_a_photo_folder_is_read_with_bad_files_skipped_and_unknown_folders_ignor
     assert photos.out_of_scope.sum() == 6 and photos.mapped.sum() == 12
 
 
+def test_prepared_photos_are_cached_until_a_photo_changes(photo_folder, tmp_path, monkeypatch):
+    import shutil
+
+    from fmnist_core import photo
+
+    folder = tmp_path / "photos"
+    shutil.copytree(photo_folder, folder)
+    first = photo_head.load_photo_set(folder)
+    calls = []
+    monkeypatch.setattr(photo, "prepare", lambda image, real=photo.prepare: calls.append(1) or real(image))
+    again = photo_head.load_photo_set(folder)
+    assert calls == [] and again.files == first.files and again.skipped == first.skipped
+    np.testing.assert_array_equal(again.images, first.images)
+    _photo((200, 200, 20), 100, 160).save(folder / "pants" / "0.png")  # one photo changes
+    changed = photo_head.load_photo_set(folder)
+    assert len(calls) == 18 and not np.array_equal(changed.images, first.images)
+
+
 def test_a_folder_without_class_folders_is_refused_with_the_names_it_wants(tmp_path):
     with pytest.raises(photo_head.PhotoSetError, match="t-shirt"):
         photo_head.load_photo_set(tmp_path)
@@ -87,28 +106,85 @@ def test_logits_are_what_the_softmax_is_taken_of(bundled):
 
 
 @pytest.fixture(scope="module")
-def fitted(bundled, photo_folder, small_data):
+def worn_folder(tmp_path_factory):
+    """Two photos of a person: a dark coat over light trousers, and a hat too small to keep."""
+    root = tmp_path_factory.mktemp("worn")
+    (root / "images").mkdir()
+    (root / "masks").mkdir()
+    (root / "labels.json").write_text(json.dumps({"0": "null", "1": "coat", "2": "pants", "3": "hat",
+                                                  "4": "skin"}))
+    for stem in ("0001", "0002"):
+        picture = np.full((200, 120, 3), 200, np.uint8)
+        mask = np.zeros((200, 120), np.uint8)
+        picture[40:110, 30:90], mask[40:110, 30:90] = (30, 30, 60), 1
+        picture[110:190, 35:85], mask[110:190, 35:85] = (170, 170, 150), 2
+        mask[10:12, 55:57] = 3
+        mask[20:40, 50:70] = 4
+        Image.fromarray(picture).save(root / "images" / f"{stem}.jpg")
+        Image.fromarray(mask).save(root / "masks" / f"{stem}.png")
+    return root
+
+
+def test_worn_garments_are_cut_out_by_their_masks_with_their_class(worn_folder, tmp_path):
+    garments = worn.load_worn_set(worn_folder)
+    assert garments.photos == 2 and sorted(garments.labels.tolist()) == [1, 1, 4, 4]  # no hat
+    coat = garments.images[garments.labels == 4][0]
+    assert coat.shape == (28, 28) and coat[14, 14] > 150  # dark cloth bright, as in the dataset
+    assert coat[:, 0].max() == 0 or coat[0].max() == 0  # the background is not part of it
+    with pytest.raises(worn.WornSetError, match="labels.json"):
+        worn.load_worn_set(tmp_path)
+
+
+@pytest.fixture(scope="module")
+def fitted(bundled, photo_folder, worn_folder, small_data):
     """The mechanics need no accuracy: 600 dataset images anchor the head instead of 20,000
-    (test_photo.py checks the real recipe on the real photos)."""
+    (test_photo.py checks the shipped model on real photos)."""
     photos = photo_head.load_photo_set(photo_folder)
-    return photos, photo_head.fit_photo_model(bundled, small_data, photos, folds=2)
+    return photos, photo_head.fit_photo_model(bundled, small_data, photos,
+                                              worn.load_worn_set(worn_folder), folds=2)
+
+
+def test_the_unsure_threshold_is_the_best_split_that_flags_few_garments(monkeypatch):
+    monkeypatch.setattr(photo_head, "MAX_UNSURE_MAPPED", 0.10)
+    mapped = np.arange(1.0, 11.0)  # out-of-fold energies of ten photos of garments with a class
+    outside = np.array([0.5, 1.5, 2.5, 8.5])  # and of four with none
+    # Under 1.75 (midway between 1.5 and 2): one garment (10%, the most allowed) and two of
+    # the four others flagged; above 2, half the others but 20% of the garments.
+    assert photo_head.choose_threshold(mapped, outside) == 1.75
+    # Wholly apart: every one of the others, midway to the lowest garment.
+    assert photo_head.choose_threshold(mapped + 100, outside) == 54.75
+    monkeypatch.setattr(photo_head, "MAX_UNSURE_MAPPED", 0.20)
+    assert photo_head.choose_threshold(mapped, outside) == 2.75  # two garments, three others
 
 
 def test_the_refitted_model_keeps_the_convolutions_and_uses_the_energy_rule(bundled, fitted):
     photos, result = fitted
     classifier = result.classifier
     assert classifier.flip_tta and classifier.params == bundled.params
+    assert classifier.meta["photo_head"]["worn_garments"] == 4
     conv = lambda model: [w for w in model.weights if "conv1a" in w.path][0]  # noqa: E731
     np.testing.assert_array_equal(np.asarray(conv(classifier.model)), np.asarray(conv(bundled.model)))
     rule = unsure_rule(classifier)
     assert rule["rule"] == "energy" and rule["threshold"] == pytest.approx(result.threshold, abs=1e-4)
-    cv = classifier.meta["photo_head"]["cross_validated"]
-    assert all(0 <= cv[key] <= 1 for key in ("strict", "loose", "unsure_out_of_scope", "unsure_mapped"))
-    # The threshold flags at least 80% of the out-of-scope photos' out-of-fold energies.
-    assert result.cross_validated.unsure_out_of_scope >= photo_head.TARGET_UNSURE_OUT_OF_SCOPE
+    oof = classifier.meta["photo_head"]["out_of_fold"]
+    assert all(0 <= oof[key] <= 1 for key in ("strict", "loose", "unsure_out_of_scope", "unsure_mapped"))
     energies = energy(classifier.predict_logits(photos.images))
     flags = [p.unsure for p in predict(classifier, photos.images)]
     assert flags == list(energies < rule["threshold"])
+
+
+def test_the_photos_a_model_was_fitted_on_are_known_by_content(bundled, fitted, tmp_path):
+    photos, result = fitted
+    assert photo_head.fitted_on(result.classifier, photos.files) == len(photos.files)
+    assert photo_head.fitted_on(bundled, photos.files) == 0
+    copy = tmp_path / "elsewhere.png"  # the same photo in another checkout
+    copy.write_bytes(open(photos.files[0], "rb").read())
+    other = tmp_path / "other.png"
+    _photo((1, 2, 3), 100, 100).save(other)
+    assert photo_head.fitted_on(result.classifier, [str(copy), str(other)]) == 1
+    older = KerasClassifier(result.classifier.model, result.classifier.kind,  # before digests
+                            meta={"photo_head": {"folder": "/elsewhere/photos/dev"}})
+    assert photo_head.fitted_on(older, photos.files) is None
 
 
 def test_the_photo_model_survives_a_registry_round_trip(fitted, models_dir):
@@ -138,18 +214,23 @@ def test_photos_go_to_the_photo_model_and_the_rest_to_the_model_asked_for(bundle
 
 
 @pytest.mark.slow
-def test_the_photo_model_command_reports_cross_validated_figures_and_saves(photo_folder, models_dir):
+def test_the_photo_model_command_reports_figures_and_saves(photo_folder, worn_folder, models_dir):
     completed = subprocess.run(
         [sys.executable, "-m", "fmnist_core", "photo-model", "--photos", str(photo_folder),
-         "--folds", "2", "--name", "tuned", "--json"],
+         "--worn", str(worn_folder), "--dev", str(photo_folder), "--folds", "2",
+         "--name", "tuned", "--json"],
         cwd=REPO_ROOT, capture_output=True, text=True, timeout=600)
     assert completed.returncode == 0, completed.stderr
     result = json.loads(completed.stdout.strip().splitlines()[-1])
-    assert result["photos"] == 18 and result["skipped"] == 1
-    assert 0 <= result["strict"] <= 1 and 0.8 <= result["test_accuracy"] <= 1
+    assert result["photos"] == 18 and result["skipped"] == 1 and result["worn_garments"] == 4
+    assert 0 <= result["out_of_fold"]["strict"] <= 1 and 0.8 <= result["test_accuracy"] <= 1
     saved = registry.load("tuned")
     assert saved.meta["photo_head"]["folder"] == str(photo_folder.resolve())
     assert saved.meta["metrics"]["accuracy"] == pytest.approx(result["test_accuracy"])
+    # The figures stored for the development folder are what the saved model does there.
+    measured = photo_head.measure(saved, photo_head.load_photo_set(photo_folder))
+    assert saved.meta["photo_head"]["dev"]["strict"] == pytest.approx(measured.strict, abs=1e-4)
+    assert result["dev"]["unsure_mapped"] == pytest.approx(measured.unsure_mapped, abs=1e-4)
 
 
 def test_folders_that_cannot_tune_a_model_are_refused_with_the_reason(tmp_path, photo_folder, bundled,

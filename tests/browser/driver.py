@@ -19,11 +19,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-if str(REPO_ROOT) not in sys.path:  # the app's own modules (ui.navigation, fmnist_core)
-    sys.path.insert(0, str(REPO_ROOT))
+# The app's own modules (ui.navigation, fmnist_core) and the tests' shared paths (locations),
+# also for the benchmarks that drive the browser.
+for folder in (REPO_ROOT, REPO_ROOT / "tests"):
+    if str(folder) not in sys.path:
+        sys.path.insert(0, str(folder))
 
 from fmnist_core.classes import CLASS_NAMES  # noqa: E402
-from fmnist_core.paths import DEV_PHOTOS_DIR as PHOTOS_DIR  # noqa: E402, F401 - for the tests
+from locations import FIXTURE_PHOTOS_DIR  # noqa: E402
 
 APP = "[data-testid=stApp]"
 IDLE = f"{APP}[data-test-script-state=notRunning]"
@@ -213,10 +216,10 @@ def upload_files(tab, paths, index: int = 0) -> None:
 
 
 def sample_photo(category: str = "t-shirt") -> Path:
-    """A real photo of a garment from the shared development set."""
-    photos = sorted((PHOTOS_DIR / category).glob("*.jpg"))
-    assert photos, f"no photos in {PHOTOS_DIR / category}"
-    return photos[0]
+    """A real photo of a garment, shipped with the tests (tests/fixtures/photos)."""
+    photo = FIXTURE_PHOTOS_DIR / f"{category}.jpg"
+    assert photo.is_file(), f"no photo {photo}"
+    return photo
 
 
 def draw_strokes(tab, strokes, canvas_index: int = 0) -> None:
