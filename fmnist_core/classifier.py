@@ -57,8 +57,9 @@ class KerasClassifier:
 
     def __post_init__(self) -> None:
         self._proba = _Forward(self.model)
-        self._features: _Forward | None = None  # built on first use: only some paths need it
-        self._features_lock = threading.Lock()  # sessions share one loaded model
+        # Built now, in the thread that loads the model: built on first use, in a background
+        # thread while another saved the model for LiteRT, Keras refused the sub-model.
+        self._features = _Forward(last_dense_input(self.model))
 
     def predict_proba(self, images: np.ndarray) -> np.ndarray:
         return self._batched(self._proba, images, 10)
@@ -67,7 +68,7 @@ class KerasClassifier:
         """(N, D) inputs of the last Dense layer: what the classifier decides from (no
         mirror averaging: callers that want the mirror image pass it themselves)."""
         width = int(last_dense(self.model).kernel.shape[0])
-        return self._batched(self._features_forward(), images, width, mirror=False)
+        return self._batched(self._features, images, width, mirror=False)
 
     def predict_logits(self, images: np.ndarray) -> np.ndarray:
         """(N, 10) scores before the softmax, averaged over the mirror image with flip_tta:
@@ -88,18 +89,12 @@ class KerasClassifier:
         (seconds, in a child process, once per model and machine), during which other threads
         keep getting TensorFlow's answers: for long-lived callers (the app, the benchmark),
         not for one-shot commands. False if LiteRT cannot run this model."""
-        return (self._features_forward() if logits else self._proba).prepare_lite()
+        return (self._features if logits else self._proba).prepare_lite()
 
     def single_image_engine(self, logits: bool = False) -> str:
         """What answers one image now: "LiteRT" once prepared, else "TensorFlow"."""
         forward = self._features if logits else self._proba
-        return "LiteRT" if forward is not None and forward.on_lite else "TensorFlow"
-
-    def _features_forward(self) -> _Forward:
-        with self._features_lock:
-            if self._features is None:
-                self._features = _Forward(last_dense_input(self.model))
-            return self._features
+        return "LiteRT" if forward.on_lite else "TensorFlow"
 
     def _batched(self, forward: _Forward, images: np.ndarray, width: int, mirror: bool = True) -> np.ndarray:
         batch = as_batch(images)

@@ -6,6 +6,8 @@ import streamlit as st
 
 from fmnist_core.classes import CLASS_NAMES
 from ui import canvas, classify
+from ui.examples import STATE_KEY as EXAMPLE_KEY
+from ui.examples import example_picker
 from ui.layout import lazy_tabs
 from ui.models import model_picker
 from ui.navigation import ensure_routed
@@ -28,8 +30,14 @@ def uploads() -> None:
         help="Best: one garment, flat or worn, on a plain background, filling the frame.",
     )
     if not files:
-        st.caption("Your photos stay on this server only for this session.")
+        st.caption("Your photos stay on this server only for this session. No photo at hand? "
+                   "Try one of these:")
+        example = example_picker()
+        if example is not None:
+            classify.show_prediction(model, classify.example_outcome(model, example),
+                                     key="classify_example")
         return
+    st.session_state.pop(EXAMPLE_KEY, None)  # an upload of their own replaces the example
     outcomes = classify.classify_files(model, [(f.name, f.getvalue()) for f in files])
     if len(outcomes) == 1:
         classify.show_prediction(model, outcomes[0], key="classify_upload")

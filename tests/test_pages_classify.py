@@ -220,3 +220,15 @@ def test_the_gallery_shows_the_photos_and_a_tidy_csv(app, real_data):
     confidence = rows[1].split(",")[2]
     assert len(confidence.split(".")[-1]) <= 4  # no 16-digit confidences
     assert "model 'tiny'" in rows[1]
+
+
+def test_an_example_is_classified_in_one_click(app):
+    from ui.examples import load_examples
+
+    examples = load_examples()
+    assert any(e.kind == "photo" for e in examples) and any(e.kind == "drawing" for e in examples)
+    drawing = next(e for e in examples if e.kind == "drawing")
+    app.button(key=f"classify_example_{drawing.name}").click().run()
+    assert not app.exception and not app.error
+    assert any(m.startswith("### ") for m in texts(app.markdown))
+    assert "classify_example_probabilities" in {c.key for c in app.get("plotly_chart")}

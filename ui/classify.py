@@ -23,6 +23,7 @@ from fmnist_core.prediction import OUT_OF_SCOPE, TIE, Prediction, predict_images
 from fmnist_core.sketch import sketch_to_input
 from fmnist_core.thumbnail import PipelineResult
 from ui import charts
+from ui.examples import Example, example_input
 from ui.images import pixelated, squared
 from ui.insights import embedding_map_panel, saliency_panel, similar_images_panel
 from ui.layers import layers_panel
@@ -78,6 +79,11 @@ def _classify(model: LoadedModel, inputs: Sequence[tuple[str, Callable[[], Pipel
     return [Outcome(name, answer.result, answer.prediction,
                     str(answer.error) if answer.error else None, milliseconds, ready)
             for (name, _), answer in zip(inputs, answers)]
+
+
+def example_outcome(model: LoadedModel, example: Example) -> Outcome:
+    """One of the bundled examples, as its upload or drawing would go."""
+    return _classify(model, [(example.label, partial(example_input, example))])[0]
 
 
 def drawing_outcome(model: LoadedModel, rgba: np.ndarray) -> Outcome:
