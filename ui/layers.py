@@ -138,10 +138,10 @@ def _channel_examples(_model: Any, model_key: str, _data: Dataset,
     return layers.channel_examples(_model, _data.x_train)
 
 
-def show_picture(picture: np.ndarray, caption: str) -> None:
-    """A mosaic at its own size (never stretched: its squares are the values), narrower
-    where the column is."""
-    st.image(picture, caption=caption, width=int(picture.shape[1]))
+def show_picture(picture: np.ndarray, caption: str, width: str | int = "content") -> None:
+    """A mosaic, by default at its own size (its squares are the values), narrower where the
+    container is; in narrow columns "stretch" (a fixed width overflowed a column)."""
+    st.image(picture, caption=caption, width=width)
 
 
 def layers_toggle(model_or_classifier: Any, image28: np.ndarray, key: str, model_key: str) -> None:
@@ -226,10 +226,10 @@ def training_layers_view(events: Sequence[Any], test_image: np.ndarray,
             labels = [str(i) for i in range(len(snap.filters))]
             if first is not latest:
                 show_picture(_snapshot_picture(first.layers.filters, labels, FILTER_TILE),
-                             f"First-layer filters after epoch {first.epoch + 1}")
+                             f"First-layer filters after epoch {first.epoch + 1}", "stretch")
             show_picture(_snapshot_picture(snap.filters, labels, FILTER_TILE),
                          f"First-layer filters after epoch {latest.epoch + 1} "
-                         "(mid-grey is 0; each on its own scale)")
+                         "(mid-grey is 0; each on its own scale)", "stretch")
     with maps_col:
         titles = {s.name: f"{' + '.join(s.layers)} ({ROLE_WORDS[s.role]}, {s.channels})"
                   for s in snap.stages}
@@ -245,4 +245,4 @@ def training_layers_view(events: Sequence[Any], test_image: np.ndarray,
             with output_col:
                 show_picture(_snapshot_picture(output, [str(i) for i in range(len(output))]),
                              f"Its first {len(output)} channels in this layer, the same every "
-                             "epoch")
+                             "epoch", "stretch")

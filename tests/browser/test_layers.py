@@ -51,3 +51,24 @@ def test_the_layers_view_opens_in_the_confusion_matrix_image_dialog(page, app_se
         has_text="first dense layer's weights"))
     assert dialog.locator(".st-key-eval_dialog_layers_probabilities_bars").count() == 1
     assert error_texts(page) == []
+
+
+def test_the_train_page_shows_the_filters_while_it_learns(page, app_server, screenshots):
+    from driver import choose_option, fill_number, find_page, wait_for_condition
+
+    open_app_page(page, app_server, find_page("train"))
+    choose_option(page, "Model", "Simple CNN")
+    fill_number(page, "Epochs", 30)  # still running while the view is looked at
+    fill_number(page, "Training images", 2000)
+    page.get_by_role("button", name="Start training").click()
+    page.get_by_text("Inside the network after epoch").wait_for(timeout=300_000)
+    filters = page.locator("[data-testid=stImage]").filter(has_text="First-layer filters after")
+    # The live view is redrawn every second: its pictures must still arrive, not stay blank.
+    wait_for_condition(lambda: filters.locator("img").evaluate_all(
+        "imgs => imgs.length > 0 && imgs.every(img => img.complete && img.naturalWidth > 0)"),
+        timeout_s=60, what="loaded filter pictures")
+    assert error_texts(page) == []
+    filters.first.evaluate("el => el.scrollIntoView({block: 'center'})")
+    screenshots(page, "train-layers")
+    page.get_by_role("button", name="Stop").click()
+    page.get_by_text("Done:").wait_for(timeout=300_000)
