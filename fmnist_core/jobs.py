@@ -38,7 +38,7 @@ from fmnist_core.errors import FmnistError
 
 if TYPE_CHECKING:
     from fmnist_core.sweep import SweepSettings, SweepSummary
-    from fmnist_core.training import Event, TrainConfig
+    from fmnist_core.training import TrainConfig
 
 log = logging.getLogger(__name__)
 

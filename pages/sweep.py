@@ -56,12 +56,12 @@ if start:
     run = sweep.current_run()
 
 if run is not None:
-    st.subheader(f"Study: {escape_markdown(run.job.settings.study_name)}")
+    name, storage = run.job.settings.study_name, run.job.settings.storage
+    st.subheader(f"Study: {escape_markdown(name)}")
     sweep.show_run(run)
-    shown = run.job.settings
 else:
-    st.subheader(f"Study: {escape_markdown(study)}")
-    sweep.show_study(study.strip())
-    shown = SweepSettings(model=kind, study=study.strip())
+    name, storage = study.strip(), None
+    st.subheader(f"Study: {escape_markdown(name)}")
+    sweep.show_study(name)
 if run is None or not run.job.running:
-    sweep.trial_picker(shown.study_name, shown.storage, data)
+    sweep.trial_picker(name, storage, data)
