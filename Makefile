@@ -10,18 +10,30 @@ APT_INSTALL := DEBIAN_FRONTEND=noninteractive apt-get install -y -q
 EMOJI_FONT := /usr/share/fonts/truetype/noto/NotoColorEmoji.ttf
 IS_ROOT := $(shell [ "$$(id -u)" = 0 ] && echo yes)
 
-.PHONY: run test setup dataset browser postgres bench clean help
+.PHONY: run test test-fast lint typecheck setup dataset browser postgres bench clean help
 
 help:
 	@echo "make run    set up (virtualenv, dataset) and start the app"
 	@echo "make test   set up (plus test tools, Chromium and PostgreSQL) and run the whole test suite"
+	@echo "make test-fast  the tests that need no browser and train nothing long (the inner loop)"
+	@echo "make lint   ruff over the code (make test runs it first)"
 	@echo "make bench  measure the presets and the bundled model (minutes)"
 
 run: setup dataset
 	$(VENV)/bin/streamlit run streamlit_app.py
 
-test: setup dataset browser postgres $(TEST_STAMP)
+test: lint setup dataset browser postgres $(TEST_STAMP)
 	$(PY) -m pytest
+
+test-fast: setup dataset $(TEST_STAMP)
+	$(PY) -m pytest -m "not slow and not browser"
+
+lint: $(TEST_STAMP)
+	$(VENV)/bin/ruff check .
+
+# Type checks (settings in pyproject.toml); not yet part of `make test`: see README.
+typecheck: $(TEST_STAMP)
+	$(VENV)/bin/mypy
 
 setup: $(APP_STAMP)
 

@@ -220,8 +220,9 @@ def _run_load(title: str, port: int, clients: int, total: int,
 
 def _hostile(port: int) -> None:
     """Each hostile upload and each refused protocol request must get a 4xx with a message."""
-    from hostile import make_hostile_corpus
     from test_api import V1_REFUSALS, V2_REFUSALS
+
+    from hostile import make_hostile_corpus
 
     checked, wrong = 0, []
     with tempfile.TemporaryDirectory() as folder:

@@ -176,13 +176,13 @@ def main() -> None:
     print("Cold: the first visit of each page in a fresh server (loading and caching)")
     app.run()
     for page in PAGES:
-        measurements.measure(page.title, lambda: app.switch_page(page.path).run())
+        measurements.measure(page.title, lambda page=page: app.switch_page(page.path).run())
     measurements.print()
 
     print("\nPage switch once warm")
     for _ in range(args.rounds):
         for page in PAGES:
-            measurements.measure(page.title, lambda: app.switch_page(page.path).run())
+            measurements.measure(page.title, lambda page=page: app.switch_page(page.path).run())
     measurements.print()
 
     print("\nClassify page, one run per user action")
@@ -196,12 +196,12 @@ def main() -> None:
     app.session_state["classify_tab"] = ui.classify.TEST_IMAGE_TAB
     app.run()
     for index in range(100, 100 + args.rounds):
-        measurements.measure("another test image", lambda: app.number_input(
+        measurements.measure("another test image", lambda index=index: app.number_input(
             key="classify_test_index").set_value(index).run())
     app.session_state["classify_tab"] = ui.classify.UPLOAD_TAB
     app.run()
     for photo in sorted(EXAMPLES_DIR.glob("photo-*.jpg"))[: args.rounds]:  # shipped with the app
-        measurements.measure("new photo upload (GrabCut)", lambda: app.get(
+        measurements.measure("new photo upload (GrabCut)", lambda photo=photo: app.get(
             "file_uploader")[0].set_value((photo.name, photo.read_bytes(), "image/jpeg")).run())
     measurements.print(with_prediction=True)
 

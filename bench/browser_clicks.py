@@ -26,10 +26,24 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "browser"))
 
-from driver import (ARM_RERUN_WATCH, CANVAS, CHROMIUM, CHROMIUM_ARGS, REPO_ROOT,  # noqa: E402
-                    RERUN_DONE, SLOW, UPLOAD_INPUT, VIEWPORT, AppServer, app_pages, chart,
-                    open_app_page, plotly_point_position, prediction_heading,
-                    wait_until_idle)
+from driver import (  # noqa: E402
+    ARM_RERUN_WATCH,
+    CANVAS,
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    REPO_ROOT,
+    RERUN_DONE,
+    SLOW,
+    UPLOAD_INPUT,
+    VIEWPORT,
+    AppServer,
+    app_pages,
+    chart,
+    open_app_page,
+    plotly_point_position,
+    prediction_heading,
+    wait_until_idle,
+)
 
 PHOTOS = [REPO_ROOT / "tests" / "fixtures" / "photos", REPO_ROOT.parent / "shared" / "photos" / "dev"]
 
@@ -129,7 +143,7 @@ def classify_clicks(tab, server, rounds: int) -> None:
         box = canvas.bounding_box()
         before = prediction_heading(tab).all_inner_texts()
 
-        def stroke(i=i):
+        def stroke(i=i, box=box):
             x = box["x"] + box["width"] * (0.3 + 0.08 * i)
             tab.mouse.move(x, box["y"] + box["height"] * 0.15)
             tab.mouse.down()

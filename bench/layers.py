@@ -28,11 +28,11 @@ os.environ.setdefault("FMNIST_OFFLINE", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
+import streamlit  # noqa: E402, F401 - sets up its loggers, quietened here:
 from PIL import Image  # noqa: E402
 
 from fmnist_core import layers, registry, zoo  # noqa: E402
 from fmnist_core.data import load_dataset  # noqa: E402
-import streamlit  # noqa: E402, F401 - sets up its loggers, quietened here:
 
 # ui.layers' caches warn that no Streamlit server runs: true here, and not worth a line each.
 for name in ("cache_data_api", "cache_resource_api"):

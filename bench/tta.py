@@ -33,7 +33,7 @@ def main() -> int:
               "test": (data.x_test, data.y_test)}
     print(f"{'views':<32} {'validation':>10} {'test':>8}")
     rows: dict[str, list[float]] = {}
-    for name, (images, labels) in splits.items():
+    for images, labels in splits.values():
         images = images.astype(np.float32)
         base = plain.predict_proba(images)
         mirror = plain.predict_proba(images[:, :, ::-1])

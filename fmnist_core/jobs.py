@@ -28,8 +28,9 @@ import sys
 import tempfile
 import threading
 import traceback
+from collections.abc import Callable
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, Callable
+from typing import IO, TYPE_CHECKING, Any
 
 from fmnist_core.children import child_environment, python_command, step_aside
 from fmnist_core.classifier import Classifier

@@ -33,7 +33,7 @@ import unicodedata
 import zipfile
 import zlib
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -518,7 +518,7 @@ def save(
             "kind": classifier.kind,
             "params": int(classifier.params),
             "name": name,
-            "saved_at": datetime.now(timezone.utc).isoformat(),
+            "saved_at": datetime.now(UTC).isoformat(),
             "registry_format": FORMAT_VERSION,
             **fields,
         }

@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import io
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from html import escape
 from typing import Any
 
@@ -232,7 +232,7 @@ def build_report_html(
         proba = classifier.predict_proba(data.x_test)
     evaluation = evaluate(proba, data.y_test)
     meta = classifier.meta or {}
-    made = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    made = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     summary = (
         f"<p>Kind <b>{escape(str(classifier.kind))}</b>, {classifier.params:,} parameters. "
         f"Test accuracy <b>{evaluation.accuracy:.2%}</b>, macro F1 {evaluation.macro_f1:.3f}, "

@@ -18,15 +18,15 @@ import os
 import threading
 import time
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from fmnist_core import paths
 from fmnist_core.data import Dataset
 from fmnist_core.errors import FmnistError
-from fmnist_core.sweep_space import (Space, check, config_for, default_space, ends, final_config,
-                                     suggest)
+from fmnist_core.sweep_space import Space, check, config_for, default_space, ends, final_config, suggest
 from fmnist_core.training import EpochEnd, Event, TrainConfig, TrainingError, train
 
 JOURNAL_FILE = "sweeps.journal"

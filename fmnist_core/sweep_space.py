@@ -10,9 +10,10 @@ A space file names only what it changes, e.g.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Mapping, Union
+from typing import Any
 
 from fmnist_core.augment import AUGMENTATIONS
 from fmnist_core.errors import FmnistError
@@ -36,7 +37,7 @@ class Choice:
     options: tuple[Any, ...]
 
 
-Space = dict[str, Union[Range, Choice, Any]]  # field -> Range | Choice | a fixed value
+Space = dict[str, Range | Choice | Any]  # field -> Range | Choice | a fixed value
 
 # The TrainConfig fields a space may set, by kind of value (tests/test_sweep.py checks them
 # against TrainConfig). The model is the study's; the rest (preview, devices, folds, mirror

@@ -11,9 +11,10 @@ from __future__ import annotations
 import math
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
-from datetime import datetime, timezone
-from typing import Any, Callable, Union
+from datetime import UTC, datetime
+from typing import Any
 
 import keras
 import numpy as np
@@ -184,7 +185,7 @@ class TrainingDone:
     reason: str  # completed | stopped | early stopping
 
 
-Event = Union[PhaseChange, BatchProgress, EpochEnd, FitProgress, TrainingDone]
+Event = PhaseChange | BatchProgress | EpochEnd | FitProgress | TrainingDone
 EventHandler = Callable[[Event], None]
 
 
@@ -548,7 +549,7 @@ def train(config: TrainConfig, data: Dataset, on_event: EventHandler | None = No
         config=asdict(config),
         params=int(classifier.params),
         dataset_checksum=data.checksum,
-        created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        created=datetime.now(UTC).isoformat(timespec="seconds"),
         train_seconds=round(train_seconds, 2),
         stopped_early=reason != "completed",
         stop_reason=reason,

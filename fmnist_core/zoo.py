@@ -9,8 +9,9 @@ scikit-learn models are pipelines over flattened pixels scaled to 0..1 (see
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable, Literal
+from typing import Any, Literal
 
 import keras
 from keras import layers

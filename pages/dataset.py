@@ -5,12 +5,20 @@ import streamlit as st
 
 from fmnist_core.classes import CLASS_NAMES
 from ui import charts
-from ui.dataset_stats import (PROJECTIONS, SPLITS, browse_order, class_counts,
-                              intensity_histogram, mean_images, projection, split_arrays)
+from ui.dataset_stats import (
+    PROJECTIONS,
+    SPLITS,
+    browse_order,
+    class_counts,
+    intensity_histogram,
+    mean_images,
+    projection,
+    split_arrays,
+)
 from ui.images import image_grid, pixelated
 from ui.layout import lazy_tabs
-from ui.resources import dataset_or_stop
 from ui.navigation import ensure_routed
+from ui.resources import dataset_or_stop
 from ui.text import unbroken
 
 ensure_routed()

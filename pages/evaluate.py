@@ -10,8 +10,8 @@ from ui.insights import saliency_panel
 from ui.layers import layers_toggle
 from ui.layout import lazy_tabs, scroll_to
 from ui.models import model_options, model_picker
-from ui.resources import dataset_or_stop
 from ui.navigation import ensure_routed
+from ui.resources import dataset_or_stop
 
 ensure_routed()
 

@@ -6,8 +6,8 @@ import streamlit as st
 from ui import insights
 from ui.layout import lazy_tabs
 from ui.models import model_picker
-from ui.resources import dataset_or_stop
 from ui.navigation import ensure_routed
+from ui.resources import dataset_or_stop
 
 ensure_routed()
 

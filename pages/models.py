@@ -5,13 +5,24 @@ import streamlit as st
 
 from fmnist_core import registry
 from ui import charts
-from ui.models import (BUNDLED, SESSION, SESSION_MODEL_KEY, model_options, set_active,
-                       usable_active_key)
-from ui.registry_views import (REGISTRY_COLUMNS, REGISTRY_FORMATS, SELECTED_KEY, all_entries, confirm_delete_key,
-                               delete_model, folder_version, folder_zip, history_table,
-                               model_card, new_name_key, registry_table, rename_model,
-                               show_outcome)
+from ui.models import BUNDLED, SESSION, SESSION_MODEL_KEY, model_options, set_active, usable_active_key
 from ui.navigation import ensure_routed
+from ui.registry_views import (
+    REGISTRY_COLUMNS,
+    REGISTRY_FORMATS,
+    SELECTED_KEY,
+    all_entries,
+    confirm_delete_key,
+    delete_model,
+    folder_version,
+    folder_zip,
+    history_table,
+    model_card,
+    new_name_key,
+    registry_table,
+    rename_model,
+    show_outcome,
+)
 from ui.tables import styled
 from ui.text import escape_markdown
 

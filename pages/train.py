@@ -10,8 +10,8 @@ from fmnist_core.zoo import ZOO
 from ui import training
 from ui.layout import scroll_to
 from ui.models import SESSION, accuracy_text, registry_key, set_active
-from ui.resources import dataset_or_stop
 from ui.navigation import ensure_routed
+from ui.resources import dataset_or_stop
 from ui.text import escape_markdown
 
 ensure_routed()

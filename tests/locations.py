@@ -7,8 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from fmnist_core.paths import DEV_PHOTOS_DIR  # noqa: F401 - re-exported
-from fmnist_core.paths import REPO_ROOT  # noqa: F401 - re-exported
+from fmnist_core.paths import (
+    DEV_PHOTOS_DIR,  # noqa: F401 - re-exported
+    REPO_ROOT,  # noqa: F401 - re-exported
+)
 
 # A few CC0 photos shipped with the tests (their README says where from), for tests that
 # need a real photo on a machine without ../shared/photos.

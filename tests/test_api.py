@@ -15,6 +15,7 @@ import pytest
 from PIL import Image
 
 from fmnist_core.cli import main
+
 from hostile import encode, garment, make_hostile_corpus
 
 MB = 2**20

@@ -3,8 +3,9 @@ no model at all, and the Home page names the data's source and the active model.
 
 import pytest
 
-from pages_support import open_page, save_tiny_model, texts
 from ui.navigation import PAGES
+
+from pages_support import open_page, save_tiny_model, texts
 
 
 def test_home_page_runs_and_names_the_source():

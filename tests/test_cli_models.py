@@ -15,8 +15,8 @@ import pytest
 from fmnist_core import registry
 from fmnist_core.classifier import SklearnClassifier
 from fmnist_core.evaluation import evaluate
-from locations import REPO_ROOT
 
+from locations import REPO_ROOT
 
 
 @pytest.fixture(autouse=True)

@@ -11,9 +11,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from locations import REPO_ROOT
 from fmnist_core.cli import main
+
 from hostile import EVIL_NAME, encode, garment, make_hostile_corpus
+from locations import REPO_ROOT
 
 
 @pytest.fixture(scope="module")

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
+
 from locations import REPO_ROOT
 
 APP_FILE = "../streamlit_app.py"  # AppTest resolves it from this file's folder

@@ -12,6 +12,7 @@ from PIL import Image, ImageFile
 from fmnist_core import image_input
 from fmnist_core.errors import ImageInputError
 from fmnist_core.image_input import decode_image, read_image_file
+
 from hostile import EVIL_NAME, encode, make_hostile_corpus, png_with_header, zlib_bomb
 
 

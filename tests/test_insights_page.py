@@ -89,8 +89,8 @@ def test_every_tab_draws_its_content(no_bundle):
                                              "Log loss", "Temperature T"]
     assert len(app.get("plotly_chart")) == 1
     # One definition, one number: the Evaluate page's ECE, on all 10,000 test images.
-    from fmnist_core.evaluation import evaluate
     from fmnist_core.data import load_dataset
+    from fmnist_core.evaluation import evaluate
 
     data = load_dataset()
     ece = evaluate(tiny_classifier().predict_proba(data.x_test), data.y_test).ece

@@ -11,9 +11,10 @@ import pytest
 
 from fmnist_core import layers
 from fmnist_core.classes import CLASS_NAMES
-from pages_support import open_page, save_tiny_model, texts
 from ui import classify
 from ui.navigation import path_of
+
+from pages_support import open_page, save_tiny_model, texts
 
 EDGE = np.array([[-1, 0, 1], [-2, 0, 2], [-1, 0, 1]], np.float32)  # Sobel: dark to bright, left to right
 

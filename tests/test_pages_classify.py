@@ -12,10 +12,11 @@ import pytest
 from PIL import Image
 
 from fmnist_core.classes import CLASS_NAMES
-from pages_support import open_page, save_tiny_model, texts
 from ui import classify
 from ui.models import LoadedModel
 from ui.navigation import path_of
+
+from pages_support import open_page, save_tiny_model, texts
 
 PAGE = path_of("classify")
 

@@ -2,11 +2,12 @@
 
 import numpy as np
 
-from pages_support import open_page, texts
 from ui import charts, dataset_stats
 from ui.dataset_stats import stratified_subset
 from ui.navigation import path_of
 from ui.text import escape_markdown
+
+from pages_support import open_page, texts
 
 PAGE = path_of("dataset")
 

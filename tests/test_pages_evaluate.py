@@ -9,9 +9,10 @@ import pytest
 
 from fmnist_core.classes import CLASS_NAMES
 from fmnist_core.references import REFERENCE_ACCURACY
-from pages_support import open_page, save_tiny_model, shown_cells, texts
 from ui import charts, evaluations
 from ui.navigation import path_of
+
+from pages_support import open_page, save_tiny_model, shown_cells, texts
 
 PAGE = path_of("evaluate")
 

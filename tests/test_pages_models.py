@@ -8,9 +8,10 @@ import zipfile
 import pytest
 
 from fmnist_core.zoo import ZOO
-from pages_support import open_page, save_tiny_model, shown_cells, texts
 from ui import registry_views
 from ui.navigation import path_of
+
+from pages_support import open_page, save_tiny_model, shown_cells, texts
 
 PAGE = path_of("models")
 

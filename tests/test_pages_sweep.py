@@ -8,8 +8,9 @@ import pytest
 
 from fmnist_core import sweep
 from fmnist_core.sweep_space import Range, default_space, keras_kinds
-from pages_support import open_page, texts
 from ui.navigation import path_of
+
+from pages_support import open_page, texts
 
 PAGE = path_of("sweep")
 

@@ -4,14 +4,14 @@ from dataclasses import replace
 
 import pandas as pd
 import pytest
+from streamlit.testing.v1 import AppTest
 
 from fmnist_core.augment import AUGMENTATIONS
-from fmnist_core.training import (PRESETS, BatchProgress, EpochEnd, FitProgress, PhaseChange,
-                                  TrainConfig)
-from pages_support import APP, TIMEOUT, open_page, texts
-from streamlit.testing.v1 import AppTest
+from fmnist_core.training import PRESETS, BatchProgress, EpochEnd, FitProgress, PhaseChange, TrainConfig
 from ui import browser, training
 from ui.navigation import path_of
+
+from pages_support import APP, TIMEOUT, open_page, texts
 
 PAGE = path_of("train")
 

@@ -6,11 +6,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from locations import DEV_PHOTOS_DIR, FIXTURE_PHOTOS_DIR, REPO_ROOT, shared_photos
 from fmnist_core.photo import looks_like_fmnist, photo_to_input, prepare
 from fmnist_core.photo_head import LOOSE, UPPER_BODY
 from fmnist_core.thumbnail import fit_to_side
+
 from hostile import garment
+from locations import DEV_PHOTOS_DIR, FIXTURE_PHOTOS_DIR, REPO_ROOT, shared_photos
 
 # The shipped photo model on dev/ must stay above the one before it (last layer only, fitted
 # on dev/ itself: 80.0% strict, 87.2% loose under 5-fold cross-validation there), and its

@@ -16,6 +16,7 @@ from fmnist_core import photo_head, registry, worn
 from fmnist_core.classifier import KerasClassifier
 from fmnist_core.prediction import energy, predict, predict_inputs, unsure_rule
 from fmnist_core.thumbnail import PipelineResult
+
 from hostile import garment
 from locations import REPO_ROOT
 

@@ -9,7 +9,12 @@ import pytest
 
 from fmnist_core.classes import CLASS_NAMES
 from fmnist_core.prediction import (
-    DEFAULT_UNSURE, Prediction, calibrate_unsure, predict, synthetic_ood, unsure_rule,
+    DEFAULT_UNSURE,
+    Prediction,
+    calibrate_unsure,
+    predict,
+    synthetic_ood,
+    unsure_rule,
 )
 
 

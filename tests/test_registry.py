@@ -18,8 +18,8 @@ import pytest
 from fmnist_core import registry
 from fmnist_core.classifier import KerasClassifier, SklearnClassifier
 from fmnist_core.errors import RegistryError
-from locations import REPO_ROOT
 
+from locations import REPO_ROOT
 
 
 @pytest.fixture(autouse=True)

@@ -15,11 +15,22 @@ import pytest
 
 from fmnist_core import sweep, training
 from fmnist_core.cli.sweep import KERAS_NAMES, train_command
-from fmnist_core.sweep import (SweepError, SweepSettings, SweepStarted, TrialEnded, TrialStarted,
-                               run_sweep)
-from fmnist_core.sweep_space import (CHOICE_FIELDS, FIELDS, FLOAT_FIELDS, INT_FIELDS, Choice, Range,
-                                     SpaceError, check, default_space, final_config, keras_kinds,
-                                     load_space, override)
+from fmnist_core.sweep import SweepError, SweepSettings, SweepStarted, TrialEnded, TrialStarted, run_sweep
+from fmnist_core.sweep_space import (
+    CHOICE_FIELDS,
+    FIELDS,
+    FLOAT_FIELDS,
+    INT_FIELDS,
+    Choice,
+    Range,
+    SpaceError,
+    check,
+    default_space,
+    final_config,
+    keras_kinds,
+    load_space,
+    override,
+)
 from fmnist_core.training import EpochEnd, TrainConfig
 
 REPO = Path(__file__).resolve().parent.parent

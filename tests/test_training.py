@@ -9,17 +9,27 @@ import subprocess
 import sys
 import threading
 from dataclasses import replace
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from fmnist_core.augment import AUGMENTATIONS, Augmentation
 from fmnist_core.training import (
-    PRESETS, BatchProgress, EpochEnd, FitProgress, PhaseChange, TrainConfig, TrainingDone,
-    TrainingError, endless_batches, epoch_steps, split_train, train,
+    PRESETS,
+    BatchProgress,
+    EpochEnd,
+    FitProgress,
+    PhaseChange,
+    TrainConfig,
+    TrainingDone,
+    TrainingError,
+    endless_batches,
+    epoch_steps,
+    split_train,
+    train,
 )
 from fmnist_core.zoo import ZOO
+
 from locations import REPO_ROOT
 
 TINY = TrainConfig(model="mlp", epochs=3, batch_size=32, steps_per_execution=4, preview_count=5)

@@ -22,7 +22,7 @@ import streamlit as st
 from fmnist_core import layers
 from fmnist_core.classes import CLASS_NAMES
 from fmnist_core.data import Dataset
-from ui.charts import COMPACT_MARGIN, probability_figure
+from ui.charts import probability_figure
 from ui.images import pixelated, thumbnail_strip
 from ui.resources import dataset_or_stop
 

@@ -20,8 +20,15 @@ import streamlit as st
 from fmnist_core import sweep
 from fmnist_core.data import Dataset
 from fmnist_core.jobs import SweepJob
-from fmnist_core.sweep import (SweepDone, SweepError, SweepSettings, TrialEnded, TrialStarted,
-                               open_study, trial_rows)
+from fmnist_core.sweep import (
+    SweepDone,
+    SweepError,
+    SweepSettings,
+    TrialEnded,
+    TrialStarted,
+    open_study,
+    trial_rows,
+)
 from fmnist_core.sweep_space import CHOICE_FIELDS, INT_FIELDS, Choice, Range, Space, default_space
 from fmnist_core.training import EpochEnd
 from ui import training

@@ -19,13 +19,23 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
+from fmnist_core.augment import AUGMENTATIONS, augmentation_name
 from fmnist_core.classes import CLASS_NAMES
 from fmnist_core.data import Dataset
 from fmnist_core.jobs import TrainingJob
-from fmnist_core.augment import AUGMENTATIONS, augmentation_name
-from fmnist_core.training import (PRESET_ACCURACY, PRESETS, BatchProgress, EpochEnd, FitProgress,
-                                  PhaseChange, TrainConfig, TrainingDone, TrainingError,
-                                  epochs_for_full_steps, planned_steps)
+from fmnist_core.training import (
+    PRESET_ACCURACY,
+    PRESETS,
+    BatchProgress,
+    EpochEnd,
+    FitProgress,
+    PhaseChange,
+    TrainConfig,
+    TrainingDone,
+    TrainingError,
+    epochs_for_full_steps,
+    planned_steps,
+)
 from fmnist_core.zoo import ZOO
 from ui import charts
 from ui.browser import browser_id

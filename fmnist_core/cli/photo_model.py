@@ -17,7 +17,7 @@ import json
 import shlex
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -108,7 +108,7 @@ photos of garments with a class, the one that flags the most out-of-scope photos
 | test accuracy | {metrics['accuracy']:.4f} (the bundled model: {meta['trunk_accuracy']:.4f}) |
 | macro F1 | {metrics['macro_f1']:.4f} |
 | trainable parameters | {meta['params']:,} |
-| fitting time | {meta['train_seconds']:.0f} s (the photos through the photo path, or from its cache when segmented before; features; {head['folds']} folds and the final fit) |
+| fitting time | {meta['train_seconds']:.0f} s (photo path or its cache, features, {head['folds']} folds, final fit) |
 | created | {meta['created']} |
 """
 
@@ -142,7 +142,7 @@ def run(args: argparse.Namespace) -> int:
     if args.dev.is_dir():
         dev = measured_on(classifier, load_photo_set(args.dev))
         classifier.meta["photo_head"]["dev"] = dev
-    classifier.meta["created"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    classifier.meta["created"] = datetime.now(UTC).isoformat(timespec="seconds")
     if args.name:
         path = registry.save(classifier, args.name)
     else:

@@ -86,7 +86,8 @@ class Report:
         elif isinstance(event, TrialStarted):
             line = f"trial {event.number}: " + ", ".join(f"{k}={_short(v)}" for k, v in event.params.items())
         elif isinstance(event, EpochEnd) and self.tty:
-            line = f"  epoch {event.epoch + 1}/{event.epochs} val_acc {event.val_accuracy or 0:.4f} {event.elapsed:.0f}s"
+            line = (f"  epoch {event.epoch + 1}/{event.epochs} val_acc {event.val_accuracy or 0:.4f} "
+                    f"{event.elapsed:.0f}s")
         elif isinstance(event, TrialEnded):
             accuracy = f"validation accuracy {event.accuracy:.4f}" if event.accuracy is not None else "no accuracy"
             seconds = f" in {event.seconds:.1f} s" if event.seconds is not None else ""
@@ -113,7 +114,8 @@ def train_command(config: Any) -> str:
     words = ["python", "-m", "fmnist_core", "train", "--model", config.model]
     for item in fields(TrainConfig):
         value = getattr(config, item.name)
-        if item.name in ("model", "preview_count", "devices", "steps_per_execution") or value == getattr(default, item.name):
+        internal = item.name in ("model", "preview_count", "devices", "steps_per_execution")
+        if internal or value == getattr(default, item.name):
             continue
         if item.name == "augment":
             words += ["--augment", augmentation_name(value)]

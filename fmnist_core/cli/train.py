@@ -13,7 +13,7 @@ import platform
 import shlex
 import subprocess
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -92,8 +92,7 @@ class Progress:
         self.stage_bar_open = False  # a forest's bar stays on screen when the fit stops early
 
     def __call__(self, event: Any) -> None:
-        from fmnist_core.training import (BatchProgress, EpochEnd, FitProgress, PhaseChange,
-                                          TrainingDone)
+        from fmnist_core.training import BatchProgress, EpochEnd, FitProgress, PhaseChange, TrainingDone
 
         if self.stage_bar_open and not isinstance(event, FitProgress):
             self.stream.write("\n")  # keep where a stopped forest got to
@@ -181,7 +180,7 @@ Made by one command, from the repository root:
 | top-2 accuracy | {metrics['top_k'].get('2', float('nan')):.4f} |
 | expected calibration error | {metrics['ece']:.4f} |
 | trainable parameters | {meta['params']:,} |
-| training time | {meta['train_seconds']:.0f} s ({len(history.get('loss', []))} epochs, stop reason: {meta['stop_reason']}) |
+| training time | {meta['train_seconds']:.0f} s ({len(history.get('loss', []))} epochs; {meta['stop_reason']}) |
 | hardware | {hardware()} |
 | dataset checksum | `{meta['dataset_checksum']}` |
 | created | {meta['created']} |
@@ -238,7 +237,7 @@ def run(args: argparse.Namespace) -> int:
         command = shlex.join(["python", "-m", "fmnist_core", *sys.argv[1:]])
         name, path = DEFAULT_MODEL, bundle(classifier, ASSETS_DIR, command)
     elif not args.no_save:
-        name = args.name or f"{classifier.kind}-{datetime.now(timezone.utc):%Y%m%d-%H%M%S}"
+        name = args.name or f"{classifier.kind}-{datetime.now(UTC):%Y%m%d-%H%M%S}"
         path = registry.save(classifier, name)
     result = summary(classifier, name, path)
     if args.json:

@@ -27,8 +27,16 @@ from fmnist_core.image_input import decode_image
 from fmnist_core.prediction import ImageAnswer, predict, predict_images, prepared_input
 from fmnist_core.serving import VERSION, ServedModel, load_served
 from fmnist_core.serving.tensors import (
-    INPUT, MAX_IMAGES, OUTPUTS, RequestRefused, parse_json, v1_images, v2_images, v2_payload,
-    v2_outputs, v2_requested_outputs,
+    INPUT,
+    MAX_IMAGES,
+    OUTPUTS,
+    RequestRefused,
+    parse_json,
+    v1_images,
+    v2_images,
+    v2_outputs,
+    v2_payload,
+    v2_requested_outputs,
 )
 
 MAX_BODY = 25 * 2**20  # bytes per request: the app's upload limit (.streamlit/config.toml)

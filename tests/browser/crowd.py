@@ -15,8 +15,17 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-from driver import (ARM_RERUN_WATCH, CHROMIUM, CHROMIUM_ARGS, ERROR_SELECTORS, IDLE, PREDICTION,
-                    RERUN_DONE, SLOW, VIEWPORT)
+from driver import (
+    ARM_RERUN_WATCH,
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    ERROR_SELECTORS,
+    IDLE,
+    PREDICTION,
+    RERUN_DONE,
+    SLOW,
+    VIEWPORT,
+)
 
 TRAINING_WAIT_MS = 300_000
 TRUE_CLASS = re.compile(r"True class: (.+?) [✅❌]")
@@ -157,7 +166,7 @@ async def sample_training_rates(page, until: asyncio.Event, every_s: float = 2.0
             break
         try:
             await asyncio.wait_for(until.wait(), every_s)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             pass
     return rates
 

@@ -26,6 +26,7 @@ for folder in (REPO_ROOT, REPO_ROOT / "tests"):
         sys.path.insert(0, str(folder))
 
 from fmnist_core.classes import CLASS_NAMES  # noqa: E402
+
 from locations import FIXTURE_PHOTOS_DIR  # noqa: E402
 
 APP = "[data-testid=stApp]"

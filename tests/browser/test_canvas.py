@@ -4,8 +4,16 @@ change the prediction."""
 from __future__ import annotations
 
 import pytest
-from driver import (draw_strokes, error_texts, open_app_page, open_tab, prediction_heading,
-                    use_model, wait_for_visible)
+
+from driver import (
+    draw_strokes,
+    error_texts,
+    open_app_page,
+    open_tab,
+    prediction_heading,
+    use_model,
+    wait_for_visible,
+)
 
 pytestmark = pytest.mark.browser
 

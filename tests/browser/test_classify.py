@@ -4,8 +4,16 @@ model sees appear."""
 from __future__ import annotations
 
 import pytest
-from driver import (error_texts, open_app_page, prediction_heading, sample_photo, upload_files,
-                    use_model, wait_for_visible)
+
+from driver import (
+    error_texts,
+    open_app_page,
+    prediction_heading,
+    sample_photo,
+    upload_files,
+    use_model,
+    wait_for_visible,
+)
 
 pytestmark = pytest.mark.browser
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from crowd import run_crowd
 from driver import CLASS_NAMES
 
@@ -39,6 +40,5 @@ def test_eight_users_classify_while_another_session_trains(app_server, seed_mode
     for view in report.user_views:
         assert "Unsaved model" not in view, view
     assert app_server.healthy()
-    print("classify latency under load: median %.2f s, max %.2f s" % (
-        np.median([a.seconds for a in report.answers]),
-        max(a.seconds for a in report.answers)))
+    seconds = [a.seconds for a in report.answers]
+    print(f"classify latency under load: median {np.median(seconds):.2f} s, max {max(seconds):.2f} s")

@@ -4,8 +4,16 @@ from __future__ import annotations
 
 import pytest
 from playwright.sync_api import expect
-from driver import (CLASS_NAMES, chart, click_plotly_point, error_texts, open_app_page,
-                    use_model, wait_for_visible)
+
+from driver import (
+    CLASS_NAMES,
+    chart,
+    click_plotly_point,
+    error_texts,
+    open_app_page,
+    use_model,
+    wait_for_visible,
+)
 
 pytestmark = pytest.mark.browser
 

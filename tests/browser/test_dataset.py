@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from playwright.sync_api import expect
+
 from driver import SLOW, error_texts, open_app_page
 
 pytestmark = pytest.mark.browser

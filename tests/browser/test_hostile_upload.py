@@ -7,8 +7,8 @@ from __future__ import annotations
 import re
 
 import pytest
-from driver import (CLASS_NAMES, UPLOAD_INPUT, open_app_page, use_model, wait_for_condition,
-                    wait_until_idle)
+
+from driver import CLASS_NAMES, UPLOAD_INPUT, open_app_page, use_model, wait_for_condition, wait_until_idle
 
 pytestmark = pytest.mark.browser
 

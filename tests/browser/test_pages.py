@@ -4,6 +4,7 @@ leaves a screenshot for the README."""
 from __future__ import annotations
 
 import pytest
+
 from driver import AppServer, app_pages, error_texts, main_text, open_app_page
 
 pytestmark = pytest.mark.browser

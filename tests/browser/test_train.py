@@ -7,8 +7,19 @@ import time
 
 import pytest
 from playwright.sync_api import expect
-from driver import (SLOW, chart, choose_option, error_texts, fill_number, find_page, open_app_page,
-                    plotly_point_count, wait_for_visible, wait_until_idle)
+
+from driver import (
+    SLOW,
+    chart,
+    choose_option,
+    error_texts,
+    fill_number,
+    find_page,
+    open_app_page,
+    plotly_point_count,
+    wait_for_visible,
+    wait_until_idle,
+)
 
 pytestmark = pytest.mark.browser
 

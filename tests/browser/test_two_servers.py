@@ -8,7 +8,6 @@ import pytest
 
 from driver import AppServer, open_app_page
 
-
 pytestmark = pytest.mark.browser
 
 

@@ -4,8 +4,17 @@ and see it end with its trials kept."""
 from __future__ import annotations
 
 import pytest
-from driver import (SLOW, choose_option, error_texts, fill_number, find_page, main_text,
-                    open_app_page, wait_for_condition)
+
+from driver import (
+    SLOW,
+    choose_option,
+    error_texts,
+    fill_number,
+    find_page,
+    main_text,
+    open_app_page,
+    wait_for_condition,
+)
 
 pytestmark = pytest.mark.browser
 

@@ -4,9 +4,19 @@ picture is the README's), and an MLP's in the Evaluate page's enlarged-image dia
 from __future__ import annotations
 
 import pytest
-from driver import (chart, click_plotly_point, error_texts, open_app_page, open_tab,
-                    prediction_heading, use_model, wait_for_visible, wait_until_idle)
 from test_confusion import BIGGEST_MISTAKE
+
+from driver import (
+    chart,
+    click_plotly_point,
+    error_texts,
+    open_app_page,
+    open_tab,
+    prediction_heading,
+    use_model,
+    wait_for_visible,
+    wait_until_idle,
+)
 
 pytestmark = pytest.mark.browser
 
