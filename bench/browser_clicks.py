@@ -89,6 +89,7 @@ def cold_visits(browser, models: Path, log: Path) -> None:
         server.start()
         try:
             tab = browser.new_context(viewport=VIEWPORT).new_page()
+            tab.set_default_timeout(SLOW)
             start = time.perf_counter()
             open_app_page(tab, server, page)
             report(page.title, [time.perf_counter() - start - 0.4])  # less the idle check
@@ -102,6 +103,7 @@ def warm_clicks(browser, models: Path, log: Path, rounds: int) -> None:
     server.start()
     try:
         tab = browser.new_context(viewport=VIEWPORT).new_page()
+        tab.set_default_timeout(SLOW)
         pages = app_pages()
         for page in pages:  # every page once, so that what a page loads is loaded
             open_app_page(tab, server, page)
