@@ -1,0 +1,45 @@
+"""Per-model work runs once per model, on one background thread, never in the caller."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from ui import model_work
+
+
+def test_each_model_is_worked_on_once_and_in_the_background(monkeypatch):
+    done: list[tuple[str, str]] = []
+    finished = threading.Event()
+
+    keys = [f"test-model-{time.monotonic_ns()}-{i}" for i in range(2)]
+
+    def compute(classifier, model_key):
+        if model_key in keys:  # not a real model another test queued meanwhile
+            done.append((model_key, threading.current_thread().name))
+        if len(done) == 2:
+            finished.set()
+
+    monkeypatch.setattr(model_work, "_compute", compute)
+    for key in (keys[0], keys[0], keys[1], keys[0]):
+        model_work.warm_up(object(), key)
+    assert finished.wait(30)
+    time.sleep(0.2)  # a repeated key would have been queued behind the second
+    assert [key for key, _ in done] == keys
+    assert {thread for _, thread in done} == {"model-work"}
+
+
+def test_a_failure_is_logged_and_the_worker_goes_on(monkeypatch, caplog):
+    seen = threading.Event()
+
+    def compute(classifier, model_key):
+        if model_key.endswith("broken"):
+            raise RuntimeError("no dataset here")
+        seen.set()
+
+    monkeypatch.setattr(model_work, "_compute", compute)
+    stamp = time.monotonic_ns()
+    model_work.warm_up(object(), f"{stamp}-broken")
+    model_work.warm_up(object(), f"{stamp}-fine")
+    assert seen.wait(30)
+    assert "no dataset here" in caplog.text
