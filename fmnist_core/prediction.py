@@ -33,11 +33,12 @@ DEFAULT_UNSURE: dict[str, Any] = {
     "rule": RULE, "threshold": 0.75, "calibrated_on": "default, not calibrated for this model",
 }
 MAX_UNSURE_IN_DISTRIBUTION = 0.15  # calibration never flags more held-out images than this
-# Whatever the rule, a near tie is unsure: the bundled model is right on 47% of the test
-# images whose two likeliest classes are closer than this (2% of them), 96% on the rest.
+# Whatever the rule, a near tie is worth a warning: the bundled model is right on 47% of the
+# test images whose two likeliest classes are closer than this (2% of them), 96% on the
+# rest. It is said apart from `unsure`, whose calibrated rates the photo figures measure.
 TIE_MARGIN = 0.15
 # Why a prediction is unsure (Prediction.unsure_reason).
-TIE, LOW_CONFIDENCE, OUT_OF_SCOPE = "tie", "low confidence", "out of scope"
+LOW_CONFIDENCE, OUT_OF_SCOPE = "low confidence", "out of scope"
 
 
 @dataclass(frozen=True)
@@ -48,7 +49,8 @@ class Prediction:
     unsure: bool  # the model's calibrated rule says its evidence is too weak
     top_k: list[tuple[int, str, float]]  # (label, name, probability), most likely first
     probabilities: np.ndarray  # (10,) float32
-    unsure_reason: str = ""  # TIE, LOW_CONFIDENCE or OUT_OF_SCOPE when unsure
+    unsure_reason: str = ""  # LOW_CONFIDENCE or OUT_OF_SCOPE when unsure
+    near_tie: bool = False  # the two likeliest classes are closer than TIE_MARGIN
     by_photo_model: bool = False  # answered by the bundled model's photo-tuned version
     engine: str = ""  # what computed it: "LiteRT", "TensorFlow" or "scikit-learn"
 
@@ -63,6 +65,7 @@ class Prediction:
         return {
             "label": self.label, "name": self.name, "confidence": round(self.confidence, 4),
             "unsure": self.unsure, "unsure_reason": self.unsure_reason or None,
+            "near_tie": self.near_tie,
             "top_k": [{"label": label, "name": name, "probability": round(prob, 4)}
                       for label, name, prob in self.top_k],
         }
@@ -110,11 +113,11 @@ def predict(classifier: Classifier, images28: np.ndarray, top_k: int = 3) -> lis
     for probs, score in zip(probabilities, evidence):
         order = np.argsort(probs)[::-1]
         label = int(order[0])
-        reason = (weak_evidence if score < threshold else
-                  TIE if probs[label] - probs[order[1]] < TIE_MARGIN else "")
+        reason = weak_evidence if score < threshold else ""
         results.append(Prediction(
             label=label, name=CLASS_NAMES[label], confidence=float(probs[label]),
             unsure=bool(reason), unsure_reason=reason,
+            near_tie=bool(probs[label] - probs[order[1]] < TIE_MARGIN),
             top_k=[(int(i), CLASS_NAMES[int(i)], float(probs[i])) for i in order[:k]],
             probabilities=probs.astype(np.float32), engine=engine,
         ))
@@ -172,7 +175,7 @@ def predict_inputs(classifier: Classifier, results: Sequence[PipelineResult],
     if scope_check is not None and photos:
         judged = predict(scope_check, np.stack([results[i].image28 for i in photos]))
         for row, judgement in zip(photos, judged):
-            if judgement.unsure and judgement.unsure_reason != TIE and not predictions[row].unsure:
+            if judgement.unsure and not predictions[row].unsure:
                 predictions[row] = replace(predictions[row], unsure=True,
                                            unsure_reason=OUT_OF_SCOPE)
     return [predictions[i] for i in range(len(results))]

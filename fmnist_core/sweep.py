@@ -162,11 +162,23 @@ def open_storage(location: str | None = None) -> Any:
             warnings.simplefilter("ignore")  # heartbeats are "experimental" in some versions
             # Heartbeats mark the trials of a worker that died (another machine, a kill) as
             # failed instead of running for ever.
-            return optuna.storages.RDBStorage(location, engine_kwargs={"connect_args": connect},
-                                              heartbeat_interval=60, grace_period=180)
+            try:
+                return _rdb_storage(location, connect)
+            except sqlalchemy.exc.IntegrityError:
+                # Workers that open a new database at the same moment race to create its
+                # tables, and the losers' CREATE fails; the tables are there now.
+                time.sleep(1)
+                return _rdb_storage(location, connect)
     except (sqlalchemy.exc.SQLAlchemyError, ImportError, ValueError, OSError) as exc:
         reason = " ".join(str(getattr(exc, "orig", None) or exc).split())[:300]
         raise SweepError(f"cannot open the study storage {shown(location)}: {reason}") from None
+
+
+def _rdb_storage(location: str, connect: dict[str, Any]) -> Any:
+    import optuna
+
+    return optuna.storages.RDBStorage(location, engine_kwargs={"connect_args": connect},
+                                      heartbeat_interval=60, grace_period=180)
 
 
 def _sampler(settings: SweepSettings) -> Any:

@@ -36,7 +36,7 @@ def test_json_keeps_order_and_reports_each_bad_file(tiny_model, corpus, capsys):
     for case, row in zip(corpus, rows):
         if case.valid:
             assert set(row) == {"file", "label", "name", "confidence", "unsure", "unsure_reason",
-                                "top_k", "model"}, case.name
+                                "near_tie", "top_k", "model"}, case.name
             assert row["model"] == tiny_model  # which model answered
             assert 0 <= row["label"] <= 9 and len(row["top_k"]) == 2
             assert row["top_k"][0]["label"] == row["label"]

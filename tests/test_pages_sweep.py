@@ -8,6 +8,7 @@ import pytest
 
 from fmnist_core import sweep
 from fmnist_core.sweep_space import Range, default_space, keras_kinds
+from ui import browser, training
 from ui.navigation import path_of
 
 from pages_support import open_page, texts
@@ -77,7 +78,7 @@ def test_a_tiny_sweep_shows_its_trials_and_figures_and_a_trial_trains_for_good(m
     app.selectbox(key="sweep_pick").set_value(best)
     app.button(key="sweep_train").click().run()
     assert not app.exception, app.exception
-    job = app.session_state["train_job"].job
+    job = training.run_of(app.session_state[browser.KEY]).job  # this browser's training run
     chosen = sweep.config_of(sweep.find_study("mlp"), best)
     assert job.config == chosen and job.config.train_limit is None and job.config.epochs == 2
     job.stop()  # the full run itself is the Train page's business (tests/test_pages_train.py)

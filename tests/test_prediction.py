@@ -162,13 +162,13 @@ def _row(**probabilities):
     return row
 
 
-def test_a_near_tie_is_unsure_even_when_the_top_class_passes_the_threshold():
+def test_a_near_tie_is_flagged_even_when_the_top_class_passes_the_threshold():
     tie = _row(T_shirt_top=0.411, Dress=0.406, Shirt=0.183)
     clear = _row(T_shirt_top=0.7, Dress=0.2, Shirt=0.1)
     predictions = predict(RowsClassifier([tie, clear]), np.zeros((2, 28, 28)))
-    assert predictions[0].unsure and predictions[0].unsure_reason == "tie"
-    assert predictions[0].runner_up[1] == "Dress"
-    assert not predictions[1].unsure and predictions[1].unsure_reason == ""
+    assert predictions[0].near_tie and predictions[0].runner_up[1] == "Dress"
+    assert not predictions[0].unsure  # the calibrated rule alone decides `unsure`
+    assert not predictions[1].near_tie and predictions[1].unsure_reason == ""
 
 
 def test_low_confidence_is_said_as_such():

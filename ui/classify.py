@@ -19,7 +19,7 @@ import streamlit as st
 
 from fmnist_core.classes import CLASS_NAMES
 from fmnist_core.image_input import SUFFIXES, decode_image
-from fmnist_core.prediction import OUT_OF_SCOPE, TIE, Prediction, predict_images, prepared_input
+from fmnist_core.prediction import OUT_OF_SCOPE, Prediction, predict_images, prepared_input
 from fmnist_core.sketch import sketch_to_input
 from fmnist_core.thumbnail import PipelineResult
 from ui import charts
@@ -171,7 +171,7 @@ def answered_by(prediction: Prediction, model_label: str) -> str:
 def unsure_message(prediction: Prediction, kind: str) -> str:
     """Why the model is unsure, and what may help, for what was seen: a tie, a weak top
     class, or an input unlike its ten classes."""
-    if prediction.unsure_reason == TIE:
+    if prediction.near_tie and prediction.unsure_reason != OUT_OF_SCOPE:
         _, second, probability = prediction.runner_up
         message = (f"The model hesitates between **{prediction.name}** "
                    f"({prediction.confidence:.0%}) and **{second}** ({probability:.0%}).")
@@ -203,7 +203,7 @@ def show_answer(model: LoadedModel, outcome: Outcome, key: str, true_label: int 
     if true_label is not None:
         verdict = "✅ right" if prediction.label == true_label else "❌ wrong"
         st.markdown(f"True class: **{CLASS_NAMES[true_label]}** {verdict}")
-    if prediction.unsure:
+    if prediction.unsure or prediction.near_tie:
         st.warning(unsure_message(prediction, result.kind), icon=":material/warning:")
     timing = (f"in {outcome.milliseconds:.1f} ms ({prediction.engine})" if outcome.batch_size == 1
               else f"with the other {outcome.batch_size - 1} inputs in one batch, in "

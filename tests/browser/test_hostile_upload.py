@@ -8,6 +8,8 @@ import re
 
 import pytest
 
+from ui.classify import short_name
+
 from driver import CLASS_NAMES, UPLOAD_INPUT, open_app_page, use_model, wait_for_condition, wait_until_idle
 
 pytestmark = pytest.mark.browser
@@ -48,10 +50,15 @@ def shown_outcomes(tab) -> dict[str, str]:
         if refused:
             outcomes[refused["name"].strip()] = "error: " + refused["reason"]
     for caption in tab.locator("[data-testid=stImageCaption]").all_inner_texts():
-        name, _, rest = caption.strip().partition("\n")
+        name, _, rest = caption.strip().rpartition(": ")  # "short name: Sneaker 97%"
         if PREDICTION_LINE.match(rest.strip()):
             outcomes[name.strip()] = "prediction: " + rest.strip()
     return outcomes
+
+
+def gallery_name(case) -> str:
+    """How the page names a file: in full in its messages, shortened under a thumbnail."""
+    return short_name(case.path.name) if case.valid else case.path.name
 
 
 def test_every_hostile_file_gets_a_clear_answer(page, app_server, seed_model, corpus,
@@ -63,14 +70,14 @@ def test_every_hostile_file_gets_a_clear_answer(page, app_server, seed_model, co
     memory_before = peak_memory_mb(app_server.process.pid)
 
     page.locator(UPLOAD_INPUT).first.set_input_files([str(case.path) for case in corpus])
-    names = {case.path.name for case in corpus}
+    names = {gallery_name(case) for case in corpus}
     wait_for_condition(lambda: names <= set(shown_outcomes(page)), timeout_s=240,
                        what="a message or a prediction for every uploaded file")
     wait_until_idle(page)
     outcomes = shown_outcomes(page)
 
     for case in corpus:
-        said = outcomes[case.path.name]
+        said = outcomes[gallery_name(case)]
         if case.valid:
             assert said.startswith("prediction: "), (case.name, said)
         else:
