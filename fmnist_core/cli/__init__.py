@@ -12,11 +12,25 @@ import contextlib
 import importlib
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 # Subcommands in the order `--help` lists them; each is fmnist_core.cli.<name>.
 COMMANDS = ("info", "report", "train", "sweep", "photo-model", "evaluate", "models", "bench",
             "predict", "serve", "export")
+
+
+def whole_number(letter: str, low: int, high: int) -> Callable[[str], int]:
+    """An argparse type: a whole number from `low` to `high`, refused in plain words."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{letter} must be between {low} and {high}")
+        return value
+
+    return parse
 
 
 def printable(text: object) -> str:

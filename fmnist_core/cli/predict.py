@@ -10,7 +10,7 @@ import argparse
 import json
 from typing import Any
 
-from fmnist_core.cli import printable
+from fmnist_core.cli import printable, whole_number
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -24,21 +24,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--model", metavar="NAME_OR_PATH",
                         help="a saved model's name or folder (default: the bundled model, "
                              "with its photo-tuned version for photos)")
-    parser.add_argument("--top-k", type=_top_k, default=3, metavar="K",
+    parser.add_argument("--top-k", type=whole_number("K", 1, 10), default=3, metavar="K",
                         help="how many classes to list per file, 1 to 10 (default 3)")
     parser.add_argument("--json", action="store_true",
                         help="one JSON object per file, one per line, in the order given")
     parser.set_defaults(run=run)
-
-
-def _top_k(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if not 1 <= value <= 10:
-        raise argparse.ArgumentTypeError("K must be between 1 and 10")
-    return value
 
 
 def run(args: argparse.Namespace) -> int:

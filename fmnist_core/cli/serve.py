@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import argparse
 
+from fmnist_core.cli import whole_number
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
@@ -23,19 +25,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--host", default="127.0.0.1",
                         help="address to listen on (default 127.0.0.1: this machine only)")
     parser.add_argument("--port", type=int, default=8000, help="default 8000")
-    parser.add_argument("--workers", type=_workers, default=1, metavar="N",
+    parser.add_argument("--workers", type=whole_number("N", 1, 64), default=1, metavar="N",
                         help="processes, each with its own copy of the model (default 1)")
     parser.set_defaults(run=run)
-
-
-def _workers(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if not 1 <= value <= 64:
-        raise argparse.ArgumentTypeError("N must be between 1 and 64")
-    return value
 
 
 def run(args: argparse.Namespace) -> int:
