@@ -14,7 +14,7 @@ import time
 import uuid
 from dataclasses import dataclass, fields, replace
 from datetime import datetime
-from typing import Any
+from typing import Any, get_args, get_type_hints
 
 import pandas as pd
 import streamlit as st
@@ -58,15 +58,16 @@ BATCH_SIZES = sorted({32, 64, 128, 256, 512} | {p.batch_size for p in PRESETS.va
 LEARNING_RATES = sorted({1e-4, 3e-4, 1e-3, 3e-3, 5e-3, 1e-2, 3e-2}
                         | {p.learning_rate for p in PRESETS.values()})
 
-# Form fields and their session-state keys; a preset fills them in.
-FIELDS = {
-    "epochs": "train_epochs", "batch_size": "train_batch_size",
-    "learning_rate": "train_learning_rate", "schedule": "train_schedule",
-    "optimizer": "train_optimizer", "dropout": "train_dropout", "l2": "train_l2",
-    "augment": "train_augment", "validation_split": "train_validation_split",
-    "early_stopping_patience": "train_patience", "seed": "train_seed",
-    "train_limit": "train_limit", "flip_tta": "train_flip_tta",
-}
+# The form: every TrainConfig field but these, each under the session-state key
+# "train_<field>" (two shortened); a preset fills them in.
+NOT_ON_THE_FORM = {"preview_count", "steps_per_execution", "devices", "cv_folds"}
+KEY_NAMES = {"early_stopping_patience": "patience", "train_limit": "limit"}
+FIELDS = {f.name: f"train_{KEY_NAMES.get(f.name, f.name)}" for f in fields(TrainConfig)
+          if f.name not in NOT_ON_THE_FORM}
+# The widget value that stands for a field's None.
+WIDGET_NONE = {"dropout": MODEL_DEFAULT, "l2": MODEL_DEFAULT, "early_stopping_patience": 0,
+               "train_limit": FULL_TRAINING_SET}
+FIELD_TYPES = get_type_hints(TrainConfig)
 
 
 @dataclass(frozen=True)
@@ -89,22 +90,25 @@ class RunState:
 def preset_values(preset: str) -> dict[str, Any]:
     """The form's widget values for a preset (model first, then every field)."""
     config = PRESETS[preset]
-    return {
-        "train_model": config.model,
-        FIELDS["epochs"]: config.epochs,
-        FIELDS["batch_size"]: config.batch_size,
-        FIELDS["learning_rate"]: config.learning_rate,
-        FIELDS["schedule"]: config.schedule,
-        FIELDS["optimizer"]: config.optimizer,
-        FIELDS["dropout"]: MODEL_DEFAULT if config.dropout is None else config.dropout,
-        FIELDS["l2"]: MODEL_DEFAULT if config.l2 is None else config.l2,
-        FIELDS["augment"]: augmentation_name(config.augment),
-        FIELDS["validation_split"]: config.validation_split,
-        FIELDS["early_stopping_patience"]: config.early_stopping_patience or 0,
-        FIELDS["seed"]: config.seed,
-        FIELDS["train_limit"]: config.train_limit or FULL_TRAINING_SET,
-        FIELDS["flip_tta"]: config.flip_tta,
-    }
+    return {key: widget_value(name, getattr(config, name)) for name, key in FIELDS.items()}
+
+
+def widget_value(name: str, value: Any) -> Any:
+    """A TrainConfig field's value as its widget holds it."""
+    if name == "augment":
+        return augmentation_name(value)
+    return WIDGET_NONE[name] if value is None else value
+
+
+def config_value(name: str, value: Any) -> Any:
+    """A widget's value as its TrainConfig field holds it (the inverse of widget_value)."""
+    if name == "augment":
+        return AUGMENTATIONS[value]
+    if name in WIDGET_NONE and value == WIDGET_NONE[name]:
+        return None
+    kind = next((t for t in get_args(FIELD_TYPES[name]) if t is not type(None)),
+                FIELD_TYPES[name])
+    return kind(value)
 
 
 def apply_preset() -> None:
@@ -114,7 +118,7 @@ def apply_preset() -> None:
 
 def ensure_form_defaults() -> None:
     """The first visit starts from the quick preset."""
-    if "train_model" not in st.session_state:
+    if FIELDS["model"] not in st.session_state:
         st.session_state.train_preset = "quick"
         apply_preset()
     st.session_state.setdefault(KEEP_STEPS_KEY, True)  # not part of any preset
@@ -122,32 +126,12 @@ def ensure_form_defaults() -> None:
 
 def config_from_state() -> TrainConfig:
     """The TrainConfig the form describes."""
-    state = st.session_state
-
-    def optional(value: Any) -> float | None:
-        return None if value == MODEL_DEFAULT else float(value)
-
-    limit = int(state[FIELDS["train_limit"]])
+    values = {name: config_value(name, st.session_state[key]) for name, key in FIELDS.items()}
     # A scikit-learn model's form keeps the greyed-out Keras fields; mirror averaging is
     # the one the engine would refuse.
-    is_keras = ZOO[state.train_model].family == "keras"
-    config = TrainConfig(
-        model=state.train_model,
-        epochs=int(state[FIELDS["epochs"]]),
-        batch_size=int(state[FIELDS["batch_size"]]),
-        learning_rate=float(state[FIELDS["learning_rate"]]),
-        schedule=state[FIELDS["schedule"]],
-        optimizer=state[FIELDS["optimizer"]],
-        dropout=optional(state[FIELDS["dropout"]]),
-        l2=optional(state[FIELDS["l2"]]),
-        augment=AUGMENTATIONS[state[FIELDS["augment"]]],
-        validation_split=float(state[FIELDS["validation_split"]]),
-        early_stopping_patience=int(state[FIELDS["early_stopping_patience"]]) or None,
-        seed=int(state[FIELDS["seed"]]),
-        train_limit=None if limit >= FULL_TRAINING_SET else limit,
-        flip_tta=is_keras and bool(state[FIELDS["flip_tta"]]),
-    )
-    if is_keras and config.train_limit and state[KEEP_STEPS_KEY]:
+    is_keras = ZOO[values["model"]].family == "keras"
+    config = TrainConfig(**values | {"flip_tta": is_keras and values["flip_tta"]})
+    if is_keras and config.train_limit and st.session_state[KEEP_STEPS_KEY]:
         return replace(config, epochs=epochs_for_full_steps(config, FULL_TRAINING_SET))
     return config
 
@@ -302,9 +286,10 @@ def epoch_table(events: list[Any]) -> pd.DataFrame:
         if isinstance(e, BatchProgress):
             last_batch = e
         elif isinstance(e, EpochEnd):
-            partial = (last_batch is not None and last_batch.epoch == e.epoch
-                       and last_batch.step < last_batch.steps_per_epoch)
-            x = e.epoch + last_batch.step / last_batch.steps_per_epoch if partial else e.epoch + 1
+            x: float = e.epoch + 1
+            if (last_batch is not None and last_batch.epoch == e.epoch
+                    and last_batch.step < last_batch.steps_per_epoch):  # cut short
+                x = e.epoch + last_batch.step / last_batch.steps_per_epoch
             rows.append({"epoch": x, "loss": e.loss, "accuracy": e.accuracy,
                          "val_loss": e.val_loss, "val_accuracy": e.val_accuracy,
                          "learning rate": e.learning_rate})
@@ -323,10 +308,10 @@ def progress(events: list[Any], config: TrainConfig, started_at: float) -> tuple
         return 1.0, "Training finished; measuring accuracy on the 10,000 test images..."
     stages = [e for e in events if isinstance(e, FitProgress)]
     if stages:  # a forest growing: no epochs, no batches
-        last = stages[-1]
-        fraction = last.done / last.total
-        left = last.elapsed * (1 - fraction) / fraction
-        return fraction, (f"Fitting: {last.done} of {last.total} {last.unit} · "
+        stage = stages[-1]
+        fraction = stage.done / stage.total
+        left = stage.elapsed * (1 - fraction) / fraction
+        return fraction, (f"Fitting: {stage.done} of {stage.total} {stage.unit} · "
                           f"about {_duration(left)} left")
     if not batches:
         if phases and phases[-1].phase != "preparing":
