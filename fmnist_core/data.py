@@ -58,6 +58,36 @@ class Dataset:
         return np.bincount(labels, minlength=NUM_CLASSES).tolist()
 
 
+# ---------------------------------------------------------------- random subsets
+
+
+def sample_indices(n_total: int, n: int, seed: int | np.random.Generator = 0,
+                   ordered: bool = True) -> np.ndarray:
+    """`n` distinct random indices below `n_total` (all of them when there are no more), in
+    increasing order, or as drawn when not `ordered`. `seed` may be a generator, to draw
+    several subsets from one stream."""
+    if ordered and n_total <= n:
+        return np.arange(n_total)
+    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+    chosen = rng.choice(n_total, min(n, n_total), replace=False)
+    return np.sort(chosen) if ordered else chosen
+
+
+def sample_per_class(labels: np.ndarray, per_class: int, seed: int) -> np.ndarray:
+    """(10, per_class) random indices into `labels`, row c all of class c, none repeated."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for label in range(NUM_CLASSES):
+        members = np.flatnonzero(labels == label)
+        rows.append(members[sample_indices(len(members), per_class, rng, ordered=False)])
+    return np.stack(rows)
+
+
+def stratified_subset(labels: np.ndarray, per_class: int, seed: int) -> np.ndarray:
+    """`per_class` random indices of every class, sorted: all classes evenly."""
+    return np.sort(sample_per_class(labels, per_class, seed).ravel())
+
+
 def read_idx(path: Path, ndim: int) -> tuple[np.ndarray, str]:
     """Read one IDX file (gzip'd or plain) of unsigned bytes; return the array and its SHA-256.
 

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from fmnist_core.classifier import Classifier, as_batch
-from fmnist_core.data import Dataset
+from fmnist_core.data import Dataset, sample_indices
 
 METHODS = ("PCA", "t-SNE")
 MAP_POINTS = 2000  # enough to see every cluster, few enough for a responsive scatter
@@ -97,17 +97,11 @@ class FeatureIndex:
         return self.indices[order], similarity[order]
 
 
-def _subset(count: int, size: int, seed: int) -> np.ndarray:
-    if count <= size:
-        return np.arange(count)
-    return np.sort(np.random.default_rng(seed).choice(count, size, replace=False))
-
-
 def build_index(
     classifier: Classifier, images: np.ndarray, size: int = 10_000, seed: int = 0
 ) -> FeatureIndex:
     """Features of a random subset of `images` (all if fewer than `size`)."""
-    chosen = _subset(len(images), size, seed)
+    chosen = sample_indices(len(images), size, seed)
     return FeatureIndex(chosen, _unit(features(classifier, images[chosen])))
 
 
@@ -163,7 +157,7 @@ def embed(
     if method not in METHODS:
         raise ValueError(f"unknown projection {method!r}; choose one of {', '.join(METHODS)}")
     limit = min(max_points, TSNE_MAX_POINTS) if method == "t-SNE" else max_points
-    chosen = _subset(len(images), limit, seed)
+    chosen = sample_indices(len(images), limit, seed)
     values = features(classifier, images[chosen])
     source = feature_source(classifier)
     index = FeatureIndex(np.arange(len(chosen)), _unit(values))

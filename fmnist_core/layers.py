@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from fmnist_core.classifier import BATCH, as_batch
-from fmnist_core.embedding import _subset
+from fmnist_core.data import sample_indices
 
 CONV, POOL, DENSE = "conv", "pool", "dense"
 # Layers that join the stage before them: they reshape nothing, so the stage's picture is
@@ -242,7 +242,7 @@ def channel_examples(model: Any, images: np.ndarray, size: int = EXAMPLES_SAMPLE
     than `size`), in batches through the probe, the k images that drive each channel of
     every stage highest (its peak over positions). Seconds for a CNN: compute it once."""
     probe = probe_for(model)
-    chosen = _subset(len(images), size, seed)
+    chosen = sample_indices(len(images), size, seed)
     chunks: dict[str, list[np.ndarray]] = {stage.name: [] for stage in probe.stages}
     for start in range(0, len(chosen), BATCH):
         for name, output in probe(images[chosen[start : start + BATCH]]).items():

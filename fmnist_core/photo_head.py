@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from fmnist_core.classifier import Classifier, KerasClassifier, last_dense
-from fmnist_core.data import Dataset
+from fmnist_core.data import Dataset, sample_indices
 from fmnist_core.errors import FmnistError
 from fmnist_core.prediction import ENERGY_RULE, energy, synthetic_ood
 from fmnist_core.worn import WornSet
@@ -224,8 +224,7 @@ def _one_hot_or_uniform(labels: np.ndarray) -> np.ndarray:
 
 def _gather(trunk: KerasClassifier, data: Dataset, photos: PhotoSet, worn: WornSet | None,
             seed: int) -> _Features:
-    rows = np.random.default_rng(seed).choice(len(data.y_train), min(FMNIST_IMAGES, len(data.y_train)),
-                                              replace=False)
+    rows = sample_indices(len(data.y_train), FMNIST_IMAGES, seed, ordered=False)
     features = _head_input(trunk)
     worn_images = worn.images if worn is not None else np.zeros((0, 28, 28), np.uint8)
     worn_labels = worn.labels if worn is not None else np.zeros(0, int)

@@ -161,3 +161,14 @@ def test_every_subcommand_has_help():
     for name in COMMANDS:
         result = run_cli(name, "--help")
         assert result.returncode == 0 and "usage:" in result.stdout, name
+
+
+def test_sample_indices_are_distinct_sorted_and_repeatable():
+    chosen = data.sample_indices(1000, 30, seed=4)
+    assert len(set(chosen.tolist())) == 30 and np.all(np.diff(chosen) > 0) and chosen.max() < 1000
+    assert np.array_equal(chosen, data.sample_indices(1000, 30, seed=4))
+    assert np.array_equal(data.sample_indices(5, 30), np.arange(5))  # all, when no more
+    drawn = data.sample_indices(1000, 30, seed=4, ordered=False)
+    assert np.array_equal(np.sort(drawn), chosen)
+    rows = data.sample_per_class(np.repeat(np.arange(10), 20), per_class=3, seed=0)
+    assert rows.shape == (10, 3) and all((rows[c] // 20 == c).all() for c in range(10))

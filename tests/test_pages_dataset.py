@@ -2,8 +2,8 @@
 
 import numpy as np
 
+from fmnist_core.data import stratified_subset
 from ui import charts, dataset_stats
-from ui.dataset_stats import stratified_subset
 from ui.navigation import path_of
 from ui.text import escape_markdown
 

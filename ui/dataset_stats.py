@@ -10,7 +10,7 @@ import pandas as pd
 import streamlit as st
 
 from fmnist_core.classes import CLASS_NAMES, NUM_CLASSES
-from fmnist_core.data import Dataset
+from fmnist_core.data import Dataset, stratified_subset
 
 SPLITS = {"train": "Training set", "test": "Test set"}
 PROJECTIONS = {"PCA": "PCA (linear, all classes' main directions)",
@@ -70,18 +70,6 @@ def intensity_histogram(_data: Dataset, checksum: str, split: str) -> pd.DataFra
         frames.append(pd.DataFrame({"intensity": np.arange(256),
                                     "share": counts / counts.sum(), "group": name}))
     return pd.concat(frames, ignore_index=True)
-
-
-def random_per_class(labels: np.ndarray, per_class: int, seed: int) -> np.ndarray:
-    """(10, per_class) random indices, row c all of class c, none repeated."""
-    rng = np.random.default_rng(seed)
-    return np.stack([rng.choice(np.flatnonzero(labels == label), per_class, replace=False)
-                     for label in range(NUM_CLASSES)])
-
-
-def stratified_subset(labels: np.ndarray, per_class: int, seed: int) -> np.ndarray:
-    """`per_class` random indices of every class, sorted, so the map shows all classes evenly."""
-    return np.sort(random_per_class(labels, per_class, seed).ravel())
 
 
 @st.cache_data(show_spinner=False, max_entries=8, persist="disk")

@@ -17,7 +17,7 @@ from plotly.subplots import make_subplots
 from fmnist_core import calibration, embedding, explain, suspects
 from fmnist_core.classes import CLASS_NAMES
 from fmnist_core.classifier import Classifier
-from fmnist_core.data import Dataset
+from fmnist_core.data import Dataset, sample_indices
 from fmnist_core.evaluation import ECE_BINS
 from fmnist_core.report import build_report_html, report_filename
 from ui.charts import CLASS_COLORS, COMPACT_MARGIN, probability_figure
@@ -92,8 +92,7 @@ def _suspects(_classifier: Classifier, model_key: str, _data: Dataset, checksum:
         found = suspects.rank_suspects(proba, _data.y_test, top=SUSPECTS_SHOWN)
         return np.arange(len(_data.y_test)), found
     count = len(_data.y_train)
-    indices = (np.arange(count) if scan == "train" else
-               np.sort(np.random.default_rng(0).choice(count, TRAIN_SAMPLE, replace=False)))
+    indices = np.arange(count) if scan == "train" else sample_indices(count, TRAIN_SAMPLE, 0)
     found = suspects.find_suspects(_classifier, _data.x_train[indices], _data.y_train[indices],
                                    top=SUSPECTS_SHOWN)
     return indices, found

@@ -5,9 +5,8 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from fmnist_core.data import Dataset, load_dataset
+from fmnist_core.data import Dataset, load_dataset, sample_per_class
 from fmnist_core.errors import DatasetError
-from ui.dataset_stats import random_per_class
 
 
 @st.cache_resource(show_spinner="Loading Fashion-MNIST...")
@@ -28,4 +27,4 @@ def dataset_or_stop() -> Dataset:
 @st.cache_data(show_spinner=False)
 def samples_per_class(_data: Dataset, checksum: str, per_class: int, seed: int = 0) -> np.ndarray:
     """Indices of `per_class` training images of every class, as a (10, per_class) array."""
-    return random_per_class(_data.y_train, per_class, seed)
+    return sample_per_class(_data.y_train, per_class, seed)
