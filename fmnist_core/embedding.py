@@ -1,4 +1,5 @@
-"""Where images live in a model's mind: penultimate-layer features, 2-D maps, nearest images.
+"""Where images live in a model's mind: penultimate-layer features, 2-D maps, nearest images;
+and the same 2-D maps of the raw pixels, for the dataset itself (`pixel_map`).
 
 Keras models are read at the input of their last Dense layer (what the classifier sees
 just before deciding). scikit-learn models have no such layer, so their maps use the
@@ -13,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from fmnist_core.classifier import Classifier, as_batch
-from fmnist_core.data import Dataset, sample_indices
+from fmnist_core.data import Dataset, sample_indices, stratified_subset
 
 METHODS = ("PCA", "t-SNE")
 MAP_POINTS = 2000  # enough to see every cluster, few enough for a responsive scatter
@@ -137,7 +138,7 @@ class EmbeddingMap:
         """(x, y) of a new image: projected for PCA; for t-SNE, which cannot place new
         points, the mean position of its nearest neighbours on the map."""
         vector = features(classifier, image28)
-        if self.method == "PCA":
+        if self.pca is not None:  # a PCA map
             return self.pca.transform(vector)[0, :2]
         rows, _ = self.index.nearest(vector[0], PLACE_NEIGHBOURS)
         return self.points[rows].mean(axis=0)
@@ -150,27 +151,56 @@ def embed(
     max_points: int = MAP_POINTS,
     seed: int = 0,
 ) -> EmbeddingMap:
-    """Project the features of a random subset of at most `max_points` images (at most
-    TSNE_MAX_POINTS for t-SNE) to 2-D."""
-    from sklearn.decomposition import PCA
-
-    if method not in METHODS:
-        raise ValueError(f"unknown projection {method!r}; choose one of {', '.join(METHODS)}")
+    """Project the model's features of a random subset of at most `max_points` images (at
+    most TSNE_MAX_POINTS for t-SNE) to 2-D."""
+    check_method(method)
     limit = min(max_points, TSNE_MAX_POINTS) if method == "t-SNE" else max_points
     chosen = sample_indices(len(images), limit, seed)
-    values = features(classifier, images[chosen])
-    source = feature_source(classifier)
-    index = FeatureIndex(np.arange(len(chosen)), _unit(values))
+    return map_of(features(classifier, images[chosen]), chosen, method,
+                  feature_source(classifier), seed)
+
+
+def pixel_map(images: np.ndarray, labels: np.ndarray, method: str, per_class: int,
+              seed: int = 0) -> EmbeddingMap:
+    """Project the pixels of `per_class` random images of every class to 2-D: the dataset
+    itself, no model."""
+    check_method(method)
+    chosen = stratified_subset(labels, per_class, seed)
+    pixels = images[chosen].reshape(len(chosen), -1).astype(np.float32) / 255.0
+    return map_of(pixels, chosen, method, "raw pixels", seed)
+
+
+def check_method(method: str) -> None:
+    if method not in METHODS:
+        raise ValueError(f"unknown projection {method!r}; choose one of {', '.join(METHODS)}")
+
+
+def map_of(values: np.ndarray, indices: np.ndarray, method: str, source: str,
+           seed: int = 0) -> EmbeddingMap:
+    """The map of the images at `indices`, whose rows of `values` describe them; `source`
+    says what the values are, for the note."""
+    points, pca = project(values, method, seed)
+    index = FeatureIndex(np.arange(len(indices)), _unit(values))
+    note = f"{method} of {source}, {len(indices):,} images."
+    if pca is None:
+        note += (" t-SNE cannot place new points: a new image is drawn at the mean position "
+                 f"of its {PLACE_NEIGHBOURS} nearest neighbours.")
+    return EmbeddingMap(method, indices, points, index, pca, note)
+
+
+def project(values: np.ndarray, method: str, seed: int = 0) -> tuple[np.ndarray, Any | None]:
+    """(n, 2) points of the rows of `values`, and the fitted PCA of a "PCA" map (None for
+    t-SNE). t-SNE runs on the first 50 principal components: faster and less noisy."""
+    from sklearn.decomposition import PCA
+
+    check_method(method)
     if method == "PCA":
         pca = PCA(n_components=2, random_state=seed).fit(values)
-        note = f"PCA of {source}, {len(chosen):,} images."
-        return EmbeddingMap(method, chosen, pca.transform(values), index, pca, note)
+        return pca.transform(values), pca
     from sklearn.manifold import TSNE
 
     reduced = PCA(n_components=min(50, *values.shape), random_state=seed).fit_transform(values)
-    perplexity = float(min(30, max(2, (len(chosen) - 1) // 3)))
+    perplexity = float(min(30, max(2, (len(values) - 1) // 3)))
     points = TSNE(n_components=2, perplexity=perplexity, init="pca", random_state=seed,
                   max_iter=TSNE_ITERATIONS, n_jobs=1).fit_transform(reduced)
-    note = (f"t-SNE of {source}, {len(chosen):,} images. t-SNE cannot place new points: a new "
-            f"image is drawn at the mean position of its {PLACE_NEIGHBOURS} nearest neighbours.")
-    return EmbeddingMap(method, chosen, points, index, None, note)
+    return points, None

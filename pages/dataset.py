@@ -102,17 +102,17 @@ def projection_map() -> None:
                                        help="t-SNE of 1,000 images takes about 20 s here, "
                                             "once: the map is cached on disk")
     with st.spinner(f"Computing the {method} map of {10 * per_class:,} test images..."):
-        points = projection(data, data.checksum, "test", method, per_class)
+        emap = projection(data, data.checksum, "test", method, per_class)
     map_col, detail_col = st.columns([3, 1])
     with map_col:
         event = st.plotly_chart(
-            charts.projection_figure(points, f"{method} of {len(points):,} test images"),
+            charts.map_figure(emap.points, emap.indices, data.y_test[emap.indices],
+                              title=f"{method} of {len(emap.indices):,} test images"),
             on_select="rerun", selection_mode="points", key="dataset_map_chart",
         )
     with detail_col:
-        selected = [p["customdata"][0] for p in event.selection.points if p.get("customdata")]
-        if selected:
-            index = int(selected[0])
+        index = charts.clicked_index(event)
+        if index is not None:
             st.image(pixelated(data.x_test[index], 8),
                      caption=f"Test image #{index} · {CLASS_NAMES[data.y_test[index]]}")
         else:

@@ -100,3 +100,11 @@ def test_tsne_map_places_new_images_among_their_neighbours(cnn, small_data):
 def test_unknown_projection_is_refused(cnn, small_data):
     with pytest.raises(ValueError, match="UMAP"):
         embedding.embed(cnn, small_data.x_test, method="UMAP")
+
+
+@pytest.mark.parametrize("method", embedding.METHODS)
+def test_the_dataset_map_takes_every_class_evenly_from_the_pixels(method, small_data):
+    emap = embedding.pixel_map(small_data.x_test, small_data.y_test, method, per_class=6)
+    assert emap.points.shape == (60, 2) and np.all(np.diff(emap.indices) > 0)
+    assert np.bincount(small_data.y_test[emap.indices], minlength=10).tolist() == [6] * 10
+    assert emap.note.startswith(f"{method} of raw pixels, 60 images.")

@@ -109,3 +109,21 @@ def test_the_classes_have_a_palette_made_for_ten():
     import plotly.express as px
 
     assert list(charts.CLASS_COLORS.values()) == px.colors.qualitative.T10
+
+
+def test_the_map_figure_gives_a_click_its_test_index_on_both_maps():
+    points = np.arange(40, dtype=float).reshape(20, 2)
+    indices, labels = np.arange(100, 120), np.arange(20) % 10
+    plain = charts.map_figure(points, indices, labels, title="PCA of 20 test images")
+    assert [trace.name for trace in plain.data] == list(charts.CLASS_COLORS)
+    assert plain.data[3].customdata[0] == [103]  # lists, not base64 arrays
+    predicted = labels.copy()
+    predicted[5] = 0
+    marked = charts.map_figure(points, indices, labels, predicted, star=np.zeros(2))
+    assert [trace.name for trace in marked.data][-2:] == ["misclassified", "your image"]
+    assert marked.data[-2].customdata == ([105],)
+    click = {"selection": {"points": [{"customdata": [105]}]}}
+    assert charts.clicked_index(click) == 105
+    assert charts.clicked_index({"selection": {"points": [{"customdata": 7}]}}) == 7
+    assert charts.clicked_index({"selection": {"points": []}}) is None
+    assert charts.clicked_index(None) is None

@@ -6,6 +6,7 @@ No Streamlit here, so each figure can be built and checked in a plain test.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -65,24 +66,58 @@ def intensity_histogram_figure(histogram: pd.DataFrame, log_scale: bool) -> go.F
     return figure
 
 
-def projection_figure(points: pd.DataFrame, title: str) -> go.Figure:
-    """The 2-D map: one dot per image, coloured by class; customdata is the image index
-    (a plain list, see `confusion_figure`)."""
+def map_figure(points: np.ndarray, indices: np.ndarray, labels: np.ndarray,
+               predicted: np.ndarray | None = None, star: np.ndarray | None = None,
+               title: str | None = None) -> go.Figure:
+    """A 2-D map of test images: one trace per true class; with `predicted`, the prediction
+    on hover and crosses on the misclassified points; an optional star (a new image).
+    customdata of every point is [its test index] (a plain list, see `confusion_figure`),
+    which `clicked_index` reads back from a click."""
     figure = go.Figure()
-    for name in CLASS_NAMES:
-        rows = points[points["class"] == name]
+    for label, name in enumerate(CLASS_NAMES):
+        rows = np.flatnonzero(labels == label)
+        said = name if predicted is None else f"true: {name}<br>predicted: %{{text}}"
         figure.add_trace(go.Scatter(
-            x=rows["x"], y=rows["y"], mode="markers", name=name,
-            marker=dict(size=5, opacity=0.8, color=CLASS_COLORS[name]),
-            customdata=[[int(index)] for index in rows["index"]],
-            hovertemplate=f"{name}<br>image %{{customdata[0]}}<extra></extra>",
+            x=points[rows, 0], y=points[rows, 1], mode="markers", name=name,
+            marker=dict(size=6, color=CLASS_COLORS[name], opacity=0.75),
+            customdata=[[int(i)] for i in indices[rows]],
+            text=None if predicted is None else [CLASS_NAMES[p] for p in predicted[rows]],
+            hovertemplate=f"test image %{{customdata[0]}}<br>{said}<extra></extra>",
         ))
-    figure.update_layout(title=title)
+    if predicted is not None:
+        wrong = np.flatnonzero(labels != predicted)
+        figure.add_trace(go.Scatter(
+            x=points[wrong, 0], y=points[wrong, 1], mode="markers", name="misclassified",
+            marker=dict(symbol="x-thin", size=7, line=dict(width=1.5, color="black")),
+            customdata=[[int(i)] for i in indices[wrong]],
+            text=[f"{CLASS_NAMES[labels[r]]} → {CLASS_NAMES[predicted[r]]}" for r in wrong],
+            hovertemplate="test image %{customdata[0]}<br>%{text}<extra>misclassified</extra>",
+        ))
+    if star is not None:
+        figure.add_trace(go.Scatter(
+            x=[star[0]], y=[star[1]], mode="markers", name="your image",
+            marker=dict(symbol="star", size=20, color="gold", line=dict(width=1.5, color="black")),
+            hovertemplate="your image<extra></extra>",
+        ))
     figure.update_xaxes(visible=False)
     figure.update_yaxes(visible=False)
-    figure.update_layout(margin=COMPACT_MARGIN, height=560, legend_title=None,
+    figure.update_layout(title=title, height=600, margin=COMPACT_MARGIN, legend_title=None,
                          clickmode="event+select", dragmode="pan")
     return figure
+
+
+def clicked_index(state: Any) -> int | None:
+    """The index (customdata) of the point clicked on a `map_figure`, from the chart's
+    selection state; None before any click or on the star."""
+    try:
+        points = state["selection"]["points"]
+    except (KeyError, TypeError):
+        return None
+    for point in points:
+        custom = point.get("customdata")
+        if custom is not None:
+            return int(custom[0] if isinstance(custom, list) else custom)
+    return None
 
 
 def probability_figure(probabilities: Sequence[float], top_k: int = 10) -> go.Figure:

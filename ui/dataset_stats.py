@@ -10,7 +10,8 @@ import pandas as pd
 import streamlit as st
 
 from fmnist_core.classes import CLASS_NAMES, NUM_CLASSES
-from fmnist_core.data import Dataset, stratified_subset
+from fmnist_core.data import Dataset
+from fmnist_core.embedding import EmbeddingMap, pixel_map
 
 SPLITS = {"train": "Training set", "test": "Test set"}
 PROJECTIONS = {"PCA": "PCA (linear, all classes' main directions)",
@@ -74,24 +75,7 @@ def intensity_histogram(_data: Dataset, checksum: str, split: str) -> pd.DataFra
 
 @st.cache_data(show_spinner=False, max_entries=8, persist="disk")
 def projection(_data: Dataset, checksum: str, split: str, method: str, per_class: int,
-               seed: int = 0) -> pd.DataFrame:
-    """2-D coordinates of a stratified subset (columns x, y, class, index into the split).
-
-    t-SNE runs on the first 50 principal components: faster and less noisy than raw pixels.
-    """
-    from sklearn.decomposition import PCA
-
+               seed: int = 0) -> EmbeddingMap:
+    """The 2-D map of the pixels of `per_class` random images of every class of a split."""
     images, labels = split_arrays(_data, split)
-    subset = stratified_subset(labels, per_class, seed)
-    pixels = images[subset].reshape(len(subset), -1).astype(np.float32) / 255.0
-    if method == "PCA":
-        coordinates = PCA(n_components=2, random_state=seed).fit_transform(pixels)
-    else:
-        from sklearn.manifold import TSNE
-
-        reduced = PCA(n_components=50, random_state=seed).fit_transform(pixels)
-        coordinates = TSNE(n_components=2, init="pca", perplexity=30, random_state=seed,
-                           n_jobs=1).fit_transform(reduced)
-    return pd.DataFrame({"x": coordinates[:, 0], "y": coordinates[:, 1],
-                         "class": [CLASS_NAMES[label] for label in labels[subset]],
-                         "index": subset})
+    return pixel_map(images, labels, method, per_class, seed)

@@ -20,7 +20,7 @@ from fmnist_core.classifier import Classifier
 from fmnist_core.data import Dataset, sample_indices
 from fmnist_core.evaluation import ECE_BINS
 from fmnist_core.report import build_report_html, report_filename
-from ui.charts import CLASS_COLORS, COMPACT_MARGIN, probability_figure
+from ui.charts import COMPACT_MARGIN, clicked_index, map_figure, probability_figure
 from ui.evaluations import test_evaluation
 from ui.images import image_grid, pixelated
 from ui.models import BUNDLED, REGISTRY_PREFIX, SESSION, LoadedModel
@@ -168,55 +168,6 @@ def similar_images_panel(classifier: Classifier, image28: np.ndarray, k: int = 8
 # ---------------------------------------------------------------- embedding map
 
 
-def embedding_figure(points: np.ndarray, test_indices: np.ndarray, labels: np.ndarray,
-                     predicted: np.ndarray, star: np.ndarray | None = None) -> go.Figure:
-    """One trace per true class, crosses on the misclassified points, an optional star.
-    customdata of every point is its test index, which a click returns."""
-    figure = go.Figure()
-    for label, name in enumerate(CLASS_NAMES):
-        rows = np.flatnonzero(labels == label)
-        figure.add_trace(go.Scatter(
-            x=points[rows, 0], y=points[rows, 1], mode="markers", name=name,
-            marker=dict(size=6, color=CLASS_COLORS[name], opacity=0.75),
-            customdata=test_indices[rows].tolist(),
-            text=[CLASS_NAMES[p] for p in predicted[rows]],
-            hovertemplate=f"test image %{{customdata}}<br>true: {name}<br>"
-                          "predicted: %{text}<extra></extra>",
-        ))
-    wrong = np.flatnonzero(labels != predicted)
-    figure.add_trace(go.Scatter(
-        x=points[wrong, 0], y=points[wrong, 1], mode="markers", name="misclassified",
-        marker=dict(symbol="x-thin", size=7, line=dict(width=1.5, color="black")),
-        customdata=test_indices[wrong].tolist(),
-        text=[f"{CLASS_NAMES[labels[r]]} → {CLASS_NAMES[predicted[r]]}" for r in wrong],
-        hovertemplate="test image %{customdata}<br>%{text}<extra>misclassified</extra>",
-    ))
-    if star is not None:
-        figure.add_trace(go.Scatter(
-            x=[star[0]], y=[star[1]], mode="markers", name="your image",
-            marker=dict(symbol="star", size=20, color="gold", line=dict(width=1.5, color="black")),
-            hovertemplate="your image<extra></extra>",
-        ))
-    figure.update_xaxes(visible=False)
-    figure.update_yaxes(visible=False)
-    figure.update_layout(height=600, margin=COMPACT_MARGIN, legend_title=None,
-                         clickmode="event+select", dragmode="pan")
-    return figure
-
-
-def _selected_index(state: Any) -> int | None:
-    """The test index (customdata) of the clicked point, or None before any click."""
-    try:
-        points = state["selection"]["points"]
-    except (KeyError, TypeError):
-        return None
-    for point in points:
-        custom = point.get("customdata")
-        if custom is not None:
-            return int(custom[0] if isinstance(custom, list) else custom)
-    return None
-
-
 def embedding_map_panel(classifier: Classifier, model_key: str | None = None,
                         new_image: np.ndarray | None = None, key: str = "insights_map") -> None:
     """The test set on a 2-D map of the model's features; click a point to see the image
@@ -234,13 +185,13 @@ def embedding_map_panel(classifier: Classifier, model_key: str | None = None,
     map_col, detail_col = st.columns([5, 2])
     with map_col:
         state = st.plotly_chart(
-            embedding_figure(emap.points, emap.indices, labels, predicted, star),
+            map_figure(emap.points, emap.indices, labels, predicted, star),
             on_select="rerun", selection_mode="points", key=f"{key}_chart",
         )
         st.caption(f"{emap.note} Crosses mark misclassified images. Hover shows the labels; "
                    "click a point to open its image here (plotly cannot show images on hover).")
     with detail_col:
-        chosen = _selected_index(state)
+        chosen = clicked_index(state)
         if chosen is None:
             st.info("Click a point to open its image.")
             return
