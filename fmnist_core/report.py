@@ -1,4 +1,5 @@
-"""A model's report as ONE self-contained HTML file: opens in any browser, offline, no server.
+"""A model's report as ONE self-contained HTML file: opens in any browser, offline, no server;
+and its model card, in Markdown (`model_card`).
 
 plotly.js is inlined once in the head and every image is a base64 PNG data URI, so the
 file references nothing outside itself. Every string a user controls (model name, config
@@ -9,7 +10,9 @@ from __future__ import annotations
 
 import base64
 import io
+import json
 import re
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from html import escape
 from typing import Any
@@ -258,3 +261,81 @@ def build_report_html(
         f"<script type='text/javascript'>{plotly.offline.get_plotlyjs()}</script></head>"
         f"<body><h1>Model report: {escape(title)}</h1>{summary}{sections}</body></html>"
     )
+
+
+# ---------------------------------------------------------------- model card (Markdown)
+
+
+def model_card(meta: dict[str, Any], title: str, command: str | None = None, about: str = "",
+               facts: Sequence[str] = (), sections: Sequence[str] = (), footer: str = "") -> str:
+    """A model's card, every figure from its meta: what it is, how it was made, how well it
+    does on the test set class by class, and its training configuration. Its maker adds what
+    only it knows: the `command` that made it, `about` text, more `facts` (bullets), whole
+    `sections` (before the test set's) and a `footer`."""
+    from fmnist_core.evaluation import cross_validation_text, per_class_rows
+
+    blocks = [f"# {title}"]
+    if command:
+        blocks.append(f"Made by one command, from the repository root:\n\n    {command}")
+    blocks += [text for text in (meta.get("description"), about) if isinstance(text, str) and text]
+    blocks.append("\n".join([*_card_facts(meta), *(f"- {fact}" for fact in facts)]))
+    blocks += sections
+    metrics = meta.get("metrics") or {}
+    if metrics:
+        blocks += ["## Test set (10,000 images)", *_card_scores(meta, metrics),
+                   "| class | precision | recall | F1 | support |\n|---|---|---|---|---|\n"
+                   + per_class_rows(metrics.get("per_class") or {})]
+    if isinstance(meta.get("cross_validation"), dict):
+        blocks += ["## Cross-validation", cross_validation_text(meta["cross_validation"])]
+    if meta.get("config"):
+        blocks += ["## Training configuration",
+                   f"Model kind `{meta.get('kind')}` (see `fmnist_core/zoo.py`). Validation images "
+                   "are held out from the 60,000 training images with the seed; the test set is "
+                   "used only for the figures above.",
+                   f"```json\n{json.dumps(meta['config'], indent=2)}\n```"]
+    blocks.append(footer)
+    return "\n\n".join(block.strip("\n") for block in blocks if block.strip()) + "\n"
+
+
+def _card_facts(meta: dict[str, Any]) -> list[str]:
+    """The card's bullets of what the model is and how it was trained, those meta has."""
+    facts = [f"- kind: {meta.get('kind')}" + (f" ({meta['title']})" if meta.get("title") else "")]
+    if isinstance(meta.get("params"), (int, float)):
+        facts.append(f"- trainable parameters: {meta['params']:,.0f}")
+    for key in ("created", "saved_at"):
+        if meta.get(key):
+            facts.append(f"- {'saved' if key == 'saved_at' else key}: {meta[key]}")
+    if isinstance(meta.get("train_seconds"), (int, float)):
+        epochs = len((meta.get("history") or {}).get("loss", []))
+        how = ([f"{epochs} epochs"] if epochs else []) + [f"stop reason: {meta.get('stop_reason')}"]
+        facts.append(f"- training time: {meta['train_seconds']:.0f} s ({'; '.join(how)})")
+    if "train_images" in meta:
+        facts.append(f"- training images: {meta['train_images']}, held out for validation: "
+                     f"{meta.get('validation_images', 0)}")
+    if "trees" in meta:  # a stopped forest has fewer than its description says
+        facts.append(f"- trees grown: {meta['trees']}")
+    if meta.get("dataset_checksum"):
+        facts.append(f"- dataset checksum: `{meta['dataset_checksum']}`")
+    return facts
+
+
+def _card_scores(meta: dict[str, Any], metrics: dict[str, Any]) -> list[str]:
+    """The card's test-set figures (bullets), and what mirror averaging did."""
+    def figure(value: Any) -> str:
+        return f"{value:.4f}" if isinstance(value, (int, float)) else "not recorded"
+
+    scores = [f"- accuracy: {figure(metrics.get('accuracy'))}"
+              + (f" (the model it was tuned from: {figure(meta['trunk_accuracy'])})"
+                 if "trunk_accuracy" in meta else ""),
+              f"- macro F1: {figure(metrics.get('macro_f1'))}"]
+    if "2" in (metrics.get("top_k") or {}):
+        scores.append(f"- top-2 accuracy: {figure(metrics['top_k']['2'])}")
+    scores.append(f"- expected calibration error: {figure(metrics.get('ece'))}")
+    blocks = ["\n".join(scores)]
+    if meta.get("flip_tta"):
+        without = (f" Without it: {figure(meta['accuracy_without_tta'])}."
+                   if "accuracy_without_tta" in meta else "")
+        blocks.append("Predictions average each image with its mirror image (flip test-time "
+                      "augmentation, `flip_tta: true` in meta.json; the app does the same)."
+                      + without)
+    return blocks

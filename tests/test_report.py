@@ -148,3 +148,35 @@ def test_the_comparison_chart_keeps_its_labels_whole(own_html):
     comparison = _figures(own_html)[-1]
     assert comparison["layout"]["yaxis"]["automargin"] is True
     assert all(figure["layout"]["template"]["layout"]["colorway"] for figure in _figures(own_html))
+
+
+def test_every_model_card_is_written_by_one_function_from_the_meta():
+    """The registry's card, `train --bundle`'s and `photo-model`'s share their layout."""
+    import json
+
+    from fmnist_core import registry
+    from fmnist_core.cli import photo_model
+
+    meta = {"kind": "sk_forest", "title": "Random forest", "description": "Trees, voting.",
+            "params": 1234, "train_seconds": 12.3, "stop_reason": "stopped", "trees": 40,
+            "train_images": 900, "validation_images": 100, "dataset_checksum": "abc",
+            "metrics": {"accuracy": 0.81, "macro_f1": 0.8, "ece": 0.05,
+                        "per_class": {"Bag": {"precision": 0.9, "recall": 0.8, "f1": 0.85,
+                                              "support": 100}}},
+            "config": {"model": "sk_forest"}}
+    card = report.model_card(meta, "Model card: forest", "python -m fmnist_core train")
+    for line in ("# Model card: forest", "    python -m fmnist_core train", "Trees, voting.",
+                 "- trainable parameters: 1,234", "- trees grown: 40",
+                 "- training time: 12 s (stop reason: stopped)",
+                 "- training images: 900, held out for validation: 100",
+                 "## Test set (10,000 images)", "- accuracy: 0.8100",
+                 "| Bag | 0.9000 | 0.8000 | 0.8500 | 100 |", '  "model": "sk_forest"'):
+        assert line in card.splitlines(), line
+    assert "\n\n\n" not in card and "# Model card: bare\n\n- kind: None\n" == report.model_card(
+        {}, "Model card: bare")
+
+    shipped = json.loads((registry.photo_model_path() / "meta.json").read_text())
+    photo_card = photo_model.model_card(shipped, "python -m fmnist_core photo-model")
+    assert photo_card.startswith("# Bundled photo model")
+    assert photo_card.index("## Development photos") < photo_card.index("## Test set (10,000 images)")
+    assert f"(the model it was tuned from: {shipped['trunk_accuracy']:.4f})" in photo_card

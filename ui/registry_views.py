@@ -4,7 +4,6 @@ a zip, a model card, a saved model's training history, rename and delete."""
 from __future__ import annotations
 
 import io
-import json
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -12,9 +11,8 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from fmnist_core import registry
+from fmnist_core import registry, report
 from fmnist_core.errors import FmnistError
-from fmnist_core.evaluation import cross_validation_text, per_class_rows
 from fmnist_core.registry import Entry
 from ui import tables
 from ui.models import BUNDLED, active_key, registry_key, set_active
@@ -78,35 +76,7 @@ def model_card(entry: Entry) -> str:
     card = entry.path / registry.MODEL_CARD
     if card.is_file():
         return card.read_text(encoding="utf-8", errors="replace")
-    meta = entry.meta or {}
-    metrics = meta.get("metrics") or {}
-    per_class = metrics.get("per_class") or {}
-    lines = [f"# Model card: {entry.name}", "",
-             f"- kind: {meta.get('kind')} ({meta.get('title', '')})",
-             f"- trainable parameters: {meta.get('params')}",
-             f"- saved: {meta.get('saved_at')}",
-             f"- training time: {meta.get('train_seconds')} s, "
-             f"stop reason: {meta.get('stop_reason')}",
-             f"- dataset checksum: {meta.get('dataset_checksum')}", ""]
-    if "train_images" in meta:
-        lines.insert(-2, f"- training images: {meta['train_images']}, held out for "
-                         f"validation: {meta.get('validation_images', 0)}")
-    if "trees" in meta:  # a stopped forest has fewer than its description says
-        lines.insert(-2, f"- trees grown: {meta['trees']}")
-    if isinstance(meta.get("description"), str):
-        lines[2:2] = [meta["description"], ""]
-    if metrics:
-        lines += ["## Test set (10,000 images)", "",
-                  f"- accuracy: {metrics.get('accuracy', float('nan')):.4f}",
-                  f"- macro F1: {metrics.get('macro_f1', float('nan')):.4f}",
-                  f"- expected calibration error: {metrics.get('ece', float('nan')):.4f}", "",
-                  "| class | precision | recall | F1 | support |", "|---|---|---|---|---|"]
-        lines.append(per_class_rows(per_class))
-    if isinstance(meta.get("cross_validation"), dict):
-        lines += ["", "## Cross-validation", "", cross_validation_text(meta["cross_validation"])]
-    lines += ["", "## Training configuration", "", "```json",
-              json.dumps(meta.get("config") or {}, indent=2), "```", ""]
-    return "\n".join(lines)
+    return report.model_card(entry.meta or {}, f"Model card: {entry.name}")
 
 
 def history_table(meta: dict[str, Any]) -> pd.DataFrame:

@@ -62,7 +62,9 @@ def _table(figures: dict[str, Any]) -> str:
 def model_card(meta: dict[str, Any], command: str) -> str:
     """What the photo model is, how it was made and how well it does, photos and test set:
     every figure from its meta."""
-    head, metrics, rule = meta["photo_head"], meta["metrics"], meta["unsure"]
+    from fmnist_core.report import model_card as card
+
+    head, rule = meta["photo_head"], meta["unsure"]
     recipe = head["recipe"]
     folders = ", ".join(f"{name} {count}" for name, count in head["per_folder"].items())
     dev = head.get("dev")
@@ -74,13 +76,7 @@ Optimistic for new photos: the recipe's settings were chosen by comparing recipe
 
 Weakest folders: {dev['weakest']}.
 """ if dev else "## Development photos\n\nNot measured (no development folder was given).\n")
-    return f"""# Bundled photo model: the bundled CNN tuned for phone photos
-
-Made by one command, from the repository root:
-
-    {command}
-
-The bundled model's convolutions unchanged; its hidden dense layer and last layer refitted
+    about = f"""The bundled model's convolutions unchanged; its hidden dense layer and last layer refitted
 (started from the bundled model's) on the convolutions' features of
 {recipe['dataset_images']:,} Fashion-MNIST training images, of {head['photos']} labelled phone
 photos, each also mirrored and shifted by {recipe['photo_shift']} pixels ({folders}), and of
@@ -91,26 +87,20 @@ See `fmnist_core/photo_head.py`.
 
 The app and `predict` use it for inputs the photo path prepared; drawings and
 Fashion-MNIST-like images go to the bundled model itself.
-
-{dev_section}
-## Training photos, out of fold ({head['folds']} folds: each photo scored by layers not fitted on it)
+"""
+    folds = f"{head['folds']} folds: each photo scored by layers not fitted on it"
+    out_of_fold = f"""## Training photos, out of fold ({folds})
 
 {_table(head['out_of_fold'])}
 
 `unsure` rule: energy (log-sum-exp of the logits, averaged with the mirror image) under
 {rule['threshold']:.4f}: of the thresholds that flag at most {recipe['max_unsure_mapped']:.0%} of these
 photos of garments with a class, the one that flags the most out-of-scope photos more.
-
-## Fashion-MNIST test set (10,000 images)
-
-| | |
-|---|---|
-| test accuracy | {metrics['accuracy']:.4f} (the bundled model: {meta['trunk_accuracy']:.4f}) |
-| macro F1 | {metrics['macro_f1']:.4f} |
-| trainable parameters | {meta['params']:,} |
-| fitting time | {meta['train_seconds']:.0f} s (photo path or its cache, features, {head['folds']} folds, final fit) |
-| created | {meta['created']} |
 """
+    return card(meta, "Bundled photo model: the bundled CNN tuned for phone photos", command,
+                about=about, sections=[dev_section, out_of_fold],
+                facts=[f"fitting: the photo path or its cache, features, {head['folds']} folds, "
+                       "final fit"])
 
 
 def run(args: argparse.Namespace) -> int:

@@ -158,56 +158,17 @@ def hardware() -> str:
 
 def model_card(classifier: Any, command: str) -> str:
     """The bundled model's card: how it was made, how well it does, class by class."""
-    from fmnist_core.evaluation import per_class_rows
+    from fmnist_core.report import model_card as card
 
-    meta, metrics = classifier.meta, classifier.meta["metrics"]
-    config = meta["config"]
-    rows = per_class_rows(metrics["per_class"])
-    tta = ("Predictions average each image with its mirror image (flip test-time augmentation, "
-           "`flip_tta: true` in meta.json; the app's KerasClassifier does the same). "
-           f"Without it: {meta['accuracy_without_tta']:.4f}." if meta["flip_tta"] else "No test-time augmentation.")
-    history = meta["history"]
-    return f"""# Bundled model: {meta['title']}
+    return card(classifier.meta, f"Bundled model: {classifier.meta['title']}", command,
+                facts=[f"hardware: {hardware()}"], footer=AUGMENTATION_NOTE)
 
-Made by one command, from the repository root:
 
-    {command}
-
-| | |
-|---|---|
-| test accuracy (10,000 images) | **{metrics['accuracy']:.4f}** |
-| macro F1 | {metrics['macro_f1']:.4f} |
-| top-2 accuracy | {metrics['top_k'].get('2', float('nan')):.4f} |
-| expected calibration error | {metrics['ece']:.4f} |
-| trainable parameters | {meta['params']:,} |
-| training time | {meta['train_seconds']:.0f} s ({len(history.get('loss', []))} epochs; {meta['stop_reason']}) |
-| hardware | {hardware()} |
-| dataset checksum | `{meta['dataset_checksum']}` |
-| created | {meta['created']} |
-
-{tta}
-
-## Per class (test set)
-
-| class | precision | recall | F1 | support |
-|---|---|---|---|---|
-{rows}
-
-## Training configuration
-
-Model kind `{meta['kind']}` (see `fmnist_core/zoo.py`). Validation images are held out from the
-60,000 training images with the seed; the test set is used only for the figures above.
-
-```json
-{json.dumps(config, indent=2)}
-```
-
-Augmentation (`augment` above, see `fmnist_core/augment.py`): mirror images, shifts, scale
+AUGMENTATION_NOTE = """Augmentation (`augment` above, see `fmnist_core/augment.py`): mirror images, shifts, scale
 jitter and random erasing, plus, with probability `photo`, what the app's photo pipeline makes
 of a real phone photo (contrast stretching, gamma, a hard mask edge, blur, noise). Kept mild:
 a stronger setting cost test accuracy in a 20-epoch run.
-Training time was measured on a shared machine: other processes used the same cores.
-"""
+Training time was measured on a shared machine: other processes used the same cores."""
 
 
 def bundle(classifier: Any, folder: Path, command: str) -> Path:
