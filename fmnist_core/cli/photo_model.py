@@ -105,7 +105,9 @@ photos of garments with a class, the one that flags the most out-of-scope photos
 
 def run(args: argparse.Namespace) -> int:
     from fmnist_core import registry
+    from fmnist_core.classifier import KerasClassifier
     from fmnist_core.data import load_dataset
+    from fmnist_core.errors import FmnistError
     from fmnist_core.evaluation import evaluate
     from fmnist_core.paths import ASSETS_DIR
     from fmnist_core.photo_head import fit_photo_model, load_photo_set, measured_on
@@ -115,6 +117,8 @@ def run(args: argparse.Namespace) -> int:
     if args.name:
         registry.check_new_name(args.name)
     trunk = registry.load_default()
+    if not isinstance(trunk, KerasClassifier):
+        raise FmnistError(f"the bundled model is a {trunk.kind} model: it has no dense layers to refit")
     data = load_dataset()
     photos = load_photo_set(args.photos)
     worn = None if args.no_worn else load_worn_set(args.worn)
