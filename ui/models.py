@@ -24,6 +24,7 @@ from fmnist_core.classifier import Classifier
 from fmnist_core.errors import RegistryError
 from fmnist_core.photo_head import photo_classifier_or_none
 from ui import model_work
+from ui.heap import freeze_long_lived
 from ui.text import escape_markdown
 
 LOG = logging.getLogger(__name__)
@@ -150,6 +151,7 @@ def preload_bundled() -> None:
         try:
             dataset()
             load(BUNDLED)
+            freeze_long_lived()  # TensorFlow, the dataset and the model stay for good
         except Exception as error:  # noqa: BLE001 - the page that needs them says why
             LOG.warning("preloading the bundled model failed: %s", error)
 
