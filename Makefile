@@ -20,7 +20,7 @@ help:
 	@echo "make bench  measure the presets and the bundled model (minutes)"
 
 run: setup dataset
-	$(VENV)/bin/streamlit run streamlit_app.py
+	$(VENV)/bin/streamlit run ui/app_server.py
 
 test: lint setup dataset browser postgres $(TEST_STAMP)
 	$(PY) -m pytest

@@ -7,7 +7,8 @@ the new prediction's headline is visible.
 
     .venv/bin/python bench/browser_clicks.py [--rounds 5] [--no-cold]
 
-- cold: the first visit of each page on a freshly started server (one server per page);
+- cold: the first visit of each page on a freshly started server (one server per page),
+  and how long each server took to start;
 - warm page switch: clicking each page in the sidebar, once every page has been seen;
 - clicks: a test image number, Random, a canvas stroke, a photo upload on Classify; Shuffle
   on Dataset; a confusion-matrix cell on Evaluate.
@@ -83,10 +84,14 @@ def sample_photos(count: int) -> list[Path]:
 
 
 def cold_visits(browser, models: Path, log: Path) -> None:
-    print("Cold: the first visit of each page, each on a freshly started server", flush=True)
+    print("Cold: the first visit of each page, each on a freshly started server (the server "
+          "accepts connections once it has loaded the bundled model and done its work)", flush=True)
+    starts = []
     for page in app_pages():
         server = AppServer(models, log)
+        launched = time.perf_counter()
         server.start()
+        starts.append(time.perf_counter() - launched)
         try:
             tab = browser.new_context(viewport=VIEWPORT).new_page()
             tab.set_default_timeout(SLOW)
@@ -96,6 +101,7 @@ def cold_visits(browser, models: Path, log: Path) -> None:
             tab.context.close()
         finally:
             server.stop()
+    report("(server start, until it is ready)", starts)
 
 
 def warm_clicks(browser, models: Path, log: Path, rounds: int) -> None:

@@ -41,16 +41,49 @@ def summarise(label: str, seconds: list[float]) -> None:
           f"  p95 {percentile(seconds, 0.95) * 1000:7.0f} ms  max {max(seconds) * 1000:7.0f} ms")
 
 
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def process_cpu(pid: int) -> float:
+    """CPU seconds used so far by the process `pid` (all its threads), 0 if it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / TICKS  # utime, stime
+
+
+def machine_cpu() -> float:
+    """CPU seconds the whole machine has been busy (neither idle nor waiting on I/O)."""
+    values = [int(v) for v in Path("/proc/stat").read_text().split("\n")[0].split()[1:]]
+    return (sum(values[:8]) - values[3] - values[4]) / TICKS
+
+
+def with_cpu(label: str, server_pid: int | None, run):
+    """`run()`, then where the CPU went meanwhile: the app server, and everything else on
+    the machine (the browsers, Playwright, a training run, and other work if any)."""
+    server_before, machine_before = (process_cpu(server_pid) if server_pid else 0.0), machine_cpu()
+    result = run()
+    machine = machine_cpu() - machine_before
+    if server_pid:
+        server = process_cpu(server_pid) - server_before
+        print(f"  CPU meanwhile ({label}): the app server {server:.1f} s, everything else "
+              f"{machine - server:.1f} s (browsers, Playwright, a training run)")
+    return result
+
+
 def measure(url: str, model: str, users: int, images: int, crowd: int, trainer: str,
-            alone_seconds: float) -> None:
+            alone_seconds: float, server_pid: int | None = None) -> None:
     alone = run_crowd(url=url, model=model, users=1, images_per_user=images, train=False)
     summarise("1 user, nobody training", [a.seconds for a in alone.answers])
     if crowd:
-        many = run_crowd(url=url, model=model, users=crowd, images_per_user=images, train=False)
+        many = with_cpu(f"{crowd} users", server_pid, lambda: run_crowd(
+            url=url, model=model, users=crowd, images_per_user=images, train=False))
         summarise(f"{crowd} users, nobody training", [a.seconds for a in many.answers])
         check(many, crowd * images)
-    loaded = run_crowd(url=url, model=model, users=users, images_per_user=images, train=True,
-                       trainer_preset=trainer, alone_seconds=alone_seconds)
+    loaded = with_cpu(f"{users} users and a trainer", server_pid, lambda: run_crowd(
+        url=url, model=model, users=users, images_per_user=images, train=True,
+        trainer_preset=trainer, alone_seconds=alone_seconds))
     summarise(f"{users} users while another trains", [a.seconds for a in loaded.answers])
     check(loaded, users * images)
     print(f"training still running when the users were done: {loaded.trained_throughout}")
@@ -103,7 +136,7 @@ def main() -> int:
         server = AppServer(models, REPO_ROOT / "test-artifacts" / "bench-concurrency-server.log")
         server.start()
         try:
-            measure(server.url, model, **options)
+            measure(server.url, model, **options, server_pid=server.process.pid)
         finally:
             server.stop()
     return 0

@@ -43,3 +43,24 @@ def test_a_failure_is_logged_and_the_worker_goes_on(monkeypatch, caplog):
     model_work.warm_up(object(), f"{stamp}-fine")
     assert seen.wait(30)
     assert "no dataset here" in caplog.text
+
+
+def test_waiting_returns_once_the_queued_work_is_done(monkeypatch):
+    """The server's startup hook waits for the bundled model's work this way."""
+    release = threading.Event()
+    done: list[str] = []
+
+    def compute(classifier, model_key):
+        release.wait(30)
+        done.append(model_key)
+
+    monkeypatch.setattr(model_work, "_compute", compute)
+    key = f"test-model-{time.monotonic_ns()}-slow"
+    model_work.warm_up(object(), key)
+    waiter = threading.Thread(target=model_work.wait_until_done)
+    waiter.start()
+    waiter.join(0.5)
+    assert waiter.is_alive() and done == []  # still computing: the wait goes on
+    release.set()
+    waiter.join(30)
+    assert not waiter.is_alive() and done == [key]

@@ -14,6 +14,7 @@ import queue
 import threading
 
 from fmnist_core.classifier import Classifier
+from ui.heap import freeze_long_lived
 
 LOG = logging.getLogger(__name__)
 
@@ -44,6 +45,14 @@ def _work() -> None:
             _compute(classifier, model_key)
         except Exception as error:  # noqa: BLE001 - a page that needs it computes it and says why
             LOG.warning("background work for model %s failed: %s", model_key, error)
+        finally:
+            freeze_long_lived()  # the model and its derived work live as long as the server
+            _queue.task_done()
+
+
+def wait_until_done() -> None:
+    """Block until every model queued so far has its work done."""
+    _queue.join()
 
 
 def _compute(classifier: Classifier, model_key: str) -> None:

@@ -24,6 +24,7 @@ from fmnist_core.classifier import Classifier
 from fmnist_core.errors import RegistryError
 from fmnist_core.photo_head import photo_classifier_or_none
 from ui import model_work
+from ui.heap import freeze_long_lived
 from ui.text import escape_markdown
 
 LOG = logging.getLogger(__name__)
@@ -134,26 +135,32 @@ _preloading = threading.Lock()
 _preloaded = False
 
 
-def preload_bundled() -> None:
-    """Once per server, on its first page run: load the dataset, TensorFlow and the bundled
-    model in the background (seconds), so that the first page that needs them finds them
-    loaded or loading, and their per-model work started."""
+def preload_bundled(wait: bool = False) -> None:
+    """Once per server: load the dataset, TensorFlow and the bundled model (seconds) and
+    start their per-model work, so that the first page that needs them finds them loaded.
+    In the background, unless `wait` (the server's startup hook): then it returns when all
+    of it is done."""
     global _preloaded
     with _preloading:
         if _preloaded:
             return
         _preloaded = True
+    if not wait:
+        threading.Thread(target=_preload, name="preload", daemon=True).start()
+        return
+    _preload()
+    model_work.wait_until_done()
 
-    def preload() -> None:
-        from ui.resources import dataset
 
-        try:
-            dataset()
-            load(BUNDLED)
-        except Exception as error:  # noqa: BLE001 - the page that needs them says why
-            LOG.warning("preloading the bundled model failed: %s", error)
+def _preload() -> None:
+    from ui.resources import dataset
 
-    threading.Thread(target=preload, name="preload", daemon=True).start()
+    try:
+        dataset()
+        load(BUNDLED)
+        freeze_long_lived()  # TensorFlow, the dataset and the model stay for good
+    except Exception as error:  # noqa: BLE001 - the page that needs them says why
+        LOG.warning("preloading the bundled model failed: %s", error)
 
 
 def _warmed(model: LoadedModel) -> LoadedModel:

@@ -59,8 +59,11 @@ def is_healthy(base_url: str, timeout: float = 10) -> bool:
         return False
 
 
+APP_SERVER = "ui/app_server.py"  # what `make run` starts: ready once the bundled model is
+
+
 class AppServer:
-    """A running `streamlit run streamlit_app.py`, its URL and its model folder."""
+    """A running app server (`streamlit run ui/app_server.py`), its URL and its model folder."""
 
     def __init__(self, models_dir: Path, log_path: Path):
         self.port = free_port()
@@ -76,7 +79,7 @@ class AppServer:
             TF_CPP_MIN_LOG_LEVEL="2", PYTHONUNBUFFERED="1",
         )
         command = [
-            sys.executable, "-m", "streamlit", "run", "streamlit_app.py",
+            sys.executable, "-m", "streamlit", "run", APP_SERVER,
             "--server.port", str(self.port), "--server.address", "127.0.0.1",
             "--server.headless", "true", "--browser.gatherUsageStats", "false",
             "--server.fileWatcherType", "none", "--server.runOnSave", "false",
