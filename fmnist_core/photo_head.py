@@ -27,10 +27,11 @@ from typing import Any
 
 import numpy as np
 
+from fmnist_core.calibration import synthetic_ood
 from fmnist_core.classifier import Classifier, KerasClassifier, last_dense
 from fmnist_core.data import Dataset
 from fmnist_core.errors import FmnistError
-from fmnist_core.prediction import ENERGY_RULE, energy, synthetic_ood
+from fmnist_core.prediction import ENERGY_RULE, energy
 from fmnist_core.worn import WornSet
 
 UPPER_BODY = frozenset({0, 2, 4, 6})

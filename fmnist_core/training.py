@@ -22,12 +22,12 @@ import tensorflow as tf
 
 from fmnist_core.augment import AUGMENTATIONS, Augmentation
 from fmnist_core.batchnorm import with_keras_layers
+from fmnist_core.calibration import calibrate_unsure
 from fmnist_core.classifier import Classifier, KerasClassifier, SklearnClassifier
 from fmnist_core.data import Dataset
 from fmnist_core.errors import FmnistError
 from fmnist_core.evaluation import cross_validate_sklearn, evaluate
 from fmnist_core.layers import LayerSnapshot, snapshot
-from fmnist_core.prediction import calibrate_unsure
 from fmnist_core.zoo import ZOO, ModelSpec, compile_model
 
 SCHEDULES = ("constant", "cosine", "onecycle")

@@ -19,7 +19,8 @@ import streamlit as st
 
 from fmnist_core.classes import CLASS_NAMES
 from fmnist_core.image_input import SUFFIXES, decode_image
-from fmnist_core.prediction import OUT_OF_SCOPE, Prediction, predict_images, prepared_input
+from fmnist_core.prediction import OUT_OF_SCOPE, Prediction
+from fmnist_core.routing import predict_images, prepared_input
 from fmnist_core.sketch import sketch_to_input
 from fmnist_core.thumbnail import PipelineResult
 from ui import charts

@@ -41,7 +41,7 @@ from ui import charts
 from ui.browser import browser_id
 from ui.images import inline_strip
 from ui.layers import training_layers_view
-from ui.models import SESSION_MODEL_KEY, SessionModel, prepare_in_background
+from ui.models import SESSION_MODEL_KEY, SessionModel, speed_up_in_background
 
 KEPT_FINISHED_RUNS = 32  # finished runs kept for their browsers to come back to; oldest go first
 SAVE_NAME_KEY = "train_save_name"
@@ -265,7 +265,7 @@ def adopt_result(run: RunState) -> None:
     """Once per run: make its model this session's unsaved model and propose a name."""
     current = st.session_state.get(SESSION_MODEL_KEY)
     if run.job.result is not None and (current is None or current.token != run.token):
-        st.session_state[SESSION_MODEL_KEY] = SessionModel(prepare_in_background(run.job.result),
+        st.session_state[SESSION_MODEL_KEY] = SessionModel(speed_up_in_background(run.job.result),
                                                            run.token)
         st.session_state[SAVE_NAME_KEY] = default_name(run.job.config)
 
