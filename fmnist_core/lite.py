@@ -7,7 +7,7 @@ batches stay on TensorFlow, which is as fast there.
 
 The conversion runs in a child process (fmnist_core.children): in the server's process the
 TensorFlow converter held the interpreter for seconds, and under load a user's page did not
-load within 120 s. Its result is cached under `paths.cache_dir()`, named by a fingerprint of
+load within 120 s. Its result is cached under `paths.cache_dir()`, named by a hash of
 the model's architecture and weights, so each model is converted once per machine; the saved
 model file stays the one source of truth, and every flatbuffer is checked against
 TensorFlow's answer before it is used.

@@ -14,7 +14,7 @@ from ui.registry_views import (
     all_entries,
     confirm_delete_key,
     delete_model,
-    folder_version,
+    folder_stamp,
     folder_zip,
     history_table,
     model_card,
@@ -96,7 +96,7 @@ else:
 
 with st.container(horizontal=True):
     st.download_button("Download the model (zip)", icon=":material/download:",
-                       data=folder_zip(str(entry.path), folder_version(entry.path)),
+                       data=folder_zip(str(entry.path), folder_stamp(entry.path)),
                        file_name=f"{entry.path.name}.zip", mime="application/zip",
                        key="models_download_zip", on_click="ignore")
     st.download_button("Download its card (Markdown)", icon=":material/description:",

@@ -100,7 +100,7 @@ def test_a_bad_new_name_is_refused_politely(app):
 
 def test_the_zip_holds_the_whole_folder_and_the_card_has_the_metrics(models_dir):
     folder = save_tiny_model("zipped")
-    data = registry_views.folder_zip(str(folder), registry_views.folder_version(folder))
+    data = registry_views.folder_zip(str(folder), registry_views.folder_stamp(folder))
     names = zipfile.ZipFile(io.BytesIO(data)).namelist()
     assert {"zipped/meta.json", "zipped/model.keras"} <= set(names)
     entry = registry_views.all_entries()["registry:zipped"]

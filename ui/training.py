@@ -81,7 +81,7 @@ class RunState:
 
     job: TrainingJob
     started_at: float
-    token: str
+    token: str  # identifies this run among the session's runs (and names its model)
     saved_as: str | None = None
     note: Note | None = None  # what the form's settings did to the run (size_note)
 
@@ -264,7 +264,7 @@ def discard_run(token: str) -> None:
 def adopt_result(run: RunState) -> None:
     """Once per run: make its model this session's unsaved model and propose a name."""
     current = st.session_state.get(SESSION_MODEL_KEY)
-    if run.job.result is not None and (current is None or current.token != run.token):
+    if run.job.result is not None and (current is None or current.run_token != run.token):
         st.session_state[SESSION_MODEL_KEY] = SessionModel(speed_up_in_background(run.job.result),
                                                            run.token)
         st.session_state[SAVE_NAME_KEY] = default_name(run.job.config)
