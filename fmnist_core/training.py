@@ -138,7 +138,7 @@ PRESETS: dict[str, TrainConfig] = {
 
 @dataclass(frozen=True)
 class PhaseChange:
-    phase: str  # preparing | fitting | evaluating | cross-validating
+    phase: str  # setting up | fitting | evaluating | cross-validating
     detail: str
 
 
@@ -529,7 +529,7 @@ def train(config: TrainConfig, data: Dataset, on_event: EventHandler | None = No
     emit = on_event or (lambda event: None)
     stop = stop or threading.Event()
     spec = ZOO[config.model]
-    emit(PhaseChange("preparing", f"{spec.title}: seed {config.seed}"))
+    emit(PhaseChange("setting up", f"{spec.title}: seed {config.seed}"))
     keras.utils.set_random_seed(config.seed)
     # Before the fit, so that folds that cannot be made fail before the long part.
     cross_validation = _cross_validate(config, spec, data, emit) if config.cv_folds else None

@@ -329,12 +329,12 @@ def progress(events: list[Any], config: TrainConfig, started_at: float) -> tuple
         return fraction, (f"Fitting: {last.done} of {last.total} {last.unit} · "
                           f"about {_duration(left)} left")
     if not batches:
-        if phases and phases[-1].phase != "preparing":
+        if phases and phases[-1].phase != "setting up":
             return 0.0, f"{phases[-1].phase.capitalize()}: {phases[-1].detail}."
         detail = phases[-1].detail if phases else "starting"
         if ZOO[config.model].family != "keras":
-            return 0.0, f"Preparing: {detail}."
-        return 0.0, f"Preparing: {detail} (loading TensorFlow takes a few seconds the first time)."
+            return 0.0, f"Setting up: {detail}."
+        return 0.0, f"Setting up: {detail} (loading TensorFlow takes a few seconds the first time)."
     last = batches[-1]
     total_steps = config.epochs * last.steps_per_epoch
     fraction = min(1.0, (last.epoch * last.steps_per_epoch + last.step) / total_steps)
