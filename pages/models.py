@@ -5,7 +5,14 @@ import streamlit as st
 
 from fmnist_core import registry
 from ui import charts
-from ui.models import BUNDLED, SESSION, SESSION_MODEL_KEY, model_options, set_active, usable_active_key
+from ui.models import (
+    BUNDLED,
+    SESSION,
+    SESSION_MODEL_KEY,
+    model_options,
+    replace_gone_active_model,
+    set_active,
+)
 from ui.navigation import ensure_routed
 from ui.registry_views import (
     REGISTRY_COLUMNS,
@@ -32,7 +39,7 @@ st.title("Models")
 show_outcome()
 entries = all_entries()
 options = model_options()
-active = usable_active_key(options)
+active = replace_gone_active_model(options)
 
 active_label = options.get(active)
 if active_label:

@@ -191,18 +191,25 @@ def set_active(key: str) -> None:
 
 
 def usable_active_key(options: dict[str, str]) -> str:
-    """The active model's key; when the model has gone since it was chosen (another user
-    deleted or renamed it, or it broke), the first usable one instead, said once in a toast."""
+    """The active model's key, or when that model has gone since it was chosen (another user
+    deleted or renamed it, or it broke) the first usable one of `options`. Changes nothing."""
     active = active_key()
     if active in options or not options:
         return active
-    fallback = BUNDLED if BUNDLED in options else next(iter(options))
-    gone = active.removeprefix(REGISTRY_PREFIX)
-    st.toast(f"Your active model {escape_markdown(gone)} is no longer available (deleted, "
-             f"renamed or broken, perhaps by another user): now using "
-             f"{escape_markdown(options[fallback])}.", icon=":material/info:")
-    set_active(fallback)
-    return fallback
+    return BUNDLED if BUNDLED in options else next(iter(options))
+
+
+def replace_gone_active_model(options: dict[str, str]) -> str:
+    """Make the usable model active when the active one has gone, saying so once in a toast;
+    the active key, usable from then on (a page calls this before showing the active model)."""
+    active, usable = active_key(), usable_active_key(options)
+    if usable != active:
+        gone = active.removeprefix(REGISTRY_PREFIX)
+        st.toast(f"Your active model {escape_markdown(gone)} is no longer available (deleted, "
+                 f"renamed or broken, perhaps by another user): now using "
+                 f"{escape_markdown(options[usable])}.", icon=":material/info:")
+        set_active(usable)
+    return usable
 
 
 def model_picker(label: str, key: str) -> LoadedModel | None:
@@ -215,7 +222,7 @@ def model_picker(label: str, key: str) -> LoadedModel | None:
                 icon=":material/explore:")
         return None
     if st.session_state.get(key) not in options:
-        st.session_state[key] = usable_active_key(options)
+        st.session_state[key] = replace_gone_active_model(options)
     chosen = st.selectbox(label, list(options), format_func=options.get, key=key)
     try:
         return load(chosen)
