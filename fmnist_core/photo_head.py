@@ -49,7 +49,7 @@ PHOTO_SHIFT = 2  # pixels: the shifted views of each photo the head is also fitt
 OUT_OF_SCOPE_WEIGHT = 1.0  # relative to PHOTO_WEIGHT, per photo with no class
 WORN_WEIGHT = 1.0  # per garment cut out of a photo of a person (both its views)
 SYNTHETIC_WEIGHT = 0.5  # per synthetic non-garment (digits, blobs, noise, outlines)
-DROPOUT = 0.3  # as the bundled model was trained with
+DROPOUT = 0.3  # on the refitted hidden layer, while the head is fitted
 EPOCHS = 8
 LEARNING_RATE = 1e-3
 BATCHNORM_EPSILON = 1e-3  # Keras' default, which the head's BatchNorm keeps
@@ -486,7 +486,7 @@ def _with_head(model: Any, weights: list[np.ndarray]) -> Any:
 
 def photo_classifier_or_none() -> Classifier | None:
     """The bundled photo model, or None when it is missing, broken or tuned from another
-    bundled model than today's (photos then go to the bundled model itself, which is
+    bundled model than the current one (photos then go to the bundled model itself, which is
     worse at them but still answers)."""
     from fmnist_core import registry
 

@@ -51,7 +51,7 @@ def training_step(model: Any, images: Any, labels: Any) -> Any:
 
 def reference_step_ms() -> float:
     """Median milliseconds of one training step of a fresh fast_cnn on a fixed batch of 128:
-    how fast the machine is right now (on this project's shared machine it drifts by 2-3x)."""
+    how fast the machine is right now (on a shared machine it drifts by a factor of a few)."""
     import numpy as np
     import tensorflow as tf
 
