@@ -459,7 +459,7 @@ def photo_digest(path: Path) -> str:
 def fitted_on(classifier: Classifier, files: list[str]) -> int | None:
     """How many of `files` the photo model was fitted on: 0 for a model not fitted on photos,
     None for an older photo model that does not record which photos it saw."""
-    head = (getattr(classifier, "meta", None) or {}).get("photo_head")
+    head = (classifier.meta or {}).get("photo_head")
     if not head:
         return 0
     if "fitted_digests" not in head:
