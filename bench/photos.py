@@ -95,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
     from fmnist_core.image_input import decode_image
     from fmnist_core.photo import prepare
     from fmnist_core.photo_head import fitted_on, load_photo_set, score
-    from fmnist_core.prediction import predict_inputs
+    from fmnist_core.routing import predict_inputs
     from fmnist_core.sketch import sketch_to_input
     from fmnist_core.thumbnail import PipelineResult
 

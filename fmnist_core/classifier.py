@@ -15,12 +15,15 @@ from typing import Any, Protocol
 import numpy as np
 
 BATCH = 1024  # images per call: large enough to amortise TensorFlow's per-call overhead
-LITE_MAX_IMAGES = 2  # one image and its mirror: what goes through LiteRT once prepared
+LITE_MAX_IMAGES = 2  # one image and its mirror: what goes through LiteRT once sped up
 
 
 class Classifier(Protocol):
+    """What every model answers. A class that subclasses it explicitly inherits the
+    defaults below (no logits, no faster single-image path); the others must define them."""
+
     kind: str  # a key of fmnist_core.zoo.ZOO
-    meta: dict[str, Any]  # config, metrics, history... as stored by the registry
+    meta: dict[str, Any]  # config, metrics, history, the unsure rule... as the registry stores them
 
     def predict_proba(self, images: np.ndarray) -> np.ndarray:
         """(N, 28, 28) images in 0..255 -> (N, 10) class probabilities (float32)."""
@@ -30,6 +33,32 @@ class Classifier(Protocol):
     def params(self) -> int:
         """Number of trainable numbers in the model, for side-by-side comparison."""
         ...
+
+    @property
+    def has_logits(self) -> bool:
+        """True when `predict_logits` gives the scores before the softmax (which an energy
+        score needs)."""
+        return False
+
+    def predict_logits(self, images: np.ndarray) -> np.ndarray:
+        """(N, 28, 28) images -> (N, 10) scores before the softmax, where `has_logits`."""
+        reason = f"{type(self).__name__} has no logits: ask has_logits first"
+        raise NotImplementedError(reason)  # a bare raise here would make mypy call it abstract
+
+    def speed_up_single_images(self, logits: bool = False) -> bool:
+        """Move the forward pass behind predict_proba (or behind predict_logits) onto a
+        faster engine for one image at a time; False when there is none."""
+        return False
+
+    @property
+    def batch_engine(self) -> str:
+        """What computes this model's answers for a batch, for people to read."""
+        return type(self).__name__
+
+    def single_image_engine(self, logits: bool = False) -> str:
+        """What computes the answer for one image now (after `speed_up_single_images`, the
+        faster engine)."""
+        return self.batch_engine
 
 
 def as_batch(images: np.ndarray) -> np.ndarray:
@@ -45,10 +74,10 @@ def as_batch(images: np.ndarray) -> np.ndarray:
 
 
 @dataclass
-class KerasClassifier:
+class KerasClassifier(Classifier):
     """A Keras model behind a traced call (a few milliseconds per single image, instead of
     `model.predict`'s ~45 ms), so interactive paths can classify one image at a time; after
-    `prepare_single_images`, about 1 ms through LiteRT."""
+    `speed_up_single_images`, about 1 ms through LiteRT."""
 
     model: Any
     kind: str
@@ -70,6 +99,14 @@ class KerasClassifier:
         width = int(last_dense(self.model).kernel.shape[0])
         return self._batched(self._features, images, width, mirror=False)
 
+    @property
+    def has_logits(self) -> bool:
+        return True
+
+    @property
+    def batch_engine(self) -> str:
+        return "TensorFlow"
+
     def predict_logits(self, images: np.ndarray) -> np.ndarray:
         """(N, 10) scores before the softmax, averaged over the mirror image with flip_tta:
         what an energy score needs, in one forward pass."""
@@ -83,16 +120,16 @@ class KerasClassifier:
             logits = logits + np.asarray(dense.bias)
         return logits.reshape(len(views), len(batch), -1).mean(axis=0).astype(np.float32)
 
-    def prepare_single_images(self, logits: bool = False) -> bool:
+    def speed_up_single_images(self, logits: bool = False) -> bool:
         """Make the forward pass behind predict_proba (or behind predict_logits) go through
         LiteRT for single images: about 1 ms each instead of 3. Blocks for the conversion
         (seconds, in a child process, once per model and machine), during which other threads
         keep getting TensorFlow's answers: for long-lived callers (the app, the benchmark),
         not for one-shot commands. False if LiteRT cannot run this model."""
-        return (self._features if logits else self._proba).prepare_lite()
+        return (self._features if logits else self._proba).move_to_lite()
 
     def single_image_engine(self, logits: bool = False) -> str:
-        """What answers one image now: "LiteRT" once prepared, else "TensorFlow"."""
+        """What answers one image now: "LiteRT" once sped up, else "TensorFlow"."""
         forward = self._features if logits else self._proba
         return "LiteRT" if forward.on_lite else "TensorFlow"
 
@@ -117,7 +154,7 @@ class KerasClassifier:
 
 
 class _Forward:
-    """One Keras model's forward pass: a traced graph for any batch, and once prepared,
+    """One Keras model's forward pass: a traced graph for any batch, and after `move_to_lite`,
     LiteRT (fmnist_core.lite) for one image and its mirror, where TensorFlow's per-call
     overhead dominates."""
 
@@ -126,7 +163,7 @@ class _Forward:
         self._lite: Any = None
         self._lock = threading.Lock()
 
-    def prepare_lite(self) -> bool:
+    def move_to_lite(self) -> bool:
         with self._lock:
             if self._lite is None:
                 from fmnist_core.lite import lite_forward_or_none
@@ -168,7 +205,7 @@ def last_dense_input(model: Any) -> Any:
 
 
 @dataclass
-class SklearnClassifier:
+class SklearnClassifier(Classifier):
     """A scikit-learn estimator trained on flattened pixels scaled to 0..1."""
 
     estimator: Any
@@ -180,6 +217,10 @@ class SklearnClassifier:
         if len(flat) == 0:
             return np.zeros((0, 10), np.float32)
         return self.estimator.predict_proba(flat).astype(np.float32)
+
+    @property
+    def batch_engine(self) -> str:
+        return "scikit-learn"
 
     @property
     def params(self) -> int:

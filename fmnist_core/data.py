@@ -49,7 +49,8 @@ class Dataset:
 
     @property
     def checksum(self) -> str:
-        """One short fingerprint of all four files, stored with every trained model."""
+        """Identifies the dataset: a short hash of its four files' SHA-256s, stored with every
+        trained model and keying the app's caches of dataset results."""
         joined = "".join(self.sha256[name] for name in FILES)
         return hashlib.sha256(joined.encode()).hexdigest()[:16]
 

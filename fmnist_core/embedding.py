@@ -18,7 +18,7 @@ from fmnist_core.data import Dataset, sample_indices, stratified_subset
 
 METHODS = ("PCA", "t-SNE")
 MAP_POINTS = 2000  # enough to see every cluster, few enough for a responsive scatter
-TSNE_MAX_POINTS = 1500  # t-SNE took 1-2 minutes for 2,000 points on two busy cores
+TSNE_MAX_POINTS = 1500  # t-SNE's cost grows fast with the points: more would take minutes
 TSNE_ITERATIONS = 500  # the clusters have settled by then; the default 1,000 doubles the cost
 PLACE_NEIGHBOURS = 5
 
@@ -74,8 +74,8 @@ def features(classifier: Classifier, images: np.ndarray) -> np.ndarray:
     batch = as_batch(images)
     if last_layer(classifier, "Dense") is None:
         return batch.reshape(len(batch), -1) / 255.0
-    # The classifier's traced pass: a few ms for one image, where running the layers
-    # eagerly took 80 ms and held up every click that shows similar images.
+    # The classifier's traced pass: running the layers eagerly costs about ten times more
+    # and would hold up every click that shows similar images.
     return classifier.predict_features(batch).reshape(len(batch), -1)
 
 

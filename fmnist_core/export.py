@@ -101,7 +101,7 @@ def probabilities_function(classifier: KerasClassifier) -> Callable[[Any], dict[
 def write_litert(classifier: KerasClassifier, folder: Path) -> None:
     from fmnist_core.lite import cache_path
 
-    if not classifier.prepare_single_images():
+    if not classifier.speed_up_single_images():
         raise ExportError("LiteRT cannot convert this model on this machine (the log says why)")
     folder.mkdir()
     shutil.copyfile(cache_path(classifier.model), folder / LITE_FILE)

@@ -2,10 +2,9 @@
 
 Streamlit reruns the page script on every click and aborts the running one, so a `fit`
 inside the script would die at the first interaction. The job runs `train` in a process of
-its own rather than a thread of the server: in the server, beside other sessions' models,
-a run's data pipeline sometimes yielded nothing under load (a stall with no first batch for
-300 s, or Keras's "metric has not yet been built" after an epoch of no steps), and a process
-keeps one run's TensorFlow state out of everybody else's. The child (fmnist_core.children)
+its own rather than a thread of the server: a process keeps one run's TensorFlow state and
+data pipeline out of everybody else's, where other sessions' models under load can starve
+it. The child (fmnist_core.children)
 reads its config and data from stdin, where one byte later means stop (and end of file
 means the server is gone), and writes its events and at last the model's place, saved through
 the registry in a private folder, to a pipe of its own. The page only reads `events` (a

@@ -1,13 +1,12 @@
 """One or two images at a time through LiteRT's XNNPACK kernels instead of TensorFlow.
 
-For one image and its mirror, a traced TensorFlow call of the bundled model takes about
-3 ms on this project's 2-core machine (8 ms in a slow hour) and LiteRT about 0.9 ms
-(`bench/run.sh`): most of TensorFlow's time there is per-op overhead, not arithmetic. Large
-batches stay on TensorFlow, which is as fast there.
+For one image and its mirror, most of a traced TensorFlow call's time is per-op overhead,
+not arithmetic, so LiteRT answers several times faster (`bench/run.sh` measures both).
+Large batches stay on TensorFlow, which is as fast there.
 
 The conversion runs in a child process (fmnist_core.children): in the server's process the
-TensorFlow converter held the interpreter for seconds, and under load a user's page did not
-load within 120 s. Its result is cached under `paths.cache_dir()`, named by a fingerprint of
+TensorFlow converter would hold the interpreter for seconds, and other users' pages with
+it. Its result is cached under `paths.cache_dir()`, named by a hash of
 the model's architecture and weights, so each model is converted once per machine; the saved
 model file stays the one source of truth, and every flatbuffer is checked against
 TensorFlow's answer before it is used.
@@ -16,6 +15,7 @@ TensorFlow's answer before it is used.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import logging
 import os
@@ -33,12 +33,22 @@ from fmnist_core import paths
 from fmnist_core.children import child_environment, python_command, step_aside
 
 LOG = logging.getLogger(__name__)
-THREADS = 2  # the machine's cores; one thread took 1.2-1.7 ms for the bundled model
+THREADS_FALLBACK = 1  # when the machine will not say how many cores this process may use
 CONVERT_SECONDS = 600  # a child still converting after this is stuck
 CACHE_FILES = 64  # conversions kept; the oldest go first
 TOLERANCE = 1e-4  # of the largest output, between LiteRT's answer and TensorFlow's
 CHILD_COMMAND = "from fmnist_core.lite import convert_main; convert_main()"
 _CONVERTING = threading.Lock()  # one conversion at a time: each keeps a core busy for seconds
+
+
+@functools.cache
+def threads() -> int:
+    """LiteRT's threads: the cores this process may run on (one thread is slower even for a
+    single image)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # not on Linux
+        return os.cpu_count() or THREADS_FALLBACK
 
 
 class LiteError(Exception):
@@ -67,7 +77,7 @@ class LiteForward:
         if count not in self._interpreters:
             from ai_edge_litert.interpreter import Interpreter
 
-            interpreter = Interpreter(model_content=self._flatbuffer, num_threads=THREADS)
+            interpreter = Interpreter(model_content=self._flatbuffer, num_threads=threads())
             interpreter.resize_tensor_input(interpreter.get_input_details()[0]["index"], [count, 28, 28])
             interpreter.allocate_tensors()
             self._interpreters[count] = interpreter
@@ -158,8 +168,6 @@ def _check(forward: LiteForward, reference: Callable[[np.ndarray], Any]) -> None
 
 def convert_main() -> None:
     """The child process: `python -c ... SOURCE.keras TARGET` writes the flatbuffer."""
-    import functools
-
     step_aside()
 
     import keras

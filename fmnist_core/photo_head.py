@@ -27,10 +27,11 @@ from typing import Any
 
 import numpy as np
 
+from fmnist_core.calibration import synthetic_ood
 from fmnist_core.classifier import Classifier, KerasClassifier, last_dense
 from fmnist_core.data import Dataset, sample_indices
 from fmnist_core.errors import FmnistError
-from fmnist_core.prediction import ENERGY_RULE, energy, synthetic_ood
+from fmnist_core.prediction import ENERGY_RULE, energy
 from fmnist_core.worn import WornSet
 
 UPPER_BODY = frozenset({0, 2, 4, 6})
@@ -48,7 +49,7 @@ PHOTO_SHIFT = 2  # pixels: the shifted views of each photo the head is also fitt
 OUT_OF_SCOPE_WEIGHT = 1.0  # relative to PHOTO_WEIGHT, per photo with no class
 WORN_WEIGHT = 1.0  # per garment cut out of a photo of a person (both its views)
 SYNTHETIC_WEIGHT = 0.5  # per synthetic non-garment (digits, blobs, noise, outlines)
-DROPOUT = 0.3  # as the bundled model was trained with
+DROPOUT = 0.3  # on the refitted hidden layer, while the head is fitted
 EPOCHS = 8
 LEARNING_RATE = 1e-3
 BATCHNORM_EPSILON = 1e-3  # Keras' default, which the head's BatchNorm keeps
@@ -457,7 +458,7 @@ def photo_digest(path: Path) -> str:
 def fitted_on(classifier: Classifier, files: list[str]) -> int | None:
     """How many of `files` the photo model was fitted on: 0 for a model not fitted on photos,
     None for an older photo model that does not record which photos it saw."""
-    head = (getattr(classifier, "meta", None) or {}).get("photo_head")
+    head = (classifier.meta or {}).get("photo_head")
     if not head:
         return 0
     if "fitted_digests" not in head:
@@ -484,7 +485,7 @@ def _with_head(model: Any, weights: list[np.ndarray]) -> Any:
 
 def photo_classifier_or_none() -> Classifier | None:
     """The bundled photo model, or None when it is missing, broken or tuned from another
-    bundled model than today's (photos then go to the bundled model itself, which is
+    bundled model than the current one (photos then go to the bundled model itself, which is
     worse at them but still answers)."""
     from fmnist_core import registry
 

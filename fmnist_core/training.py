@@ -22,12 +22,12 @@ import tensorflow as tf
 
 from fmnist_core.augment import AUGMENTATIONS, Augmentation
 from fmnist_core.batchnorm import with_keras_layers
+from fmnist_core.calibration import calibrate_unsure
 from fmnist_core.classifier import Classifier, KerasClassifier, SklearnClassifier
 from fmnist_core.data import Dataset
 from fmnist_core.errors import FmnistError
 from fmnist_core.evaluation import cross_validate_sklearn, evaluate
 from fmnist_core.layers import LayerSnapshot, snapshot
-from fmnist_core.prediction import calibrate_unsure
 from fmnist_core.zoo import ZOO, ModelSpec, compile_model
 
 SCHEDULES = ("constant", "cosine", "onecycle")
@@ -101,17 +101,11 @@ class TrainConfig:
             raise TrainingError("; ".join(problems))
 
 
-# Measured with `bash bench/run.sh` (bench/results.txt) and over seeds 0-3 on the Intel machine
-# (2026-12-04); what was tried before, and on the AMD machine, is in bench/NOTES.md. The quick
-# and standard networks underfit (in 3 and then 12 epochs), so they train without dropout: with
-# dropout 0.2 (their builders' default) standard reached 92.72-93.11% over the four seeds,
-# without it 93.08-93.23%; quick 90.07-90.48%, without it and with mirrored images 90.65-90.96%.
-# Batches of 256 cost 16-20% less per image than 128 here (512 trained unstably): quick in the
-# same 3 epochs reaches 90.80-90.88%; standard gets 14 epochs instead of 12 (93.03-93.31%), in
-# less time than 12 of 128 took (where seed 1 gave 92.79% once BatchNorm was fused).
-# "best" (the bundled model): 94.73% with flip TTA (94.42% without) in 60 epochs, 4420 s on
-# the AMD machine; 40 epochs had given 94.46%, 24 epochs 93.96%.
-# The lowest test accuracy each preset reached over the seeds measured above: a run of the
+# The quick and standard networks underfit in so few epochs, so they train without dropout
+# (which cost them accuracy); batches of 256 cost less per image than 128 and still train
+# stably (512 did not), which buys the standard preset two more epochs in the same time.
+# The figures behind these choices, seed by seed, are in bench/RESULTS.md and bench/NOTES.md.
+# The lowest test accuracy each preset reached over the seeds measured there: a run of the
 # same model far below it is no success, whatever its settings.
 PRESET_ACCURACY: dict[str, float] = {"quick": 0.906, "standard": 0.928, "best": 0.947}
 
@@ -124,9 +118,8 @@ PRESETS: dict[str, TrainConfig] = {
     "standard": TrainConfig(model="standard_cnn", epochs=14, batch_size=256, learning_rate=1.2e-2,
                             schedule="onecycle", dropout=0.0, augment=AUGMENTATIONS["flip"],
                             validation_split=0.05, flip_tta=True),
-    # 60 epochs and dropout 0.25: at 24 epochs and 0.3 the model still fitted its augmented
-    # training images worse than the validation images (93.5% against 93.7%), and at 40 it
-    # was still level with them (94.6% against 94.4%).
+    # 60 epochs and dropout 0.25: with fewer epochs or more dropout the model still fitted
+    # its augmented training images no better than the validation images (it underfitted).
     "best": TrainConfig(model="strong_cnn", epochs=60, batch_size=128, learning_rate=3e-3,
                         schedule="onecycle", dropout=0.25, augment=AUGMENTATIONS["light"],
                         validation_split=0.05, flip_tta=True),
@@ -138,7 +131,7 @@ PRESETS: dict[str, TrainConfig] = {
 
 @dataclass(frozen=True)
 class PhaseChange:
-    phase: str  # preparing | fitting | evaluating | cross-validating
+    phase: str  # setting up | fitting | evaluating | cross-validating
     detail: str
 
 
@@ -251,7 +244,7 @@ def _without_autotune(dataset: tf.data.Dataset) -> tf.data.Dataset:
     """tf.data's autotuner runs in a thread that sleeps for growing periods (seconds, then
     tens of seconds) and an iterator's destructor waits for it to wake: Keras makes a new
     iterator for every epoch of an array input, so training stalled with idle cores at each
-    epoch start and after the last epoch (7-23 s per stall, measured here). A pipeline
+    epoch start and after the last epoch (seconds per stall). A pipeline
     without the autotuner does not stall; batches are gathered fast enough to need no tuning."""
     options = tf.data.Options()
     options.autotune.enabled = False
@@ -529,7 +522,7 @@ def train(config: TrainConfig, data: Dataset, on_event: EventHandler | None = No
     emit = on_event or (lambda event: None)
     stop = stop or threading.Event()
     spec = ZOO[config.model]
-    emit(PhaseChange("preparing", f"{spec.title}: seed {config.seed}"))
+    emit(PhaseChange("setting up", f"{spec.title}: seed {config.seed}"))
     keras.utils.set_random_seed(config.seed)
     # Before the fit, so that folds that cannot be made fail before the long part.
     cross_validation = _cross_validate(config, spec, data, emit) if config.cv_folds else None

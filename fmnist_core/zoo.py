@@ -117,7 +117,7 @@ def build_simple_cnn(dropout: float | None = None, l2: float | None = None) -> k
 def _light_cnn(name: str, widths: tuple[int, int, int], dropout: float | None,
                l2: float | None) -> keras.Model:
     """Built for live training on a CPU: a plain convolution at full resolution, where each
-    channel costs most (BatchNorm there added 2 s to a 13 s epoch here), then two with
+    channel costs most (BatchNorm there adds about a sixth to an epoch), then two with
     BatchNorm, which allows a high learning rate; each stage halves the resolution."""
     dropout, l2 = 0.2 if dropout is None else dropout, l2 or 0
     inputs, x = _pixels()
@@ -238,17 +238,16 @@ ZOO: dict[str, ModelSpec] = {
             "Three small convolution stages, only 8 channels at full resolution where each "
             "channel costs most, BatchNorm on the later two. Built for live training: the quick "
             "preset (3 epochs in batches of 256, mirrored images, no dropout) reaches "
-            "90.6-90.9% in 16-28 s on this project's current 2-core machine (its speed "
-            "varies); it gives up a few points to the strong CNN.",
+            "about 91% in well under a minute on a CPU; it gives up a few points to the "
+            "strong CNN.",
             "keras", build_fast_cnn,
         ),
         ModelSpec(
             "standard_cnn", "Standard CNN (standard preset)",
             "The fast CNN with twice the channels at full resolution (16) and 32 in the middle "
             "stage. Trained with mirrored images and no dropout, and averaged with the mirror at "
-            "test time, 14 epochs in batches of 256 reach 92.9-93.4% in 59-141 s on this "
-            "project's current 2-core machine (its speed varies); about 1.2 times the fast "
-            "CNN's time per epoch.",
+            "test time, 14 epochs in batches of 256 reach about 93% in a few minutes on a CPU; "
+            "about 1.2 times the fast CNN's time per epoch.",
             "keras", build_standard_cnn,
         ),
         ModelSpec(

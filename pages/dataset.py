@@ -99,7 +99,7 @@ def projection_map() -> None:
                               key="dataset_map_method", horizontal=True)
     per_class = size_col.select_slider("Images per class", [50, 100, 200], value=100,
                                        key="dataset_map_per_class",
-                                       help="t-SNE of 1,000 images takes about 20 s here, "
+                                       help="t-SNE of 1,000 images takes tens of seconds, "
                                             "once: the map is cached on disk")
     with st.spinner(f"Computing the {method} map of {10 * per_class:,} test images..."):
         emap = projection(data, data.checksum, "test", method, per_class)

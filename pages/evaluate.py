@@ -43,9 +43,9 @@ def explain_test_image(index: int) -> None:
     st.plotly_chart(charts.probability_figure(evaluation.proba[index], top_k=3),
                     key="eval_dialog_probabilities", config={"displayModeBar": False})
     saliency_panel(model.classifier, data.x_test[index], key="eval_dialog_saliency",
-                   model_key=model.fingerprint)
+                   fingerprint=model.fingerprint)
     layers_toggle(model.classifier, data.x_test[index], key="eval_dialog_layers",
-                  model_key=model.fingerprint)
+                  fingerprint=model.fingerprint)
 
 
 @st.fragment

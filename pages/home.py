@@ -4,7 +4,7 @@ import streamlit as st
 
 from fmnist_core.classes import CLASS_NAMES
 from ui.images import pixelated
-from ui.models import model_options, usable_active_key
+from ui.models import model_options, replace_gone_active_model
 from ui.navigation import PAGES, ensure_routed, path_of
 from ui.resources import dataset_or_stop, samples_per_class
 from ui.text import escape_markdown
@@ -22,7 +22,7 @@ st.caption(f"Dataset: {len(data.y_train):,} training and {len(data.y_test):,} te
            f"from {data.source}.")
 
 options = model_options()
-active = usable_active_key(options)
+active = replace_gone_active_model(options)
 if active in options:  # always, unless there is no model at all
     st.success(f"Your active model: **{escape_markdown(options[active])}**", icon=":material/star:")
 else:

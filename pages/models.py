@@ -5,7 +5,14 @@ import streamlit as st
 
 from fmnist_core import registry
 from ui import charts
-from ui.models import BUNDLED, SESSION, SESSION_MODEL_KEY, model_options, set_active, usable_active_key
+from ui.models import (
+    BUNDLED,
+    SESSION,
+    SESSION_MODEL_KEY,
+    model_options,
+    replace_gone_active_model,
+    set_active,
+)
 from ui.navigation import ensure_routed
 from ui.registry_views import (
     REGISTRY_COLUMNS,
@@ -14,7 +21,7 @@ from ui.registry_views import (
     all_entries,
     confirm_delete_key,
     delete_model,
-    folder_version,
+    folder_stamp,
     folder_zip,
     history_table,
     model_card,
@@ -32,7 +39,7 @@ st.title("Models")
 show_outcome()
 entries = all_entries()
 options = model_options()
-active = usable_active_key(options)
+active = replace_gone_active_model(options)
 
 active_label = options.get(active)
 if active_label:
@@ -96,7 +103,7 @@ else:
 
 with st.container(horizontal=True):
     st.download_button("Download the model (zip)", icon=":material/download:",
-                       data=folder_zip(str(entry.path), folder_version(entry.path)),
+                       data=folder_zip(str(entry.path), folder_stamp(entry.path)),
                        file_name=f"{entry.path.name}.zip", mime="application/zip",
                        key="models_download_zip", on_click="ignore")
     st.download_button("Download its card (Markdown)", icon=":material/description:",

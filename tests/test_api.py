@@ -336,11 +336,11 @@ def test_tritonclient_round_trip(server, served, images):
 @pytest.mark.slow
 def test_single_images_take_the_litert_path(tiny_model, images):
     """As in the app: one image through LiteRT (converted in a child process), same answers."""
-    from fmnist_core.prediction import predict, single_image_engine
+    from fmnist_core.prediction import predict, predict_engine
     from fmnist_core.serving import load_served
 
     served = load_served(tiny_model)
-    assert single_image_engine(served.classifier) == "LiteRT"
+    assert predict_engine(served.classifier) == "LiteRT"
     expected = served.classifier.predict_proba(images)  # three images: TensorFlow
     np.testing.assert_allclose(predict(served.classifier, images[:1])[0].probabilities,
                                expected[0], atol=1e-5)

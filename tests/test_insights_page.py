@@ -127,9 +127,9 @@ def _widgets_script(path: str) -> None:
 
     classifier = registry.load(path)
     image = dataset_or_stop().x_test[0]
-    saliency_panel(classifier, image, key="classify_saliency", model_key=path)
-    similar_images_panel(classifier, image, k=6, key="classify_similar", model_key=path)
-    embedding_map_panel(classifier, model_key=path, new_image=image, key="classify_map")
+    saliency_panel(classifier, image, key="classify_saliency", fingerprint=path)
+    similar_images_panel(classifier, image, k=6, key="classify_similar", fingerprint=path)
+    embedding_map_panel(classifier, fingerprint=path, new_image=image, key="classify_map")
 
 
 def test_widgets_explain_one_image(tiny_cnn_path):

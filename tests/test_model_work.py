@@ -14,9 +14,9 @@ def test_each_model_is_worked_on_once_and_in_the_background(monkeypatch):
 
     keys = [f"test-model-{time.monotonic_ns()}-{i}" for i in range(2)]
 
-    def compute(classifier, model_key):
-        if model_key in keys:  # not a real model another test queued meanwhile
-            done.append((model_key, threading.current_thread().name))
+    def compute(classifier, fingerprint):
+        if fingerprint in keys:  # not a real model another test queued meanwhile
+            done.append((fingerprint, threading.current_thread().name))
         if len(done) == 2:
             finished.set()
 
@@ -32,8 +32,8 @@ def test_each_model_is_worked_on_once_and_in_the_background(monkeypatch):
 def test_a_failure_is_logged_and_the_worker_goes_on(monkeypatch, caplog):
     seen = threading.Event()
 
-    def compute(classifier, model_key):
-        if model_key.endswith("broken"):
+    def compute(classifier, fingerprint):
+        if fingerprint.endswith("broken"):
             raise RuntimeError("no dataset here")
         seen.set()
 
@@ -50,9 +50,9 @@ def test_waiting_returns_once_the_queued_work_is_done(monkeypatch):
     release = threading.Event()
     done: list[str] = []
 
-    def compute(classifier, model_key):
+    def compute(classifier, fingerprint):
         release.wait(30)
-        done.append(model_key)
+        done.append(fingerprint)
 
     monkeypatch.setattr(model_work, "_compute", compute)
     key = f"test-model-{time.monotonic_ns()}-slow"

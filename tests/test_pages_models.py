@@ -100,7 +100,7 @@ def test_a_bad_new_name_is_refused_politely(app):
 
 def test_the_zip_holds_the_whole_folder_and_the_card_has_the_metrics(models_dir):
     folder = save_tiny_model("zipped")
-    data = registry_views.folder_zip(str(folder), registry_views.folder_version(folder))
+    data = registry_views.folder_zip(str(folder), registry_views.folder_stamp(folder))
     names = zipfile.ZipFile(io.BytesIO(data)).namelist()
     assert {"zipped/meta.json", "zipped/model.keras"} <= set(names)
     entry = registry_views.all_entries()["registry:zipped"]
@@ -109,3 +109,19 @@ def test_the_zip_holds_the_whole_folder_and_the_card_has_the_metrics(models_dir)
     # What the model is and what it traded (the SVM's subset, say) is on the card too.
     assert ZOO["mlp"].description in card
     assert "- training images: 1800, held out for validation: 200" in card
+
+
+def test_the_usable_active_key_is_only_read(monkeypatch):
+    """Asking which model is usable changes nothing; replacing a gone one is its own action."""
+    from ui import models
+
+    def refuse(*_args, **_kwargs):
+        raise AssertionError("a getter must not act")
+
+    monkeypatch.setattr(models, "active_key", lambda: "registry:gone")
+    monkeypatch.setattr(models, "set_active", refuse)
+    monkeypatch.setattr(models.st, "toast", refuse)
+    options = {"registry:other": "other", models.BUNDLED: "Bundled model"}
+    assert models.usable_active_key(options) == models.BUNDLED
+    assert models.usable_active_key({"registry:other": "other"}) == "registry:other"
+    assert models.usable_active_key({}) == "registry:gone"  # nothing to fall back to

@@ -181,9 +181,9 @@ def test_a_growing_forest_and_a_silent_fit_have_their_own_progress_lines():
     assert fraction == 0.4 and text == "Fitting: 40 of 100 trees · about 12 s left"
     fraction, text = training.progress(events[:1], replace(config, model="sk_svm"), started_at=0.0)
     assert fraction == 0.0 and text == "Fitting: 600 training images."
-    preparing = [PhaseChange("preparing", "Random forest: seed 0")]
-    assert training.progress(preparing, config, 0.0)[1] == "Preparing: Random forest: seed 0."
-    assert "TensorFlow" in training.progress(preparing, TrainConfig(model="mlp"), 0.0)[1]
+    setting_up = [PhaseChange("setting up", "Random forest: seed 0")]
+    assert training.progress(setting_up, config, 0.0)[1] == "Setting up: Random forest: seed 0."
+    assert "TensorFlow" in training.progress(setting_up, TrainConfig(model="mlp"), 0.0)[1]
 
 
 def test_a_reload_finds_the_run_with_its_stop_and_start_stays_disabled(models_dir):

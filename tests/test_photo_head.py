@@ -14,7 +14,8 @@ from PIL import Image
 
 from fmnist_core import photo_head, registry, worn
 from fmnist_core.classifier import KerasClassifier
-from fmnist_core.prediction import energy, predict, predict_inputs, unsure_rule
+from fmnist_core.prediction import energy, predict, unsure_rule
+from fmnist_core.routing import predict_inputs
 from fmnist_core.thumbnail import PipelineResult
 
 from hostile import garment

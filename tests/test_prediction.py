@@ -7,18 +7,13 @@ import json
 import numpy as np
 import pytest
 
+from fmnist_core.calibration import calibrate_unsure, synthetic_ood
 from fmnist_core.classes import CLASS_NAMES
-from fmnist_core.prediction import (
-    DEFAULT_UNSURE,
-    Prediction,
-    calibrate_unsure,
-    predict,
-    synthetic_ood,
-    unsure_rule,
-)
+from fmnist_core.classifier import Classifier
+from fmnist_core.prediction import DEFAULT_UNSURE, Prediction, predict, unsure_rule
 
 
-class FixedClassifier:
+class FixedClassifier(Classifier):
     """Probabilities chosen by the test: class = image's top-left pixel % 10, confidence =
     its second pixel / 255, the rest spread evenly. Counts its calls."""
 
@@ -111,6 +106,8 @@ def test_synthetic_ood_looks_like_dataset_inputs():
 class LogitClassifier(FixedClassifier):
     """Logits chosen by the test (row i of `logits`), for models with the energy rule."""
 
+    has_logits = True
+
     def __init__(self, logits, meta):
         super().__init__(meta)
         self.logits = np.asarray(logits, np.float32)
@@ -140,7 +137,7 @@ def test_the_energy_rule_flags_weak_evidence_even_when_one_class_leads():
     assert unsure_rule(FixedClassifier({"unsure": rule})) == DEFAULT_UNSURE
 
 
-class RowsClassifier:
+class RowsClassifier(Classifier):
     """Answers each call with the probability rows it was given, in order."""
 
     kind = "fake"
@@ -178,7 +175,7 @@ def test_low_confidence_is_said_as_such():
 
 
 def test_the_photo_model_flags_out_of_scope_photos_whoever_answers():
-    from fmnist_core.prediction import predict_inputs
+    from fmnist_core.routing import predict_inputs
     from fmnist_core.thumbnail import PipelineResult
 
     confident = RowsClassifier([_row(Shirt=0.78, Coat=0.12, Pullover=0.1)] * 2)

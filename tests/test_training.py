@@ -38,7 +38,7 @@ TINY = TrainConfig(model="mlp", epochs=3, batch_size=32, steps_per_execution=4, 
 def test_events_arrive_in_order_with_sane_fields(small_data):
     events = []
     classifier = train(TINY, small_data, on_event=events.append)
-    assert isinstance(events[0], PhaseChange) and events[0].phase == "preparing"
+    assert isinstance(events[0], PhaseChange) and events[0].phase == "setting up"
     assert isinstance(events[-1], TrainingDone) and events[-1].reason == "completed"
     fitting = next(e.detail for e in events if isinstance(e, PhaseChange) and e.phase == "fitting")
     assert fitting == "540 training images, 60 for validation"  # one device: not worth a word

@@ -19,7 +19,8 @@ import streamlit as st
 
 from fmnist_core.classes import CLASS_NAMES
 from fmnist_core.image_input import SUFFIXES, decode_image
-from fmnist_core.prediction import OUT_OF_SCOPE, Prediction, predict_images, prepared_input
+from fmnist_core.prediction import OUT_OF_SCOPE, Prediction
+from fmnist_core.routing import predict_images, prepared_input
 from fmnist_core.sketch import sketch_to_input
 from fmnist_core.thumbnail import PipelineResult
 from ui import charts
@@ -238,20 +239,20 @@ def show_prediction(model: LoadedModel, outcome: Outcome, key: str,
     # The model that answered is the one explained; the photo model shares the bundled
     # model's features, so similar images and the map stay the bundled model's.
     explained = photo_classifier() if prediction.by_photo_model else model.classifier
-    explained_key = f"{model.fingerprint}:photo" if prediction.by_photo_model else model.fingerprint
+    explained_fingerprint = f"{model.fingerprint}:photo" if prediction.by_photo_model else model.fingerprint
     panels = {
         WHY_PANEL: lambda: saliency_panel(explained, result.image28, key=f"{key}_saliency",
-                                          model_key=explained_key),
+                                          fingerprint=explained_fingerprint),
         SIMILAR_PANEL: lambda: similar_images_panel(model.classifier, result.image28, k=8,
                                                     key=f"{key}_similar",
-                                                    model_key=model.fingerprint),
+                                                    fingerprint=model.fingerprint),
         MAP_PANEL: lambda: embedding_map_panel(model.classifier, model.fingerprint,
                                                new_image=result.image28, key=f"{key}_map"),
     }
     if len(result.steps) > 1:
         panels[PIPELINE_PANEL] = lambda: show_pipeline(result)
     panels[LAYERS_PANEL] = lambda: layers_panel(explained, result.image28, key=f"{key}_layers",
-                                                model_key=explained_key)
+                                                fingerprint=explained_fingerprint)
     lazy_tabs(f"{key}_panel", panels)
 
 

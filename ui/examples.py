@@ -75,6 +75,6 @@ def example_input(example: Example) -> PipelineResult:
     """The model's input for an example: photos through the photo path, drawings through the
     sketch path, exactly as an upload or the canvas would go."""
     from fmnist_core.image_input import decode_image
-    from fmnist_core.prediction import prepared_input
+    from fmnist_core.routing import prepared_input
 
     return prepared_input(decode_image(example.data, example.name), example.kind == "drawing")

@@ -1,8 +1,8 @@
 """Insight widgets: why a prediction was made, similar training images, the embedding map,
 suspect labels, calibration and the report download. Reusable by any page.
 
-Heavy results are cached per model under a `model_key` string (the classifier itself is
-passed unhashed): `model_key_of(classifier)` makes one for callers that have none.
+Heavy results are cached per model under a `fingerprint` string (the classifier itself is
+passed unhashed): `fingerprint_of(classifier)` makes one for callers that have none.
 """
 
 from __future__ import annotations
@@ -37,8 +37,9 @@ SUSPECT_SCANS = {"test": "Test set (10,000)", "train_sample": "Training sample (
 # ---------------------------------------------------------------- models
 
 
-def model_key_of(classifier: Classifier) -> str:
-    """A cache key for a classifier object: its kind, save time and identity."""
+def fingerprint_of(classifier: Classifier) -> str:
+    """A fingerprint for a classifier object that comes without one: its kind, save time
+    and identity."""
     meta = classifier.meta or {}
     return f"{classifier.kind}|{meta.get('saved_at') or meta.get('created')}|{id(classifier)}"
 
@@ -53,13 +54,13 @@ def report_name(model: LoadedModel) -> str:
 # ---------------------------------------------------------------- cached computations
 
 
-def proba_on_test_set(classifier: Classifier, model_key: str, data: Dataset) -> np.ndarray:
+def proba_on_test_set(classifier: Classifier, fingerprint: str, data: Dataset) -> np.ndarray:
     """The model's test-set probabilities, from the evaluation the Evaluate page caches too."""
-    return test_evaluation(classifier, data, model_key, data.checksum).proba
+    return test_evaluation(classifier, data, fingerprint, data.checksum).proba
 
 
 @st.cache_data(show_spinner=False, max_entries=256)
-def _saliency(_classifier: Classifier, model_key: str, image28: np.ndarray,
+def _saliency(_classifier: Classifier, fingerprint: str, image28: np.ndarray,
               method: str) -> tuple[int, np.ndarray, bool]:
     """(predicted label, the overlay to show, whether the map is empty) for one image."""
     predicted = int(np.argmax(_classifier.predict_proba(image28)[0]))
@@ -72,23 +73,23 @@ def _saliency(_classifier: Classifier, model_key: str, image28: np.ndarray,
 
 @st.cache_data(show_spinner="Projecting the test set (t-SNE can take a minute on a busy "
                             "server; the map is then kept)...", max_entries=8, persist="disk")
-def _embedding_map(_classifier: Classifier, model_key: str, _data: Dataset, checksum: str,
+def _embedding_map(_classifier: Classifier, fingerprint: str, _data: Dataset, checksum: str,
                    method: str) -> embedding.EmbeddingMap:
     return embedding.embed(_classifier, _data.x_test, method=method)
 
 
-def embedding_map(classifier: Classifier, model_key: str, data: Dataset,
+def embedding_map(classifier: Classifier, fingerprint: str, data: Dataset,
                   method: str) -> embedding.EmbeddingMap:
     """The test set's 2-D map in the model's features, once per model, data and method."""
-    return _embedding_map(classifier, model_key, data, data.checksum, method)
+    return _embedding_map(classifier, fingerprint, data, data.checksum, method)
 
 
 @st.cache_data(show_spinner="Looking for suspect labels...", max_entries=8)
-def _suspects(_classifier: Classifier, model_key: str, _data: Dataset, checksum: str,
+def _suspects(_classifier: Classifier, fingerprint: str, _data: Dataset, checksum: str,
               scan: str) -> tuple[np.ndarray, list[suspects.Suspect]]:
     """(indices of the scanned images in their split, suspects indexing those indices)."""
     if scan == "test":
-        proba = proba_on_test_set(_classifier, model_key, _data)
+        proba = proba_on_test_set(_classifier, fingerprint, _data)
         found = suspects.rank_suspects(proba, _data.y_test, top=SUSPECTS_SHOWN)
         return np.arange(len(_data.y_test)), found
     count = len(_data.y_train)
@@ -99,9 +100,9 @@ def _suspects(_classifier: Classifier, model_key: str, _data: Dataset, checksum:
 
 
 @st.cache_data(show_spinner="Writing the report...", max_entries=2)
-def _report_html(_classifier: Classifier, model_key: str, _data: Dataset, checksum: str,
+def _report_html(_classifier: Classifier, fingerprint: str, _data: Dataset, checksum: str,
                  name: str) -> str:
-    proba = proba_on_test_set(_classifier, model_key, _data)
+    proba = proba_on_test_set(_classifier, fingerprint, _data)
     return build_report_html(_classifier, _data, name=name, proba=proba)
 
 
@@ -109,50 +110,50 @@ def _report_html(_classifier: Classifier, model_key: str, _data: Dataset, checks
 
 
 def saliency_panel(classifier: Classifier, image28: np.ndarray, key: str = "saliency",
-                   model_key: str | None = None) -> None:
+                   fingerprint: str | None = None) -> None:
     """Which pixels the prediction rests on: Grad-CAM (CNNs, one traced pass) or occlusion
     (every model; 169 images through the model, so a CNN's costs a fifth of a second),
     overlaid on the image. Cached per model and image. `key` must be page-prefixed and
     unique on the page."""
     image28 = np.asarray(image28, np.float32).reshape(28, 28)
-    model_key = model_key or model_key_of(classifier)
+    fingerprint = fingerprint or fingerprint_of(classifier)
     methods = [GRAD_CAM, OCCLUSION] if explain.has_conv_layer(classifier) else [OCCLUSION]
     method = st.radio("Saliency", methods, horizontal=True, key=f"{key}_method",
                       help="Grad-CAM: the last convolution layer's evidence. Occlusion: how "
                            "much the probability drops when a 6x6 patch is blacked out.")
-    predicted, overlay, empty = _saliency(classifier, model_key, image28, method)
+    predicted, overlay, empty = _saliency(classifier, fingerprint, image28, method)
     st.image(overlay, width=224, caption=f"Why {CLASS_NAMES[predicted]}: bright = mattered most")
     if empty:
         st.caption("No pixel raised this prediction in this map; try the other method.")
 
 
 @st.cache_resource(show_spinner=False, max_entries=4)
-def _train_index(_classifier: Classifier, model_key: str, _data: Dataset,
+def _train_index(_classifier: Classifier, fingerprint: str, _data: Dataset,
                  checksum: str) -> embedding.FeatureIndex:
     """Features of 10,000 training images: once per model per server (model_work starts it
     in the background when the model loads)."""
     return embedding.build_index(_classifier, _data.x_train, size=TRAIN_SAMPLE)
 
 
-def train_index(classifier: Classifier, model_key: str, data: Dataset) -> embedding.FeatureIndex:
-    return _train_index(classifier, model_key, data, data.checksum)
+def train_index(classifier: Classifier, fingerprint: str, data: Dataset) -> embedding.FeatureIndex:
+    return _train_index(classifier, fingerprint, data, data.checksum)
 
 
 @st.cache_data(show_spinner=False, max_entries=256)
-def _nearest(_classifier: Classifier, model_key: str, image28: np.ndarray, k: int,
+def _nearest(_classifier: Classifier, fingerprint: str, image28: np.ndarray, k: int,
              _data: Dataset, checksum: str) -> tuple[np.ndarray, np.ndarray]:
-    index = train_index(_classifier, model_key, _data)
+    index = train_index(_classifier, fingerprint, _data)
     return embedding.nearest_training_images(_classifier, image28, _data, k, index)
 
 
 def similar_images_panel(classifier: Classifier, image28: np.ndarray, k: int = 8,
-                         key: str = "similar", model_key: str | None = None) -> None:
+                         key: str = "similar", fingerprint: str | None = None) -> None:
     """The k training images closest to `image28` in the model's feature space (cosine,
     among 10,000 training images), with their classes and similarity."""
     data = dataset_or_stop()
-    model_key = model_key or model_key_of(classifier)
+    fingerprint = fingerprint or fingerprint_of(classifier)
     with st.spinner("Reading 10,000 training images through the model (once per model)..."):
-        nearest, similarity = _nearest(classifier, model_key,
+        nearest, similarity = _nearest(classifier, fingerprint,
                                        np.asarray(image28, np.float32).reshape(28, 28), k,
                                        data, data.checksum)
     image_grid(
@@ -168,17 +169,17 @@ def similar_images_panel(classifier: Classifier, image28: np.ndarray, k: int = 8
 # ---------------------------------------------------------------- embedding map
 
 
-def embedding_map_panel(classifier: Classifier, model_key: str | None = None,
+def embedding_map_panel(classifier: Classifier, fingerprint: str | None = None,
                         new_image: np.ndarray | None = None, key: str = "insights_map") -> None:
     """The test set on a 2-D map of the model's features; click a point to see the image
     (and why it was classified so); `new_image` (an upload or drawing) appears as a star."""
     data = dataset_or_stop()
-    model_key = model_key or model_key_of(classifier)
+    fingerprint = fingerprint or fingerprint_of(classifier)
     method = st.radio("Projection", embedding.METHODS, horizontal=True, key=f"{key}_method",
                       help="PCA keeps global distances; t-SNE keeps neighbourhoods "
                            "(clusters) but distances between clusters mean little.")
-    emap = embedding_map(classifier, model_key, data, method)
-    proba = proba_on_test_set(classifier, model_key, data)
+    emap = embedding_map(classifier, fingerprint, data, method)
+    proba = proba_on_test_set(classifier, fingerprint, data)
     labels = data.y_test[emap.indices]
     predicted = proba[emap.indices].argmax(axis=1)
     star = emap.place(classifier, new_image) if new_image is not None else None
@@ -199,18 +200,18 @@ def embedding_map_panel(classifier: Classifier, model_key: str | None = None,
                  caption=f"Test image {chosen} · true {CLASS_NAMES[data.y_test[chosen]]}")
         st.plotly_chart(probability_figure(proba[chosen], top_k=3), key=f"{key}_proba")
         saliency_panel(classifier, data.x_test[chosen], key=f"{key}_saliency",
-                       model_key=model_key)
+                       fingerprint=fingerprint)
 
 
 # ---------------------------------------------------------------- suspects, calibration, report
 
 
-def suspects_panel(classifier: Classifier, model_key: str, key: str = "insights_suspects") -> None:
+def suspects_panel(classifier: Classifier, fingerprint: str, key: str = "insights_suspects") -> None:
     """A browsable grid of the images whose label the model doubts most."""
     data = dataset_or_stop()
     scan = st.radio("Look in", list(SUSPECT_SCANS), format_func=SUSPECT_SCANS.get,
                     horizontal=True, key=f"{key}_scan")
-    indices, found = _suspects(classifier, model_key, data, data.checksum, scan)
+    indices, found = _suspects(classifier, fingerprint, data, data.checksum, scan)
     if not found:
         st.success("The model agrees with every label it looked at.")
         return
@@ -234,7 +235,7 @@ def suspects_panel(classifier: Classifier, model_key: str, key: str = "insights_
                  f"({s.p_predicted:.1%})" for s in shown],
         key=f"{key}_grid", columns=6,
         explain=lambda position: saliency_panel(classifier, shown_images[position],
-                                                key=f"{key}_why", model_key=model_key),
+                                                key=f"{key}_why", fingerprint=fingerprint),
     )
 
 
@@ -274,11 +275,11 @@ def reliability_figure(study: calibration.TemperatureStudy) -> go.Figure:
     return figure
 
 
-def calibration_panel(classifier: Classifier, model_key: str) -> None:
+def calibration_panel(classifier: Classifier, fingerprint: str) -> None:
     """The model's ECE (the Evaluate page's figure), then temperature scaling judged on
     the test images it was not fitted on, with a reliability diagram."""
     data = dataset_or_stop()
-    evaluation = test_evaluation(classifier, data, model_key, data.checksum)
+    evaluation = test_evaluation(classifier, data, fingerprint, data.checksum)
     study = calibration.study_temperature(evaluation.proba, data.y_test)
     st.metric("Expected calibration error", f"{evaluation.ece:.3f}",
               help=f"On all {len(data.y_test):,} test images, in {ECE_BINS} confidence bins: "
@@ -305,10 +306,10 @@ def _change(before: float, after: float) -> dict[str, Any]:
     return {"delta": f"{after - before:+.3f} from {before:.3f}", "delta_color": "inverse"}
 
 
-def report_panel(classifier: Classifier, model_key: str, name: str) -> None:
+def report_panel(classifier: Classifier, fingerprint: str, name: str) -> None:
     """One click downloads the model's self-contained HTML report."""
     data = dataset_or_stop()
-    html = _report_html(classifier, model_key, data, data.checksum, name)
+    html = _report_html(classifier, fingerprint, data, data.checksum, name)
     st.download_button("Download the HTML report", html, file_name=report_filename(name),
                        mime="text/html", icon=":material/download:", key="insights_report_download")
     st.caption(f"One file ({len(html) / 1e6:.1f} MB) that opens in any browser without a "

@@ -4,7 +4,7 @@ filters forming, from the snapshots the epoch events carry.
 
 The work is in `fmnist_core.layers`; here it becomes pictures: each stage's feature maps
 are ONE mosaic image (a few kilobytes to send, instead of one image per channel), dense
-layers are bar charts. Per-image results are cached under the model's `model_key` and the
+layers are bar charts. Per-image results are cached under the model's `fingerprint` and the
 image; the channels' favourite images once per model.
 """
 
@@ -127,13 +127,13 @@ def build_view(model: Any, image28: np.ndarray, shown: int) -> LayersView:
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
-def _view(_model: Any, model_key: str, image28: np.ndarray, shown: int) -> LayersView:
+def _view(_model: Any, fingerprint: str, image28: np.ndarray, shown: int) -> LayersView:
     return build_view(_model, image28, shown)
 
 
 @st.cache_resource(show_spinner="Reading training images through every layer (once per "
                                  "model)...", max_entries=4)
-def _channel_examples(_model: Any, model_key: str, _data: Dataset,
+def _channel_examples(_model: Any, fingerprint: str, _data: Dataset,
                       checksum: str) -> layers.ChannelExamples:
     return layers.channel_examples(_model, _data.x_train)
 
@@ -144,17 +144,17 @@ def show_picture(picture: np.ndarray, caption: str, width: str | int = "content"
     st.image(picture, caption=caption, width=width)
 
 
-def layers_toggle(model_or_classifier: Any, image28: np.ndarray, key: str, model_key: str) -> None:
+def layers_toggle(model_or_classifier: Any, image28: np.ndarray, key: str, fingerprint: str) -> None:
     """A 'Layers' switch that costs nothing until turned on, then the whole view."""
     if st.toggle("Layers: what each layer of the network makes of this image",
                  key=f"{key}_toggle"):
-        layers_panel(model_or_classifier, image28, key, model_key)
+        layers_panel(model_or_classifier, image28, key, fingerprint)
 
 
-def layers_panel(model_or_classifier: Any, image28: np.ndarray, key: str, model_key: str) -> None:
+def layers_panel(model_or_classifier: Any, image28: np.ndarray, key: str, fingerprint: str) -> None:
     """The network as a column of layers, every stage's output for `image28`, the first
     layer's filters, and a channel's favourite training images. `key` must be
-    page-prefixed; `model_key` names the model version for the caches."""
+    page-prefixed; `fingerprint` names the model version for the caches."""
     model = layers.keras_model(model_or_classifier)
     if model is None:
         st.info(NO_LAYERS, icon=":material/info:")
@@ -163,7 +163,7 @@ def layers_panel(model_or_classifier: Any, image28: np.ndarray, key: str, model_
     shown = st.select_slider("Feature maps per layer", CHANNEL_CHOICES, key=f"{key}_channels",
                              help="The channels this image excites most are shown first; "
                                   "a layer with fewer channels shows them all.")
-    view = _view(model, model_key, image28, shown)
+    view = _view(model, fingerprint, image28, shown)
     with st.expander("The network, layer by layer", expanded=True):
         st.dataframe(view.rows, hide_index=True, key=f"{key}_table",
                      column_config={"parameters": st.column_config.NumberColumn(format="localized")})
@@ -178,15 +178,15 @@ def layers_panel(model_or_classifier: Any, image28: np.ndarray, key: str, model_
             st.plotly_chart(picture.figure, key=f"{key}_{picture.stage.name}_bars",
                             config={"displayModeBar": False})
             st.caption(picture.caption)
-    _examples(model, model_key, view, key)
+    _examples(model, fingerprint, view, key)
 
 
-def _examples(model: Any, model_key: str, view: LayersView, key: str) -> None:
+def _examples(model: Any, fingerprint: str, view: LayersView, key: str) -> None:
     """Feature visualisation by examples: the training images a chosen channel likes most."""
     if not st.toggle("Which training images excite a channel most?", key=f"{key}_examples"):
         return
     data = dataset_or_stop()
-    examples = _channel_examples(model, model_key, data, data.checksum)
+    examples = _channel_examples(model, fingerprint, data, data.checksum)
     titles = {p.stage.name: p.title for p in view.stages}
     name = st.selectbox("Layer", list(titles), format_func=titles.get, key=f"{key}_examples_stage")
     activity = view.activity[name]

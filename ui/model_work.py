@@ -24,27 +24,27 @@ _lock = threading.Lock()
 _worker: threading.Thread | None = None
 
 
-def warm_up(classifier: Classifier, model_key: str) -> None:
-    """Queue the model's derived work (once per `model_key`); returns at once."""
+def warm_up(classifier: Classifier, fingerprint: str) -> None:
+    """Queue the model's derived work (once per `fingerprint`); returns at once."""
     global _worker
     with _lock:
-        if model_key in _started:
+        if fingerprint in _started:
             return
-        _started.add(model_key)
+        _started.add(fingerprint)
         if _worker is None:
             # A daemon: a server (or a test run) that exits never waits for it.
             _worker = threading.Thread(target=_work, name="model-work", daemon=True)
             _worker.start()
-    _queue.put((classifier, model_key))
+    _queue.put((classifier, fingerprint))
 
 
 def _work() -> None:
     while True:
-        classifier, model_key = _queue.get()
+        classifier, fingerprint = _queue.get()
         try:
-            _compute(classifier, model_key)
+            _compute(classifier, fingerprint)
         except Exception as error:  # noqa: BLE001 - a page that needs it computes it and says why
-            LOG.warning("background work for model %s failed: %s", model_key, error)
+            LOG.warning("background work for model %s failed: %s", fingerprint, error)
         finally:
             freeze_long_lived()  # the model and its derived work live as long as the server
             _queue.task_done()
@@ -55,12 +55,12 @@ def wait_until_done() -> None:
     _queue.join()
 
 
-def _compute(classifier: Classifier, model_key: str) -> None:
+def _compute(classifier: Classifier, fingerprint: str) -> None:
     from ui.evaluations import test_evaluation
     from ui.insights import embedding_map, train_index
     from ui.resources import dataset
 
     data = dataset()
-    test_evaluation(classifier, data, model_key, data.checksum)
-    train_index(classifier, model_key, data)
-    embedding_map(classifier, model_key, data, "PCA")
+    test_evaluation(classifier, data, fingerprint, data.checksum)
+    train_index(classifier, fingerprint, data)
+    embedding_map(classifier, fingerprint, data, "PCA")

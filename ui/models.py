@@ -4,7 +4,9 @@ A model is named by a key: "bundled" (the model shipped in assets/), "session" (
 session's model from the Train page, not saved yet: nobody else sees it), or
 "registry:<name>" (a saved model, shared by everyone using this models folder).
 Loaded saved models are cached per server (st.cache_resource), keyed by their folder and
-the time their meta.json was written, so a rename or an overwrite is never served stale.
+its stamp (the time its meta.json was written), so a rename or an overwrite is never served
+stale. A loaded model's `fingerprint` keys everything derived from it (evaluations, maps,
+explanations).
 Every model the app loads or trains is then moved onto LiteRT for single images in the
 background (fmnist_core.lite), while TensorFlow answers.
 """
@@ -37,10 +39,10 @@ SESSION_MODEL_KEY = "train_unsaved_model"  # a SessionModel, set by the Train pa
 
 @dataclass(frozen=True)
 class SessionModel:
-    """A model trained in this session; `token` tells its cached evaluations apart."""
+    """A model trained in this session, by the run `run_token` names (ui.training.RunState)."""
 
     classifier: Classifier
-    token: str
+    run_token: str
 
 
 @dataclass(frozen=True)
@@ -48,7 +50,7 @@ class LoadedModel:
     key: str
     label: str
     classifier: Classifier
-    fingerprint: str  # changes whenever the model behind `key` changes
+    fingerprint: str  # identifies the model behind `key` for caches: changes whenever it does
 
     @property
     def meta(self) -> dict[str, Any]:
@@ -85,25 +87,27 @@ def model_options() -> dict[str, str]:
     return options
 
 
-def _version(folder: Path) -> str:
+def _stamp(folder: Path) -> str:
+    """Identifies a saved model folder's state: when its meta.json, written last on every
+    save, rename or overwrite, was written."""
     try:
         return str((folder / registry.META).stat().st_mtime_ns)
     except OSError:
         return "missing"
 
 
-def prepare_in_background(classifier: Classifier) -> Classifier:
+def speed_up_in_background(classifier: Classifier) -> Classifier:
     """Start putting the model's single images on LiteRT (about 1 ms instead of 3; seconds
     of converting in a child process the first time): TensorFlow answers until then."""
-    threading.Thread(target=prediction.prepare_single_images, args=(classifier,),
-                     name="litert-prepare", daemon=True).start()
+    threading.Thread(target=prediction.speed_up_predict, args=(classifier,),
+                     name="litert-speed-up", daemon=True).start()
     return classifier
 
 
 @st.cache_resource(show_spinner="Loading the model...", max_entries=12)
-def _load_folder(folder: str, version: str) -> Classifier:
-    """One saved model, loaded once per server for each version of its folder."""
-    return prepare_in_background(registry.load(Path(folder)))
+def _load_folder(folder: str, stamp: str) -> Classifier:
+    """One saved model, loaded once per server for each stamp of its folder."""
+    return speed_up_in_background(registry.load(Path(folder)))
 
 
 def load(key: str) -> LoadedModel:
@@ -113,7 +117,7 @@ def load(key: str) -> LoadedModel:
         if session_model is None:
             raise RegistryError("this session has no unsaved model: train one on the Train page")
         return _warmed(LoadedModel(key, "the unsaved model from Train", session_model.classifier,
-                                   f"session:{session_model.token}"))
+                                   f"session:{session_model.run_token}"))
     if key == BUNDLED:
         folder = registry.default_model_path()
         if not folder.is_dir():
@@ -126,9 +130,9 @@ def load(key: str) -> LoadedModel:
         label = f"model '{name}'"
     else:
         raise RegistryError(f"unknown model {key!r}")
-    version = _version(folder)
-    return _warmed(LoadedModel(key, label, _load_folder(str(folder), version),
-                               f"{folder}@{version}"))
+    stamp = _stamp(folder)
+    return _warmed(LoadedModel(key, label, _load_folder(str(folder), stamp),
+                               f"{folder}@{stamp}"))
 
 
 _preloading = threading.Lock()
@@ -171,18 +175,18 @@ def _warmed(model: LoadedModel) -> LoadedModel:
 
 
 @st.cache_resource(show_spinner="Loading the photo model...", max_entries=2)
-def _photo_classifier(version: str, bundled_version: str) -> Classifier | None:
-    """Loaded once per version of the photo model and of the bundled model it is tuned from."""
+def _photo_classifier(stamp: str, bundled_stamp: str) -> Classifier | None:
+    """Loaded once per stamp of the photo model's folder and of the bundled model's."""
     classifier = photo_classifier_or_none()
-    return None if classifier is None else prepare_in_background(classifier)
+    return None if classifier is None else speed_up_in_background(classifier)
 
 
 def photo_classifier() -> Classifier | None:
     """The bundled model's photo-tuned version, or None when there is none (or it was tuned
     from another bundled model). It answers photos when the bundled model is chosen, and
     judges every photo's scope whichever model answers."""
-    return _photo_classifier(_version(registry.photo_model_path()),
-                             _version(registry.default_model_path()))
+    return _photo_classifier(_stamp(registry.photo_model_path()),
+                             _stamp(registry.default_model_path()))
 
 
 def active_key() -> str:
@@ -194,18 +198,25 @@ def set_active(key: str) -> None:
 
 
 def usable_active_key(options: dict[str, str]) -> str:
-    """The active model's key; when the model has gone since it was chosen (another user
-    deleted or renamed it, or it broke), the first usable one instead, said once in a toast."""
+    """The active model's key, or when that model has gone since it was chosen (another user
+    deleted or renamed it, or it broke) the first usable one of `options`. Changes nothing."""
     active = active_key()
     if active in options or not options:
         return active
-    fallback = BUNDLED if BUNDLED in options else next(iter(options))
-    gone = active.removeprefix(REGISTRY_PREFIX)
-    st.toast(f"Your active model {escape_markdown(gone)} is no longer available (deleted, "
-             f"renamed or broken, perhaps by another user): now using "
-             f"{escape_markdown(options[fallback])}.", icon=":material/info:")
-    set_active(fallback)
-    return fallback
+    return BUNDLED if BUNDLED in options else next(iter(options))
+
+
+def replace_gone_active_model(options: dict[str, str]) -> str:
+    """Make the usable model active when the active one has gone, saying so once in a toast;
+    the active key, usable from then on (a page calls this before showing the active model)."""
+    active, usable = active_key(), usable_active_key(options)
+    if usable != active:
+        gone = active.removeprefix(REGISTRY_PREFIX)
+        st.toast(f"Your active model {escape_markdown(gone)} is no longer available (deleted, "
+                 f"renamed or broken, perhaps by another user): now using "
+                 f"{escape_markdown(options[usable])}.", icon=":material/info:")
+        set_active(usable)
+    return usable
 
 
 def model_picker(label: str, key: str) -> LoadedModel | None:
@@ -218,7 +229,7 @@ def model_picker(label: str, key: str) -> LoadedModel | None:
                 icon=":material/explore:")
         return None
     if st.session_state.get(key) not in options:
-        st.session_state[key] = usable_active_key(options)
+        st.session_state[key] = replace_gone_active_model(options)
     chosen = st.selectbox(label, list(options), format_func=options.get, key=key)
     try:
         return load(chosen)

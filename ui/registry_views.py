@@ -53,8 +53,8 @@ def registry_table(entries: dict[str, Entry], active: str) -> pd.DataFrame:
 
 
 @st.cache_data(show_spinner="Packing the model...", max_entries=4)
-def folder_zip(folder: str, version: str) -> bytes:
-    """Every file of a model folder in one zip (`version` changes when the folder does)."""
+def folder_zip(folder: str, stamp: str) -> bytes:
+    """Every file of a model folder in one zip (`stamp`, from folder_stamp, keys the cache)."""
     root = Path(folder)
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
@@ -64,7 +64,8 @@ def folder_zip(folder: str, version: str) -> bytes:
     return buffer.getvalue()
 
 
-def folder_version(folder: Path) -> str:
+def folder_stamp(folder: Path) -> str:
+    """Identifies the state of every file in a folder: the newest modification time among them."""
     try:
         return str(max(p.stat().st_mtime_ns for p in folder.iterdir()))
     except (OSError, ValueError):

@@ -41,7 +41,7 @@ from ui import charts
 from ui.browser import browser_id
 from ui.images import inline_strip
 from ui.layers import training_layers_view
-from ui.models import SESSION_MODEL_KEY, SessionModel, prepare_in_background
+from ui.models import SESSION_MODEL_KEY, SessionModel, speed_up_in_background
 
 KEPT_FINISHED_RUNS = 32  # finished runs kept for their browsers to come back to; oldest go first
 SAVE_NAME_KEY = "train_save_name"
@@ -82,7 +82,7 @@ class RunState:
 
     job: TrainingJob
     started_at: float
-    token: str
+    token: str  # identifies this run among the session's runs (and names its model)
     saved_as: str | None = None
     note: Note | None = None  # what the form's settings did to the run (size_note)
 
@@ -248,8 +248,8 @@ def discard_run(token: str) -> None:
 def adopt_result(run: RunState) -> None:
     """Once per run: make its model this session's unsaved model and propose a name."""
     current = st.session_state.get(SESSION_MODEL_KEY)
-    if run.job.result is not None and (current is None or current.token != run.token):
-        st.session_state[SESSION_MODEL_KEY] = SessionModel(prepare_in_background(run.job.result),
+    if run.job.result is not None and (current is None or current.run_token != run.token):
+        st.session_state[SESSION_MODEL_KEY] = SessionModel(speed_up_in_background(run.job.result),
                                                            run.token)
         st.session_state[SAVE_NAME_KEY] = default_name(run.job.config)
 
@@ -314,12 +314,12 @@ def progress(events: list[Any], config: TrainConfig, started_at: float) -> tuple
         return fraction, (f"Fitting: {stage.done} of {stage.total} {stage.unit} · "
                           f"about {_duration(left)} left")
     if not batches:
-        if phases and phases[-1].phase != "preparing":
+        if phases and phases[-1].phase != "setting up":
             return 0.0, f"{phases[-1].phase.capitalize()}: {phases[-1].detail}."
         detail = phases[-1].detail if phases else "starting"
         if ZOO[config.model].family != "keras":
-            return 0.0, f"Preparing: {detail}."
-        return 0.0, f"Preparing: {detail} (loading TensorFlow takes a few seconds the first time)."
+            return 0.0, f"Setting up: {detail}."
+        return 0.0, f"Setting up: {detail} (loading TensorFlow takes a few seconds the first time)."
     last = batches[-1]
     total_steps = config.epochs * last.steps_per_epoch
     fraction = min(1.0, (last.epoch * last.steps_per_epoch + last.step) / total_steps)

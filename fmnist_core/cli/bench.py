@@ -1,6 +1,6 @@
 """`bench`: the README's table, measured here: parameters, training time, test accuracy and
 single-image latency for the presets and the bundled model (loaded, not retrained).
-"1-image ms" is the app's path (LiteRT once the model is prepared), "TF ms" the same images
+"1-image ms" is the app's path (LiteRT once the model is sped up), "TF ms" the same images
 through TensorFlow before that. "ref step ms" is the machine's speed just before and after
 a row trains: the median time of one fixed training step (fast_cnn, a batch of 128), the same
 work every time, so that training times taken at different moments can be compared."""
@@ -51,7 +51,7 @@ def training_step(model: Any, images: Any, labels: Any) -> Any:
 
 def reference_step_ms() -> float:
     """Median milliseconds of one training step of a fresh fast_cnn on a fixed batch of 128:
-    how fast the machine is right now (on this project's shared machine it drifts by 2-3x)."""
+    how fast the machine is right now (on a shared machine it drifts by a factor of a few)."""
     import numpy as np
     import tensorflow as tf
 
@@ -89,12 +89,12 @@ def single_image_latency_ms(classifier: Any, images: Any) -> float:
 
 
 def latencies_ms(classifier: Any, images: Any) -> tuple[float, float]:
-    """One image through TensorFlow, then through what the app uses once it has prepared the
+    """One image through TensorFlow, then through what the app uses once it has sped up the
     model (LiteRT where it can run it, else TensorFlow again)."""
-    from fmnist_core.prediction import prepare_single_images
+    from fmnist_core.prediction import speed_up_predict
 
     tensorflow = single_image_latency_ms(classifier, images)
-    if not prepare_single_images(classifier):
+    if not speed_up_predict(classifier):
         return tensorflow, tensorflow
     return tensorflow, single_image_latency_ms(classifier, images)
 

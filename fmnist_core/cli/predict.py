@@ -35,7 +35,7 @@ def run(args: argparse.Namespace) -> int:
     from fmnist_core import registry
     from fmnist_core.image_input import read_image_file
     from fmnist_core.photo_head import photo_classifier_or_none
-    from fmnist_core.prediction import predict_images, prepared_input
+    from fmnist_core.routing import predict_images, prepared_input
 
     if args.model:  # the model asked for answers everything
         classifier, photo_classifier = registry.load(args.model), None

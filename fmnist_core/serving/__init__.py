@@ -43,7 +43,7 @@ def load_served(model: str | None, single_images: bool = True) -> ServedModel:
     for a conversion the first time on a machine, seconds in a child process)."""
     from fmnist_core import registry
     from fmnist_core.photo_head import photo_classifier_or_none
-    from fmnist_core.prediction import prepare_single_images
+    from fmnist_core.prediction import speed_up_predict
 
     if model:
         classifier, photo_classifier = registry.load(model), None
@@ -52,5 +52,5 @@ def load_served(model: str | None, single_images: bool = True) -> ServedModel:
     if single_images:
         for each in (classifier, photo_classifier):
             if each is not None:
-                prepare_single_images(each)
+                speed_up_predict(each)
     return ServedModel(served_name(model), classifier, photo_classifier)

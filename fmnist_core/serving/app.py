@@ -24,7 +24,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from fmnist_core.errors import FmnistError, ImageTooLargeError, UnsupportedImageError
 from fmnist_core.image_input import decode_image
-from fmnist_core.prediction import ImageAnswer, predict, predict_images, prepared_input
+from fmnist_core.prediction import predict
+from fmnist_core.routing import ImageAnswer, predict_images, prepared_input
 from fmnist_core.serving import VERSION, ServedModel, load_served
 from fmnist_core.serving.tensors import (
     INPUT,

@@ -24,7 +24,7 @@ from driver import (
 pytestmark = pytest.mark.browser
 
 SAVED_NAME = "browser-stopped-run"
-TRAINING_WAIT_MS = 300_000  # preparing a run (TensorFlow, the data split) is slow on busy CPUs
+TRAINING_WAIT_MS = 300_000  # setting up a run (TensorFlow, the data split) is slow on busy CPUs
 
 
 def wait_for_growth(chart_locator, above: int, timeout_s: float = TRAINING_WAIT_MS / 1000) -> int:
