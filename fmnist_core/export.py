@@ -2,7 +2,7 @@
 
 `savedmodel` writes TensorFlow Serving's layout, OUT/NAME/1/, whose `serving_default`
 signature takes `images` (float32 [N, 28, 28], pixels 0..255, as the dataset stores them)
-and returns `probabilities` [N, 10]: the app's own, mirror averaging and the energy rule's
+and returns `probabilities` [N, 10]: the app's own, mirror averaging and the logit rules'
 averaged logits included, so any engine that loads it answers as the app does. `tflite`
 writes OUT/NAME/1/model.tflite, the flatbuffer the app converts for single images
 (fmnist_core.lite): the model alone, so a caller averages it with the mirror image itself
@@ -71,8 +71,8 @@ def write_savedmodel(classifier: KerasClassifier, folder: Path) -> None:
 
 def probabilities_function(classifier: KerasClassifier) -> Callable[[Any], dict[str, Any]]:
     """The probabilities `prediction.predict` gives, as one TensorFlow function: the mean over
-    the model and its mirror image (flip_tta), or for the energy rule the softmax of the
-    mean logits (KerasClassifier.predict_logits)."""
+    the model and its mirror image (flip_tta), or for the rules read from logits (energy,
+    logit lead) the softmax of the mean logits (KerasClassifier.predict_logits)."""
     import tensorflow as tf
 
     model = classifier.model

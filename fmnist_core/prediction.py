@@ -3,10 +3,11 @@
 A softmax always names a class, even for a hat or a cat. The flag says when the model's
 evidence is too weak to believe: for most models the top probability, with a threshold
 chosen on held-out Fashion-MNIST images against inputs that are not garments; for the
-photo-tuned model (fmnist_core.photo_head) the energy score, chosen on cross-validated
-photos. The rule is stored in the model's meta, so the app, the CLI and the benchmark all
-apply the same one. Choosing a threshold is fmnist_core.calibration's job; sending images
-as people have them to the right model is fmnist_core.routing's.
+photo-tuned model (fmnist_core.photo_head) how far its largest logit stands above the
+mean logit (earlier photo models: the energy score), chosen on cross-validated photos. The
+rule is stored in the model's meta, so the app, the CLI and the benchmark all apply the
+same one. Choosing a threshold is fmnist_core.calibration's job; sending images as people
+have them to the right model is fmnist_core.routing's.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from fmnist_core.classifier import Classifier, as_batch
 
 RULE = "max_probability"  # any model: the top probability under a threshold
 ENERGY_RULE = "energy"  # Keras models: log-sum-exp of the logits under a threshold
+LEAD_RULE = "logit_lead"  # Keras models: the largest logit minus the mean logit under a threshold
+LOGIT_RULES = (ENERGY_RULE, LEAD_RULE)  # rules that read logits: "out of scope" when unsure
 # Used when a model was saved without calibration: a plain CNN's test images are above it
 # about 90% of the time, while most inputs that are not garments fall below it.
 DEFAULT_UNSURE: dict[str, Any] = {
@@ -72,7 +75,7 @@ def unsure_rule(classifier: Classifier) -> dict[str, Any]:
         return DEFAULT_UNSURE
     if rule.get("rule") == RULE and 0 <= rule["threshold"] <= 1:
         return rule
-    if (rule.get("rule") == ENERGY_RULE and math.isfinite(rule["threshold"])
+    if (rule.get("rule") in LOGIT_RULES and math.isfinite(rule["threshold"])
             and classifier.has_logits):
         return rule
     return DEFAULT_UNSURE
@@ -84,6 +87,14 @@ def energy(logits: np.ndarray) -> np.ndarray:
     return top[:, 0] + np.log(np.exp(logits - top).sum(axis=1))
 
 
+def logit_lead(logits: np.ndarray) -> np.ndarray:
+    """How far each row's largest logit stands above the row's mean: near 0 where no class
+    stands out, as for inputs a model fitted with uniform targets on such inputs has learnt
+    to spread its belief over. Unlike the energy, adding a constant to every logit (which
+    leaves the softmax as it is) does not change it."""
+    return logits.max(axis=1) - logits.mean(axis=1) if len(logits) else np.zeros(0, np.float32)
+
+
 def softmax(logits: np.ndarray) -> np.ndarray:
     exp = np.exp(logits - logits.max(axis=1, keepdims=True))
     return (exp / exp.sum(axis=1, keepdims=True)).astype(np.float32)
@@ -93,14 +104,15 @@ def predict(classifier: Classifier, images28: np.ndarray, top_k: int = 3) -> lis
     """Classify a batch in ONE forward pass (per-image calls cost 45 ms each)."""
     batch = as_batch(images28)
     rule = unsure_rule(classifier)
-    if rule["rule"] == ENERGY_RULE:
+    if rule["rule"] in LOGIT_RULES:
         logits = classifier.predict_logits(batch)
-        probabilities, evidence = softmax(logits), energy(logits)
+        probabilities = softmax(logits)
+        evidence = energy(logits) if rule["rule"] == ENERGY_RULE else logit_lead(logits)
     else:
         probabilities = classifier.predict_proba(batch)
         evidence = probabilities.max(axis=1) if len(probabilities) else np.zeros(0)
     threshold = float(rule["threshold"])
-    weak_evidence = OUT_OF_SCOPE if rule["rule"] == ENERGY_RULE else LOW_CONFIDENCE
+    weak_evidence = OUT_OF_SCOPE if rule["rule"] in LOGIT_RULES else LOW_CONFIDENCE
     engine = predict_engine(classifier, len(batch))
     k = max(1, min(int(top_k), len(CLASS_NAMES)))
     results = []
@@ -134,5 +146,6 @@ def predict_engine(classifier: Classifier, images: int = 1) -> str:
 
 
 def answers_from_logits(classifier: Classifier) -> bool:
-    """True when `predict` takes this model's logits (the energy rule), not its probabilities."""
-    return unsure_rule(classifier)["rule"] == ENERGY_RULE
+    """True when `predict` takes this model's logits (the energy or logit-lead rule), not its
+    probabilities."""
+    return unsure_rule(classifier)["rule"] in LOGIT_RULES

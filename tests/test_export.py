@@ -34,7 +34,7 @@ def images() -> np.ndarray:
 
 
 @pytest.mark.parametrize("flip_tta, rule", [(False, "max_probability"), (True, "max_probability"),
-                                            (True, "energy")])
+                                            (True, "energy"), (True, "logit_lead")])
 def test_savedmodel_gives_the_app_probabilities(tmp_path, images, flip_tta, rule):
     from fmnist_core.export import export
     from fmnist_core.prediction import predict

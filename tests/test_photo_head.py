@@ -1,5 +1,5 @@
 """The photo-tuned model: labelled photo folders, worn garments cut out by their masks, the
-refitted dense layers, the energy rule and its threshold, and photos routed to it while
+refitted dense layers, the logit-lead rule and its threshold, and photos routed to it while
 everything else goes to the model asked for."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from PIL import Image
 
 from fmnist_core import photo_head, registry, worn
 from fmnist_core.classifier import KerasClassifier
-from fmnist_core.prediction import energy, predict, unsure_rule
+from fmnist_core.prediction import predict, unsure_rule
 from fmnist_core.routing import predict_inputs
 from fmnist_core.thumbnail import PipelineResult
 
@@ -159,7 +159,7 @@ def test_the_unsure_threshold_is_the_best_split_that_flags_few_garments(monkeypa
     assert photo_head.choose_threshold(mapped, outside) == 2.75  # two garments, three others
 
 
-def test_the_refitted_model_keeps_the_convolutions_and_uses_the_energy_rule(bundled, fitted):
+def test_the_refitted_model_keeps_the_convolutions_and_uses_the_logit_lead_rule(bundled, fitted):
     photos, result = fitted
     classifier = result.classifier
     assert classifier.flip_tta and classifier.params == bundled.params
@@ -167,12 +167,13 @@ def test_the_refitted_model_keeps_the_convolutions_and_uses_the_energy_rule(bund
     conv = lambda model: [w for w in model.weights if "conv1a" in w.path][0]  # noqa: E731
     np.testing.assert_array_equal(np.asarray(conv(classifier.model)), np.asarray(conv(bundled.model)))
     rule = unsure_rule(classifier)
-    assert rule["rule"] == "energy" and rule["threshold"] == pytest.approx(result.threshold, abs=1e-4)
+    assert rule["rule"] == "logit_lead" and rule["threshold"] == pytest.approx(result.threshold, abs=1e-4)
     oof = classifier.meta["photo_head"]["out_of_fold"]
     assert all(0 <= oof[key] <= 1 for key in ("strict", "loose", "unsure_out_of_scope", "unsure_mapped"))
-    energies = energy(classifier.predict_logits(photos.images))
+    logits = classifier.predict_logits(photos.images)
     flags = [p.unsure for p in predict(classifier, photos.images)]
-    assert flags == list(energies < rule["threshold"])
+    assert flags == list(logits.max(axis=1) - logits.mean(axis=1) < rule["threshold"])
+    assert sum(flags) not in (0, len(flags))  # the threshold splits these photos
 
 
 def test_the_photos_a_model_was_fitted_on_are_known_by_content(bundled, fitted, tmp_path):
@@ -193,7 +194,7 @@ def test_the_photo_model_survives_a_registry_round_trip(fitted, models_dir):
     photos, result = fitted
     registry.save(result.classifier, "photo")
     loaded = registry.load("photo")
-    assert unsure_rule(loaded)["rule"] == "energy" and loaded.flip_tta
+    assert unsure_rule(loaded)["rule"] == "logit_lead" and loaded.flip_tta
     np.testing.assert_allclose(loaded.predict_proba(photos.images),
                                result.classifier.predict_proba(photos.images), atol=1e-5)
 

@@ -137,6 +137,25 @@ def test_the_energy_rule_flags_weak_evidence_even_when_one_class_leads():
     assert unsure_rule(FixedClassifier({"unsure": rule})) == DEFAULT_UNSURE
 
 
+def test_the_logit_lead_rule_flags_spread_belief_whatever_the_energy():
+    from fmnist_core.prediction import OUT_OF_SCOPE, energy, logit_lead
+
+    # Row 0: class 2 stands out. Row 1: every logit equally high, as a model fitted with
+    # uniform targets answers a hat: its energy is higher than row 0's, its lead is 0.
+    # Row 2: row 0 moved up by 3, the same softmax and the same lead.
+    logits = np.array([[0, 0, 6, 0, 0, 0, 0, 0, 0, 0], [4.0] * 10, [3, 3, 9, 3, 3, 3, 3, 3, 3, 3]])
+    assert energy(logits)[1] > energy(logits)[0]
+    np.testing.assert_allclose(logit_lead(logits), [5.4, 0.0, 5.4])
+    rule = {"rule": "logit_lead", "threshold": 5.0, "calibrated_on": "test"}
+    classifier = LogitClassifier(logits, {"unsure": rule})
+    predictions = predict(classifier, np.zeros((3, 28, 28)))
+    assert classifier.calls == 1 and [p.unsure for p in predictions] == [False, True, False]
+    assert predictions[1].unsure_reason == OUT_OF_SCOPE and predictions[0].label == 2
+    assert unsure_rule(FixedClassifier({"unsure": rule})) == DEFAULT_UNSURE  # no logits
+    assert unsure_rule(LogitClassifier(logits, {"unsure": {**rule, "threshold": float("nan")}})) \
+        == DEFAULT_UNSURE
+
+
 class RowsClassifier(Classifier):
     """Answers each call with the probability rows it was given, in order."""
 

@@ -93,7 +93,8 @@ Fashion-MNIST-like images go to the bundled model itself.
 
 {_table(head['out_of_fold'])}
 
-`unsure` rule: energy (log-sum-exp of the logits, averaged with the mirror image) under
+`unsure` rule: the largest logit's lead over the mean logit (logits averaged with the mirror
+image) under
 {rule['threshold']:.4f}: of the thresholds that flag at most {recipe['max_unsure_mapped']:.0%} of these
 photos of garments with a class, the one that flags the most out-of-scope photos more.
 """
