@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from fmnist_core.classifier import Classifier, as_batch
+from fmnist_core.classifier import Classifier, KerasClassifier, as_batch
 from fmnist_core.data import Dataset
 
 METHODS = ("PCA", "t-SNE")
@@ -71,7 +71,7 @@ def feature_source(classifier: Classifier) -> str:
 def features(classifier: Classifier, images: np.ndarray) -> np.ndarray:
     """(N, D) float32 features of many images, in batches; pixels/255 for non-Keras models."""
     batch = as_batch(images)
-    if last_layer(classifier, "Dense") is None:
+    if not isinstance(classifier, KerasClassifier) or last_layer(classifier, "Dense") is None:
         return batch.reshape(len(batch), -1) / 255.0
     # The classifier's traced pass: a few ms for one image, where running the layers
     # eagerly took 80 ms and held up every click that shows similar images.
@@ -144,6 +144,7 @@ class EmbeddingMap:
         points, the mean position of its nearest neighbours on the map."""
         vector = features(classifier, image28)
         if self.method == "PCA":
+            assert self.pca is not None, "a PCA map keeps its fitted PCA"
             return self.pca.transform(vector)[0, :2]
         rows, _ = self.index.nearest(vector[0], PLACE_NEIGHBOURS)
         return self.points[rows].mean(axis=0)
