@@ -46,6 +46,7 @@ def strong_model():
     return _with_learnt_statistics(build_strong_cnn())
 
 
+@pytest.mark.slow  # LiteRT conversions of a CNN
 @pytest.mark.parametrize("flip_tta", [False, True])
 def test_single_images_through_litert_match_tensorflow(strong_model, images, flip_tta):
     expected = KerasClassifier(strong_model, "strong_cnn", flip_tta=flip_tta).predict_proba(images)
@@ -56,6 +57,7 @@ def test_single_images_through_litert_match_tensorflow(strong_model, images, fli
     assert np.abs(expected - expected.mean(axis=0)).max() > 1e-3  # the images do differ
 
 
+@pytest.mark.slow  # a LiteRT conversion of a CNN
 def test_the_logits_path_can_be_prepared_too(strong_model, images):
     expected = KerasClassifier(strong_model, "strong_cnn", flip_tta=True).predict_logits(images)
     prepared = KerasClassifier(strong_model, "strong_cnn", flip_tta=True)
@@ -85,6 +87,7 @@ def test_a_model_litert_cannot_convert_is_answered_by_tensorflow(monkeypatch, im
     np.testing.assert_allclose(classifier.predict_proba(images[:1]), expected, atol=1e-6)
 
 
+@pytest.mark.slow  # a LiteRT conversion
 def test_a_model_is_converted_once_then_read_from_the_cache(monkeypatch, images):
     model = _with_learnt_statistics(build_fast_cnn())
     conversions = []
@@ -113,6 +116,7 @@ def test_a_retrained_model_never_meets_the_old_conversion():
     assert lite.cache_path(model) != before
 
 
+@pytest.mark.slow  # a LiteRT conversion of a CNN
 def test_a_damaged_cached_conversion_is_refused_and_removed(strong_model, caplog):
     model = build_fast_cnn()
     assert lite.lite_forward_or_none(model) is not None
@@ -126,6 +130,7 @@ def test_a_damaged_cached_conversion_is_refused_and_removed(strong_model, caplog
     assert lite.lite_forward_or_none(model) is None and not cached.exists()
 
 
+@pytest.mark.slow  # a LiteRT conversion
 def test_sessions_can_share_one_prepared_model(images):
     classifier = KerasClassifier(_with_learnt_statistics(build_fast_cnn()), "fast_cnn", flip_tta=True)
     expected = classifier.predict_proba(images)
