@@ -125,6 +125,7 @@ def test_the_csv_neutralises_file_names_that_look_like_formulas():
     assert lines[1].startswith("'=HYPERLINK") and lines[2].startswith("shoe.png")
 
 
+@pytest.mark.slow  # the bundled CNN and the photo model
 def test_with_the_bundled_model_a_photo_goes_to_the_photo_model(models_dir):
     """The bundled model answers drawings and dataset images; its photo-tuned version
     answers photos, and the page says so."""

@@ -63,6 +63,7 @@ def test_refill_puts_the_presets_values_back_after_edits():
     assert app.select_slider(key="train_batch_size").value == quick.batch_size
 
 
+@pytest.mark.slow  # a training run in a child process
 def test_a_tiny_run_shows_its_charts_and_is_saved_and_made_active(models_dir):
     app = open_page(PAGE)
     run = start_tiny_run(app, epochs=2)
@@ -147,6 +148,7 @@ def test_a_second_start_while_a_run_is_going_starts_nothing():
     assert app.session_state["stopped"]  # a stop during the launch reached the run
 
 
+@pytest.mark.slow  # the run's child process starts TensorFlow
 def test_a_failed_run_shows_a_friendly_error_not_a_traceback(small_data):
     """A run the engine refuses part-way (the form cannot ask for cross-validation, so the
     run is put in the session directly): the page says why and offers to clear it."""

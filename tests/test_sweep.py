@@ -143,6 +143,7 @@ def test_the_final_configuration_trains_on_everything_and_averages_mirrors():
 # ---------------------------------------------------------------- studies
 
 
+@pytest.mark.slow  # trains a study's trials
 def test_a_study_completes_on_validation_accuracy_alone(small_data, sweeps_dir, no_test_set):
     events = []
     summary = run_sweep(tiny(), small_data, events.append)
@@ -170,6 +171,7 @@ def test_time_as_a_second_objective_gives_a_pareto_front(small_data, sweeps_dir)
     assert summary.rows[0]["seconds"] == pytest.approx(study.trials[0].values[1])
 
 
+@pytest.mark.slow  # trains a study's trials
 def test_pruning_ends_a_weak_trial_early(small_data, sweeps_dir):
     """Three good trials, then one that can learn nothing (learning rate 1e-7): the median
     pruner stops it at its second epoch, the first it may judge."""
@@ -188,6 +190,7 @@ def test_pruning_ends_a_weak_trial_early(small_data, sweeps_dir):
     assert sweep.find_study("pruning").trials[3].state == optuna.trial.TrialState.PRUNED
 
 
+@pytest.mark.slow  # trains a study's trials
 def test_stop_ends_the_running_trial_and_the_study_resumes(small_data, sweeps_dir):
     stop = threading.Event()
 
