@@ -77,6 +77,7 @@ def test_batches_stay_on_tensorflow(images):
     np.testing.assert_allclose(classifier.predict_proba(images), expected, atol=1e-6)
 
 
+@pytest.mark.slow  # a LiteRT conversion attempt
 def test_a_model_litert_cannot_convert_is_answered_by_tensorflow(monkeypatch, images, caplog):
     monkeypatch.setattr(lite, "CHILD_COMMAND", "import sys; sys.exit('converter says no')")
     classifier = KerasClassifier(build_fast_cnn(), "fast_cnn")

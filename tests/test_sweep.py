@@ -163,6 +163,7 @@ def test_a_study_completes_on_validation_accuracy_alone(small_data, sweeps_dir, 
     assert sweep.config_of(study, summary.best["trial"]).learning_rate == summary.best["learning_rate"]
 
 
+@pytest.mark.slow  # trains a study's trials
 def test_time_as_a_second_objective_gives_a_pareto_front(small_data, sweeps_dir):
     summary = run_sweep(tiny(trials=2, time_objective=True, study="pareto"), small_data)
     study = sweep.find_study("pareto")
