@@ -153,6 +153,7 @@ def test_sessions_can_share_one_prepared_model(images):
         np.testing.assert_allclose(answer, expected[(worker + round_) % len(images)], atol=1e-5)
 
 
+@pytest.mark.slow  # a LiteRT conversion of a CNN
 def test_a_cache_that_cannot_be_written_leaves_tensorflow_answering(tmp_path, monkeypatch, images,
                                                                      caplog):
     blocker = tmp_path / "not-a-folder"

@@ -274,6 +274,7 @@ def test_two_worker_processes_share_one_study_without_losing_or_repeating_trials
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.slow  # the sweep command in a child process that starts TensorFlow
 def test_the_command_names_a_bad_space_field_without_a_traceback(tmp_path):
     space = tmp_path / "bad.json"
     space.write_text('{"learning_rate": {"low": -1, "high": 0.1, "log": true}}')

@@ -167,6 +167,7 @@ def test_the_schedule_shapes_the_learning_rate(small_data, schedule):
 
 @pytest.mark.parametrize("optimizer, keras_class", [
     ("adam", "Adam"), ("adamw", "AdamW"), ("sgd", "SGD")])
+@pytest.mark.slow  # trains once per optimizer
 def test_each_optimizer_trains_and_dropout_and_l2_reach_the_layers(small_data, optimizer,
                                                                    keras_class, monkeypatch):
     import keras
