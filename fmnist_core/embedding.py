@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from fmnist_core.classifier import Classifier, as_batch
+from fmnist_core.classifier import Classifier, KerasClassifier, as_batch
 from fmnist_core.data import Dataset, sample_indices, stratified_subset
 
 METHODS = ("PCA", "t-SNE")
@@ -72,7 +72,7 @@ def feature_source(classifier: Classifier) -> str:
 def features(classifier: Classifier, images: np.ndarray) -> np.ndarray:
     """(N, D) float32 features of many images, in batches; pixels/255 for non-Keras models."""
     batch = as_batch(images)
-    if last_layer(classifier, "Dense") is None:
+    if not isinstance(classifier, KerasClassifier) or last_layer(classifier, "Dense") is None:
         return batch.reshape(len(batch), -1) / 255.0
     # The classifier's traced pass: running the layers eagerly costs about ten times more
     # and would hold up every click that shows similar images.

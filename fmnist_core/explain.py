@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from fmnist_core.classifier import Classifier, as_batch
+from fmnist_core.classifier import Classifier, KerasClassifier, as_batch
 from fmnist_core.embedding import forward, last_layer, layers_of
 
 SIDE = 28
@@ -72,7 +72,8 @@ def grad_cam(classifier: Classifier, image: np.ndarray, label: int | None = None
     The forward and backward pass is one traced call per model (about 5 ms, against 40 ms
     run eagerly). Raises ValueError for models without a Conv2D layer.
     """
-    if last_layer(classifier, "Conv2D") is None or last_layer(classifier, "Dense") is None:
+    if (not isinstance(classifier, KerasClassifier) or last_layer(classifier, "Conv2D") is None
+            or last_layer(classifier, "Dense") is None):
         raise ValueError(f"Grad-CAM needs a Keras CNN; a {classifier.kind} model has no Conv2D")
     batch = as_batch(image)[:1]
     target = int(np.argmax(classifier.predict_proba(batch)[0])) if label is None else int(label)

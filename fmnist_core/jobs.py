@@ -63,7 +63,7 @@ class BackgroundJob:
         self._stdin_lock = threading.Lock()  # the run's pickle and a stop byte never interleave
         self._stop_requested = threading.Event()
         self._folder = Path(tempfile.mkdtemp(prefix="fmnist-job-"))
-        self._process: subprocess.Popen | None = None
+        self._process: subprocess.Popen[bytes] | None = None
         self._run_sent = False  # a stop byte written before the run would garble it
         self._reader = threading.Thread(target=self._collect, name=f"job-{label}", daemon=True)
         self.result: Any = None
@@ -94,8 +94,9 @@ class BackgroundJob:
         run = pickle.dumps((self._work, self._payload, str(self._folder), self.activity),
                            pickle.HIGHEST_PROTOCOL)
         with self._stdin_lock:
-            self._process.stdin.write(len(run).to_bytes(LENGTH_BYTES, "big") + run)
-            self._process.stdin.flush()
+            stdin = self._stdin()
+            stdin.write(len(run).to_bytes(LENGTH_BYTES, "big") + run)
+            stdin.flush()
             self._run_sent = True
         if self._stop_requested.is_set():  # Stop came before the run was sent
             self.stop()
@@ -109,7 +110,7 @@ class BackgroundJob:
                     try:
                         kind, *payload = pickle.load(messages)
                     except (EOFError, pickle.UnpicklingError):  # cut off mid-message too
-                        code = self._process.wait()
+                        code = self._child().wait()
                         self._fail(f"the {self.activity} process ended unexpectedly "
                                    f"(exit code {code})", None)
                         return
@@ -134,12 +135,23 @@ class BackgroundJob:
             self._end_child()
             shutil.rmtree(self._folder, ignore_errors=True)
 
+    def _child(self) -> subprocess.Popen[bytes]:
+        """The child process, once `_launch` has started it."""
+        assert self._process is not None, "the child has not been started"
+        return self._process
+
+    def _stdin(self) -> IO[bytes]:
+        """The child's stdin: always a pipe (`_launch` starts it with stdin=PIPE)."""
+        stdin = self._child().stdin
+        assert stdin is not None, "the child was started without a stdin pipe"
+        return stdin
+
     def _end_child(self) -> None:
         if self._process is None:
             return
         try:
             with self._stdin_lock:
-                self._process.stdin.close()  # end of file: a child still training stops
+                self._stdin().close()  # end of file: a child still training stops
             self._process.wait(timeout=60)
         except (OSError, subprocess.TimeoutExpired):
             self._process.kill()
@@ -171,8 +183,9 @@ class BackgroundJob:
             if not self._run_sent:
                 return  # the launch passes the request on
             try:
-                self._process.stdin.write(STOP)
-                self._process.stdin.flush()
+                stdin = self._stdin()
+                stdin.write(STOP)
+                stdin.flush()
             except (OSError, ValueError):
                 pass  # the child is gone or its stdin closed: nothing left to stop
 

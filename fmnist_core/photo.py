@@ -102,7 +102,9 @@ def background_seed(work: np.ndarray) -> _Seed:
     samples = lab[border].reshape(-1, 3)
     k = min(BACKGROUND_COLOURS, len(samples))
     criteria = (cv2.TERM_CRITERIA_EPS + cv2.TERM_CRITERIA_MAX_ITER, 10, 1.0)
-    _, assigned, centres = cv2.kmeans(samples, k, None, criteria, 1, cv2.KMEANS_PP_CENTERS)
+    # OpenCV's stubs make bestLabels required; None (no starting labels) is what its docs allow.
+    _, assigned, centres = cv2.kmeans(  # type: ignore[call-overload]
+        samples, k, None, criteria, 1, cv2.KMEANS_PP_CENTERS)
     # Clusters holding few border pixels are more likely a garment touching the frame.
     share = np.bincount(assigned.ravel(), minlength=k) / len(samples)
     centres = centres[share >= 0.1]
@@ -129,7 +131,9 @@ def segment(work: np.ndarray, seed: _Seed) -> np.ndarray:
     bgd, fgd = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
     bgr = np.ascontiguousarray(work[..., ::-1])
     try:
-        cv2.grabCut(bgr, labels, None, bgd, fgd, GRABCUT_ITERATIONS, cv2.GC_INIT_WITH_MASK)
+        # No rectangle: the stubs want one, but GC_INIT_WITH_MASK starts from the mask alone.
+        cv2.grabCut(bgr, labels, None, bgd, fgd,  # type: ignore[call-overload]
+                    GRABCUT_ITERATIONS, cv2.GC_INIT_WITH_MASK)
     except cv2.error:  # one of the two GMMs had no samples: keep the seed as it is
         pass
     mask = np.isin(labels, (cv2.GC_FGD, cv2.GC_PR_FGD))
@@ -138,7 +142,8 @@ def segment(work: np.ndarray, seed: _Seed) -> np.ndarray:
         mask = seed.labels != cv2.GC_BGD  # likely fills the frame, so keep the frame
     if not mask.any():  # a picture too small for a border band
         mask = np.ones_like(mask)
-    count, components, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), 8)
+    count, components, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8),
+                                                                    connectivity=8)
     areas = stats[1:, cv2.CC_STAT_AREA]
     keep = 1 + np.flatnonzero(areas >= KEEP_SECOND * areas.max())
     mask = np.isin(components, keep)

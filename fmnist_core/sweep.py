@@ -21,7 +21,7 @@ import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from fmnist_core import paths
 from fmnist_core.data import Dataset
@@ -219,7 +219,8 @@ def open_study(settings: SweepSettings, storage: Any = None) -> Any:
     import sqlalchemy.exc
 
     storage = storage if storage is not None else open_storage(settings.storage)
-    directions = ["maximize", "minimize"] if settings.time_objective else ["maximize"]
+    directions: list[Literal["maximize", "minimize"]] = (
+        ["maximize", "minimize"] if settings.time_objective else ["maximize"])
     try:
         study = optuna.create_study(storage=storage, study_name=settings.study_name,
                                     directions=directions, sampler=_sampler(settings),
@@ -352,11 +353,11 @@ def _run_trial(trial: Any, settings: SweepSettings, space: Space, data: Dataset,
     if pruned:
         ended("pruned", seconds=seconds)
         raise optuna.TrialPruned(f"epoch {len(epochs)}: {epochs[-1].val_accuracy:.4f}")
-    if not epochs or not math.isfinite(epochs[-1].val_accuracy):
+    accuracy = epochs[-1].val_accuracy if epochs else None
+    if accuracy is None or not math.isfinite(accuracy):
         ended("failed", "no validation accuracy", seconds)
         raise TrainingError(f"trial {trial.number} gave no validation accuracy")
     ended("complete", seconds=seconds)
-    accuracy = epochs[-1].val_accuracy
     return (accuracy, seconds) if multi else accuracy
 
 

@@ -476,19 +476,20 @@ def _grow_forest(estimator: Any, images: np.ndarray, labels: np.ndarray, emit: E
         estimator.set_params(warm_start=False)
 
 
-def _cross_validate(config: TrainConfig, spec: ModelSpec, data: Dataset,
+def _cross_validate(config: TrainConfig, folds: int, spec: ModelSpec, data: Dataset,
                     emit: EventHandler) -> dict[str, Any]:
-    """k fits on the training images the model will use, kept out of the training time:
-    how much the score moves with the split, which the one test figure hides."""
+    """`folds` (config.cv_folds, when set) fits on the training images the model will use,
+    kept out of the training time: how much the score moves with the split, which the one
+    test figure hides."""
     train_idx = _sklearn_train_indices(config, spec, data)
     fewest = int(np.bincount(data.y_train[train_idx]).min())
-    if fewest < config.cv_folds:
-        raise TrainingError(f"{config.cv_folds}-fold cross-validation needs at least "
-                            f"{config.cv_folds} training images of every class; one class has {fewest}")
-    emit(PhaseChange("cross-validating", f"{config.cv_folds} folds of {len(train_idx):,} "
+    if fewest < folds:
+        raise TrainingError(f"{folds}-fold cross-validation needs at least "
+                            f"{folds} training images of every class; one class has {fewest}")
+    emit(PhaseChange("cross-validating", f"{folds} folds of {len(train_idx):,} "
                                          "training images (the test set is not used)"))
     return cross_validate_sklearn(lambda: spec.build(seed=config.seed), data.x_train[train_idx],
-                                  data.y_train[train_idx], folds=config.cv_folds, seed=config.seed)
+                                  data.y_train[train_idx], folds=folds, seed=config.seed)
 
 
 # ---------------------------------------------------------------- entry point
@@ -500,7 +501,7 @@ def _test_set_figures(config: TrainConfig, spec: ModelSpec, classifier: Classifi
     emit(PhaseChange("evaluating", f"{len(data.y_test):,} test images"))
     figures: dict[str, Any] = {
         "metrics": evaluate(classifier.predict_proba(data.x_test), data.y_test).to_dict()}
-    if config.flip_tta:
+    if config.flip_tta and isinstance(classifier, KerasClassifier):  # validate(): Keras only
         plain = KerasClassifier(classifier.model, spec.kind).predict_proba(data.x_test)
         figures["accuracy_without_tta"] = float((plain.argmax(axis=1) == data.y_test).mean())
     _, val_idx = split_train(config, data)
@@ -525,7 +526,8 @@ def train(config: TrainConfig, data: Dataset, on_event: EventHandler | None = No
     emit(PhaseChange("setting up", f"{spec.title}: seed {config.seed}"))
     keras.utils.set_random_seed(config.seed)
     # Before the fit, so that folds that cannot be made fail before the long part.
-    cross_validation = _cross_validate(config, spec, data, emit) if config.cv_folds else None
+    cross_validation = (_cross_validate(config, config.cv_folds, spec, data, emit)
+                        if config.cv_folds else None)
     start = time.perf_counter()
     fit = _fit_keras if spec.family == "keras" else _fit_sklearn
     classifier, extra = fit(config, spec, data, emit, stop)

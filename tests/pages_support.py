@@ -45,6 +45,17 @@ def save_tiny_model(name: str = "tiny") -> Path:
     return registry.save(tiny_classifier(), name)
 
 
+def evaluation_of(name: str):
+    """Model `name` of the current FMNIST_MODELS_DIR evaluated on the real test set with
+    fmnist_core alone: what a page's figures are checked against, never read off the page."""
+    from fmnist_core import registry
+    from fmnist_core.data import load_dataset
+    from fmnist_core.evaluation import evaluate
+
+    data = load_dataset()
+    return evaluate(registry.load(name).predict_proba(data.x_test), data.y_test)
+
+
 def texts(elements) -> list[str]:
     """The `value` of every element of an AppTest element list, for assertions."""
     return [str(element.value) for element in elements]

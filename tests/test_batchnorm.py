@@ -83,6 +83,7 @@ def test_training_on_images_runs_the_fused_kernel():
     assert "FusedBatchNormV3" not in ops[False]  # inference stays Keras' own pass
 
 
+@pytest.mark.slow  # loads the model in a fresh Python with TensorFlow
 def test_with_keras_layers_keeps_the_answers_and_needs_none_of_our_code(tmp_path):
     model = build_fast_cnn()
     rng = np.random.default_rng(4)

@@ -46,6 +46,7 @@ def strong_model():
     return _with_learnt_statistics(build_strong_cnn())
 
 
+@pytest.mark.slow  # LiteRT conversions of a CNN
 @pytest.mark.parametrize("flip_tta", [False, True])
 def test_single_images_through_litert_match_tensorflow(strong_model, images, flip_tta):
     expected = KerasClassifier(strong_model, "strong_cnn", flip_tta=flip_tta).predict_proba(images)
@@ -56,6 +57,7 @@ def test_single_images_through_litert_match_tensorflow(strong_model, images, fli
     assert np.abs(expected - expected.mean(axis=0)).max() > 1e-3  # the images do differ
 
 
+@pytest.mark.slow  # a LiteRT conversion of a CNN
 def test_the_logits_path_can_be_sped_up_too(strong_model, images):
     expected = KerasClassifier(strong_model, "strong_cnn", flip_tta=True).predict_logits(images)
     sped_up = KerasClassifier(strong_model, "strong_cnn", flip_tta=True)
@@ -75,6 +77,7 @@ def test_batches_stay_on_tensorflow(images):
     np.testing.assert_allclose(classifier.predict_proba(images), expected, atol=1e-6)
 
 
+@pytest.mark.slow  # a LiteRT conversion attempt
 def test_a_model_litert_cannot_convert_is_answered_by_tensorflow(monkeypatch, images, caplog):
     monkeypatch.setattr(lite, "CHILD_COMMAND", "import sys; sys.exit('converter says no')")
     classifier = KerasClassifier(build_fast_cnn(), "fast_cnn")
@@ -85,6 +88,7 @@ def test_a_model_litert_cannot_convert_is_answered_by_tensorflow(monkeypatch, im
     np.testing.assert_allclose(classifier.predict_proba(images[:1]), expected, atol=1e-6)
 
 
+@pytest.mark.slow  # a LiteRT conversion
 def test_a_model_is_converted_once_then_read_from_the_cache(monkeypatch, images):
     model = _with_learnt_statistics(build_fast_cnn())
     conversions = []
@@ -113,6 +117,7 @@ def test_a_retrained_model_never_meets_the_old_conversion():
     assert lite.cache_path(model) != before
 
 
+@pytest.mark.slow  # a LiteRT conversion of a CNN
 def test_a_damaged_cached_conversion_is_refused_and_removed(strong_model, caplog):
     model = build_fast_cnn()
     assert lite.lite_forward_or_none(model) is not None
@@ -126,6 +131,7 @@ def test_a_damaged_cached_conversion_is_refused_and_removed(strong_model, caplog
     assert lite.lite_forward_or_none(model) is None and not cached.exists()
 
 
+@pytest.mark.slow  # a LiteRT conversion
 def test_sessions_can_share_one_prepared_model(images):
     classifier = KerasClassifier(_with_learnt_statistics(build_fast_cnn()), "fast_cnn", flip_tta=True)
     expected = classifier.predict_proba(images)
@@ -147,6 +153,7 @@ def test_sessions_can_share_one_prepared_model(images):
         np.testing.assert_allclose(answer, expected[(worker + round_) % len(images)], atol=1e-5)
 
 
+@pytest.mark.slow  # a LiteRT conversion of a CNN
 def test_a_cache_that_cannot_be_written_leaves_tensorflow_answering(tmp_path, monkeypatch, images,
                                                                      caplog):
     blocker = tmp_path / "not-a-folder"

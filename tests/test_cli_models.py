@@ -68,6 +68,7 @@ def test_models_json_marks_broken_entries(models_dir, logistic):
     assert "BROKEN: meta.json cannot be read" in text.stdout and "good" in text.stdout
 
 
+@pytest.mark.slow  # a model over the 10,000 real test images
 def test_evaluate_json_on_the_real_test_set(models_dir, logistic, real_data):
     path = registry.save(logistic, "logistic")
     result = cli("evaluate", "--json", "--model", str(path))

@@ -73,6 +73,7 @@ def _run(*args: str) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, timeout=300)
 
 
+@pytest.mark.slow  # TensorFlow started in child processes
 def test_real_process_exit_codes_and_no_traceback(tiny_model, tmp_path):
     evil = tmp_path / EVIL_NAME
     evil.write_bytes(encode(Image.fromarray(garment()), "PNG"))
@@ -88,6 +89,7 @@ def test_real_process_exit_codes_and_no_traceback(tiny_model, tmp_path):
         assert done.returncode == 2 and "Traceback" not in done.stderr and "usage" in done.stderr
 
 
+@pytest.mark.slow  # TensorFlow started in child processes
 def test_tensorflows_start_up_noise_stays_off_stderr_unless_asked(tiny_model, tmp_path):
     """Without a GPU, TensorFlow's C++ start-up wrote "failed call to cuInit ... CUDA error"
     and other lines to stderr, whatever TF_CPP_MIN_LOG_LEVEL said."""

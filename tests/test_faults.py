@@ -157,6 +157,7 @@ def save_until_killed(folder: Path, attempt: int, kill_after: float) -> list[str
     return [line.split()[1] for line in out.splitlines() if line.startswith("saved ")]
 
 
+@pytest.mark.slow  # kills many saving processes
 def test_save_killed_at_random_moments_leaves_only_complete_models(tmp_path):
     from fmnist_core import registry
 

@@ -10,9 +10,13 @@ import time
 from dataclasses import replace
 
 import numpy as np
+import pytest
 
 from fmnist_core.jobs import TrainingJob
 from fmnist_core.training import EpochEnd, TrainConfig, TrainingDone
+
+# Every test here starts a child process that imports TensorFlow and trains: tens of seconds.
+pytestmark = pytest.mark.slow
 
 
 def wait_for(condition, timeout: float = 120.0) -> bool:

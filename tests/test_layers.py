@@ -220,6 +220,7 @@ def captions(app) -> list[str]:
     return [c for image in app.image for c in image.captions]
 
 
+@pytest.mark.slow  # the bundled CNN through every layer
 def test_the_layers_view_of_a_cnn_on_classify(models_dir):
     app = open_classify_test_image(open_page(path_of("classify"), active_model="bundled"))
     assert "classify_test_layers_channels" not in {s.key for s in app.select_slider}
@@ -237,6 +238,7 @@ def test_the_layers_view_of_a_cnn_on_classify(models_dir):
     assert any(c.startswith("All 128 channels") for c in captions(app))
 
 
+@pytest.mark.slow  # reads thousands of real training images through the model
 def test_the_layers_view_of_an_mlp_and_a_channels_favourite_images(models_dir, real_data):
     save_tiny_model("tiny")
     app = open_classify_test_image(open_page(path_of("classify"), active_model="registry:tiny"))
@@ -253,6 +255,7 @@ def test_the_layers_view_of_an_mlp_and_a_channels_favourite_images(models_dir, r
     assert any("training images (a random sample) on which channel" in c for c in texts(app.caption))
 
 
+@pytest.mark.slow  # trains a logistic regression
 def test_a_scikit_learn_model_says_plainly_it_has_no_layers(models_dir, small_data):
     from fmnist_core import registry
     from fmnist_core.training import TrainConfig, train

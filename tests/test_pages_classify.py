@@ -125,6 +125,7 @@ def test_the_csv_neutralises_file_names_that_look_like_formulas():
     assert lines[1].startswith("'=HYPERLINK") and lines[2].startswith("shoe.png")
 
 
+@pytest.mark.slow  # the bundled CNN and the photo model
 def test_with_the_bundled_model_a_photo_goes_to_the_photo_model(models_dir):
     """The bundled model answers drawings and dataset images; its photo-tuned version
     answers photos, and the page says so."""
@@ -144,6 +145,7 @@ def test_with_the_bundled_model_a_photo_goes_to_the_photo_model(models_dir):
     assert not app.exception and not any("photo-tuned" in c for c in texts(app.caption))
 
 
+@pytest.mark.slow  # a LiteRT conversion of the model
 def test_single_images_move_to_litert_and_the_page_says_what_answered(models_dir):
     """Loading a model starts its LiteRT conversion in the background (a child process);
     TensorFlow answers meanwhile, and each answer says which engine gave it and how fast."""

@@ -1,6 +1,7 @@
 """The Dataset page: browsing by split and class with paging and shuffle, statistics, map."""
 
 import numpy as np
+import pytest
 
 from fmnist_core.data import stratified_subset
 from ui import charts, dataset_stats
@@ -37,6 +38,7 @@ def test_shuffle_changes_the_order_and_the_test_split_has_other_images():
     assert not app.exception and len(grid_captions(app)) == 40
 
 
+@pytest.mark.slow  # a 2-D map of thousands of real images
 def test_statistics_and_map_tabs_draw_their_charts():
     app = open_page(PAGE)
     app.session_state["dataset_tab"] = "Statistics"

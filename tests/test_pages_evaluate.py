@@ -8,11 +8,12 @@ import numpy as np
 import pytest
 
 from fmnist_core.classes import CLASS_NAMES
+from fmnist_core.evaluation import Evaluation
 from fmnist_core.references import REFERENCE_ACCURACY
 from ui import charts, evaluations
 from ui.navigation import path_of
 
-from pages_support import open_page, save_tiny_model, shown_cells, texts
+from pages_support import evaluation_of, open_page, save_tiny_model, shown_cells, texts
 
 PAGE = path_of("evaluate")
 
@@ -23,6 +24,12 @@ def app(models_dir):
     return open_page(PAGE, active_model="registry:tiny")
 
 
+@pytest.fixture
+def tiny_evaluation(app) -> Evaluation:
+    """The saved model's test-set evaluation, computed here and not read off the page."""
+    return evaluation_of("tiny")
+
+
 def test_metrics_and_the_clickable_confusion_matrix(app):
     assert not app.exception
     assert [m.label for m in app.metric][:2] == ["Accuracy", "Macro F1"]
@@ -31,14 +38,18 @@ def test_metrics_and_the_clickable_confusion_matrix(app):
     assert any("No cell selected" in text for text in texts(app.info))
 
 
-def test_a_selected_cell_shows_its_images_most_confident_first(app):
+def test_a_selected_cell_shows_its_images_most_confident_first(app, tiny_evaluation):
+    expected = int(tiny_evaluation.confusion[6, 0])
+    assert expected > 0  # a one-epoch MLP takes some shirts for T-shirts: there is a gallery
     app.session_state[evaluations.CELL_KEY] = (6, 0)  # Shirt taken for T-shirt/top
     app.run()
     assert not app.exception
-    heading = next(s for s in texts(app.subheader) if "taken for" in s)
-    count = int(heading.rsplit(": ", 1)[1].split()[0].replace(",", ""))
+    headings = [s for s in texts(app.subheader) if "taken for" in s]
+    assert headings == [f"Shirt taken for T-shirt/top: {expected:,} images"]
     captions = [c for c in texts(app.caption) if c.startswith("true **")]
-    assert len(captions) == min(count, 24)
+    assert len(captions) == min(expected, 24)
+    first_page = tiny_evaluation.cell_indices(6, 0)[:24]
+    assert captions == evaluations.gallery_captions(tiny_evaluation, first_page)
     assert all(c.startswith("true **Shirt**") for c in captions)
     confidences = [float(c.split("  \n")[1].rsplit(" ", 1)[1].rstrip("%")) for c in captions]
     assert confidences == sorted(confidences, reverse=True)

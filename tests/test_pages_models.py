@@ -79,6 +79,7 @@ def test_the_rename_field_and_the_delete_box_belong_to_the_model_shown(app, mode
     assert (models_dir / "tiny").is_dir() and (models_dir / "half-saved").is_dir()
 
 
+@pytest.mark.slow  # Evaluate runs the bundled CNN over the 10,000 test images
 def test_an_active_model_deleted_by_someone_else_is_replaced_with_a_notice(app, models_dir):
     app.selectbox(key="models_selected").set_value("registry:tiny").run()
     app.button(key="models_make_active").click().run()

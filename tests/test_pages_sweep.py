@@ -58,6 +58,7 @@ def test_the_form_has_a_widget_for_every_field_of_the_models_space():
             assert app.number_input(key=key).value == param
 
 
+@pytest.mark.slow  # a sweep of real trials, then a training run
 def test_a_tiny_sweep_shows_its_trials_and_figures_and_a_trial_trains_for_good(models_dir):
     app = tiny_form(open_page(PAGE))
     run = start(app)
@@ -85,6 +86,7 @@ def test_a_tiny_sweep_shows_its_trials_and_figures_and_a_trial_trains_for_good(m
     assert job.wait(300)
 
 
+@pytest.mark.slow  # a sweep of real trials
 def test_stop_ends_the_sweep_and_keeps_the_finished_trials():
     app = tiny_form(open_page(PAGE), trials=20, epochs=200)
     run = start(app)

@@ -63,6 +63,7 @@ def test_refill_puts_the_presets_values_back_after_edits():
     assert app.select_slider(key="train_batch_size").value == quick.batch_size
 
 
+@pytest.mark.slow  # a training run in a child process
 def test_a_tiny_run_shows_its_charts_and_is_saved_and_made_active(models_dir):
     app = open_page(PAGE)
     run = start_tiny_run(app, epochs=2)
@@ -88,6 +89,7 @@ def test_a_tiny_run_shows_its_charts_and_is_saved_and_made_active(models_dir):
     assert app.session_state["models_active"] == "registry:tiny-run"
 
 
+@pytest.mark.slow  # a training run
 def test_a_forest_trains_from_the_page_and_reports_its_trees(models_dir):
     app = open_page(PAGE)
     run = start_tiny_run(app, model="sk_forest")
@@ -100,6 +102,7 @@ def test_a_forest_trains_from_the_page_and_reports_its_trees(models_dir):
     assert any("test accuracy" in text for text in texts(app.success))
 
 
+@pytest.mark.slow  # a training run
 def test_stop_ends_a_run_early_and_keeps_the_model(models_dir):
     app = open_page(PAGE)
     run = start_tiny_run(app, epochs=50)
@@ -133,6 +136,7 @@ def _start_twice() -> None:
     st.session_state["stopped"] = first.job.wait(timeout=120)
 
 
+@pytest.mark.slow  # a training run
 def test_a_second_start_while_a_run_is_going_starts_nothing():
     """The second start must not leave an orphan run nobody can see or stop."""
     from streamlit.testing.v1 import AppTest
@@ -144,6 +148,7 @@ def test_a_second_start_while_a_run_is_going_starts_nothing():
     assert app.session_state["stopped"]  # a stop during the launch reached the run
 
 
+@pytest.mark.slow  # the run's child process starts TensorFlow
 def test_a_failed_run_shows_a_friendly_error_not_a_traceback(small_data):
     """A run the engine refuses part-way (the form cannot ask for cross-validation, so the
     run is put in the session directly): the page says why and offers to clear it."""
@@ -186,6 +191,7 @@ def test_a_growing_forest_and_a_silent_fit_have_their_own_progress_lines():
     assert "TensorFlow" in training.progress(setting_up, TrainConfig(model="mlp"), 0.0)[1]
 
 
+@pytest.mark.slow  # a training run
 def test_a_reload_finds_the_run_with_its_stop_and_start_stays_disabled(models_dir):
     """A reload (or the address opened in another tab) is a new session with the browser's
     id in the URL: it finds the run, can stop it and sees its result; a stranger sees none."""
@@ -215,6 +221,7 @@ def test_a_reload_finds_the_run_with_its_stop_and_start_stays_disabled(models_di
     assert not any("Done" in text for text in texts(stranger.success))
 
 
+@pytest.mark.slow  # a training run
 def test_fewer_training_images_keep_the_optimiser_steps_and_say_so():
     app = open_page(PAGE)  # the quick preset: 3 epochs of 224 steps on all the images
     assert app.checkbox(key="train_keep_steps").value
@@ -227,6 +234,7 @@ def test_fewer_training_images_keep_the_optimiser_steps_and_say_so():
     assert run.job.wait(timeout=180)
 
 
+@pytest.mark.slow  # training runs
 def test_a_model_far_below_its_presets_accuracy_is_not_shown_as_a_success(models_dir):
     app = open_page(PAGE)
     run = start_tiny_run(app, model=PRESETS["quick"].model)  # 1 epoch of 2 steps

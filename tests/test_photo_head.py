@@ -24,10 +24,8 @@ from locations import REPO_ROOT
 
 @pytest.fixture(scope="module")
 def bundled():
-    try:
-        return registry.load_default()
-    except registry.RegistryError as exc:
-        pytest.skip(f"needs the bundled model ({exc})")
+    """The bundled model: it is in git, so failing to load it is a failure, never a skip."""
+    return registry.load_default()
 
 
 def _photo(colour: tuple[int, int, int], width: int, height: int) -> Image.Image:
@@ -159,6 +157,7 @@ def test_the_unsure_threshold_is_the_best_split_that_flags_few_garments(monkeypa
     assert photo_head.choose_threshold(mapped, outside) == 2.75  # two garments, three others
 
 
+@pytest.mark.slow  # refits the photo model's dense layers (the module's `fitted`)
 def test_the_refitted_model_keeps_the_convolutions_and_uses_the_logit_lead_rule(bundled, fitted):
     photos, result = fitted
     classifier = result.classifier
@@ -176,6 +175,7 @@ def test_the_refitted_model_keeps_the_convolutions_and_uses_the_logit_lead_rule(
     assert sum(flags) not in (0, len(flags))  # the threshold splits these photos
 
 
+@pytest.mark.slow  # refits the photo model's dense layers (the module's `fitted`)
 def test_the_photos_a_model_was_fitted_on_are_known_by_content(bundled, fitted, tmp_path):
     photos, result = fitted
     assert photo_head.fitted_on(result.classifier, photos.files) == len(photos.files)
@@ -190,6 +190,7 @@ def test_the_photos_a_model_was_fitted_on_are_known_by_content(bundled, fitted, 
     assert photo_head.fitted_on(older, photos.files) is None
 
 
+@pytest.mark.slow  # refits the photo model's dense layers (the module's `fitted`)
 def test_the_photo_model_survives_a_registry_round_trip(fitted, models_dir):
     photos, result = fitted
     registry.save(result.classifier, "photo")
@@ -199,6 +200,7 @@ def test_the_photo_model_survives_a_registry_round_trip(fitted, models_dir):
                                result.classifier.predict_proba(photos.images), atol=1e-5)
 
 
+@pytest.mark.slow  # refits the photo model's dense layers (the module's `fitted`)
 def test_photos_go_to_the_photo_model_and_the_rest_to_the_model_asked_for(bundled, fitted):
     photos, result = fitted
     inputs = [PipelineResult(photos.images[0], kind="photo"),
@@ -255,12 +257,14 @@ def test_folders_that_cannot_tune_a_model_are_refused_with_the_reason(tmp_path, 
         photo_head.fit_photo_model(bundled, real_data, photos, folds=1)
 
 
+@pytest.mark.slow  # refits the photo model's dense layers (the module's `fitted`)
 def test_an_empty_batch_gets_no_predictions_from_the_photo_model(fitted):
     _, result = fitted
     assert result.classifier.predict_logits(np.zeros((0, 28, 28))).shape == (0, 10)
     assert predict(result.classifier, np.zeros((0, 28, 28))) == []
 
 
+@pytest.mark.slow  # refits the photo model's dense layers (the module's `fitted`)
 def test_a_photo_model_tuned_from_another_bundled_model_is_not_used(fitted, tmp_path, monkeypatch):
     from fmnist_core import paths
 

@@ -193,6 +193,7 @@ SAVE_THEN_HANG = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow  # a child process that fits and saves a model, killed
 def test_process_killed_mid_save(models_dir, estimator):
     registry.save(tiny_sklearn(estimator), "kept")
     child = subprocess.Popen(

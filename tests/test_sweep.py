@@ -143,6 +143,7 @@ def test_the_final_configuration_trains_on_everything_and_averages_mirrors():
 # ---------------------------------------------------------------- studies
 
 
+@pytest.mark.slow  # trains a study's trials
 def test_a_study_completes_on_validation_accuracy_alone(small_data, sweeps_dir, no_test_set):
     events = []
     summary = run_sweep(tiny(), small_data, events.append)
@@ -162,6 +163,7 @@ def test_a_study_completes_on_validation_accuracy_alone(small_data, sweeps_dir, 
     assert sweep.config_of(study, summary.best["trial"]).learning_rate == summary.best["learning_rate"]
 
 
+@pytest.mark.slow  # trains a study's trials
 def test_time_as_a_second_objective_gives_a_pareto_front(small_data, sweeps_dir):
     summary = run_sweep(tiny(trials=2, time_objective=True, study="pareto"), small_data)
     study = sweep.find_study("pareto")
@@ -170,6 +172,7 @@ def test_time_as_a_second_objective_gives_a_pareto_front(small_data, sweeps_dir)
     assert summary.rows[0]["seconds"] == pytest.approx(study.trials[0].values[1])
 
 
+@pytest.mark.slow  # trains a study's trials
 def test_pruning_ends_a_weak_trial_early(small_data, sweeps_dir):
     """Three good trials, then one that can learn nothing (learning rate 1e-7): the median
     pruner stops it at its second epoch, the first it may judge."""
@@ -188,6 +191,7 @@ def test_pruning_ends_a_weak_trial_early(small_data, sweeps_dir):
     assert sweep.find_study("pruning").trials[3].state == optuna.trial.TrialState.PRUNED
 
 
+@pytest.mark.slow  # trains a study's trials
 def test_stop_ends_the_running_trial_and_the_study_resumes(small_data, sweeps_dir):
     stop = threading.Event()
 
@@ -270,6 +274,7 @@ def test_two_worker_processes_share_one_study_without_losing_or_repeating_trials
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.slow  # the sweep command in a child process that starts TensorFlow
 def test_the_command_names_a_bad_space_field_without_a_traceback(tmp_path):
     space = tmp_path / "bad.json"
     space.write_text('{"learning_rate": {"low": -1, "high": 0.1, "log": true}}')

@@ -167,6 +167,7 @@ def test_the_schedule_shapes_the_learning_rate(small_data, schedule):
 
 @pytest.mark.parametrize("optimizer, keras_class", [
     ("adam", "Adam"), ("adamw", "AdamW"), ("sgd", "SGD")])
+@pytest.mark.slow  # trains once per optimizer
 def test_each_optimizer_trains_and_dropout_and_l2_reach_the_layers(small_data, optimizer,
                                                                    keras_class, monkeypatch):
     import keras
@@ -315,6 +316,7 @@ print(json.dumps({"replicas": c.meta["replicas"], "accuracy": c.meta["metrics"][
 """
 
 
+@pytest.mark.slow  # a training run in a child process
 def test_mirrored_strategy_on_two_logical_cpus():
     """fast_cnn, so that its fused BatchNorm updates moving statistics inside each replica."""
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "TF_CPP_MIN_LOG_LEVEL": "2"}
@@ -343,6 +345,7 @@ def test_train_cli_rejects_bad_values_with_a_message(models_dir, capsys):
     assert "unknown model 'nope'" in capsys.readouterr().err
 
 
+@pytest.mark.slow  # k fits of a classical model
 def test_classical_models_report_k_fold_cross_validation(small_data):
     events = []
     classifier = train(TrainConfig(model="sk_logreg", cv_folds=3), small_data, on_event=events.append)
@@ -356,6 +359,7 @@ def test_classical_models_report_k_fold_cross_validation(small_data):
         train(TrainConfig(model="sk_logreg", cv_folds=3, train_limit=20), small_data)
 
 
+@pytest.mark.slow  # k fits of a classical model
 def test_train_cli_prints_the_cross_validation(models_dir, capsys):
     from fmnist_core.cli import main
 
@@ -429,6 +433,7 @@ def test_bundle_writes_a_loadable_model_and_its_card(small_data, tmp_path):
     assert "train --preset best --bundle" in card and "| Ankle boot |" in card
 
 
+@pytest.mark.slow  # trains every model briefly
 def test_bench_prints_one_json_row_per_model(capsys):
     from fmnist_core.cli import main
 

@@ -29,6 +29,7 @@ def test_strong_cnn_fits_the_parameter_budget():
     assert ZOO["strong_cnn"].build().count_params() <= 300_000
 
 
+@pytest.mark.slow  # trains every model of the zoo for an epoch
 @pytest.mark.parametrize("kind", list(ZOO))
 def test_each_model_trains_one_short_epoch(kind, small_data):
     from fmnist_core.training import TrainConfig, train

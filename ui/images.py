@@ -6,6 +6,7 @@ import base64
 import html
 import io
 from collections.abc import Callable, Sequence
+from typing import Literal
 
 import numpy as np
 import streamlit as st
@@ -65,7 +66,7 @@ def _enlarged(images: np.ndarray, captions: Sequence[str], detail: str, position
     image_col, explain_col = st.columns(2) if explain else (st.container(), None)
     image_col.plotly_chart(image_figure(images[position], size=380),
                            config={"displayModeBar": False})
-    if explain_col is not None:
+    if explain is not None and explain_col is not None:
         with explain_col:
             explain(position)
 
@@ -114,7 +115,7 @@ def thumbnail_strip(images: np.ndarray, captions: Sequence[str],
 
     A fixed width: otherwise a long caption ("❌ Shirt (is Coat)") stretches its image."""
     thumbnails = [pixelated(image, scale) for image in images]
-    width = thumbnails[0].shape[1] if thumbnails else "content"
+    width: int | Literal["content"] = int(thumbnails[0].shape[1]) if thumbnails else "content"
     st.image(thumbnails, caption=list(captions), width=width)
 
 

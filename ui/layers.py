@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -110,7 +110,9 @@ def build_view(model: Any, image28: np.ndarray, shown: int) -> LayersView:
                 stage, f"{covers}: {stage.channels} units",
                 "The class scores: the model's own output for this image (without mirror "
                 "averaging)." if last else "Each bar is one unit's activation.",
-                figure=probability_figure(output, top_k=10) if last else activation_figure(output)))
+                # list(): the NumPy scalars as they are, as the Sequence the chart asks for
+                figure=probability_figure(list(output), top_k=10) if last
+                else activation_figure(output)))
             continue
         order = layers.channel_order(output)[:shown]
         side = stage.shape[0]
@@ -138,7 +140,8 @@ def _channel_examples(_model: Any, fingerprint: str, _data: Dataset,
     return layers.channel_examples(_model, _data.x_train)
 
 
-def show_picture(picture: np.ndarray, caption: str, width: str | int = "content") -> None:
+def show_picture(picture: np.ndarray, caption: str,
+                 width: Literal["stretch", "content"] | int = "content") -> None:
     """A mosaic, by default at its own size (its squares are the values), narrower where the
     container is; in narrow columns "stretch" (a fixed width overflowed a column)."""
     st.image(picture, caption=caption, width=width)
@@ -188,7 +191,8 @@ def _examples(model: Any, fingerprint: str, view: LayersView, key: str) -> None:
     data = dataset_or_stop()
     examples = _channel_examples(model, fingerprint, data, data.checksum)
     titles = {p.stage.name: p.title for p in view.stages}
-    name = st.selectbox("Layer", list(titles), format_func=titles.get, key=f"{key}_examples_stage")
+    name = st.selectbox("Layer", list(titles), format_func=titles.__getitem__,
+                        key=f"{key}_examples_stage")
     activity = view.activity[name]
     channel = st.number_input(
         f"Channel (0 to {len(activity) - 1})", 0, len(activity) - 1,
@@ -233,7 +237,7 @@ def training_layers_view(events: Sequence[Any], test_image: np.ndarray,
     with maps_col:
         titles = {s.name: f"{' + '.join(s.layers)} ({ROLE_WORDS[s.role]}, {s.channels})"
                   for s in snap.stages}
-        name = st.selectbox("Layer", list(titles), format_func=titles.get, key=f"{key}_stage")
+        name = st.selectbox("Layer", list(titles), format_func=titles.__getitem__, key=f"{key}_stage")
         image_col, output_col = st.columns([1, 4])
         image_col.image(pixelated(test_image, 3), caption="Test image 0")
         output = snap.outputs[name]

@@ -10,7 +10,9 @@ workers on other machines fill it.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import pandas as pd
@@ -66,11 +68,12 @@ def space_widgets(kind: str) -> Space:
         label, key = LABELS.get(name, name), f"sweep_{kind}_{name}"
         if isinstance(param, Range):
             low_col, high_col = st.columns(2)
-            number = dict(format="%g", step=param.low if param.log else 0.05, min_value=0.0)
+            step = param.low if param.log else 0.05
             low = low_col.number_input(f"{label}: from", value=float(param.low), key=f"{key}_low",
-                                       help="searched in log scale" if param.log else None, **number)
+                                       help="searched in log scale" if param.log else None,
+                                       format="%g", step=step, min_value=0.0)
             high = high_col.number_input(f"{label}: to", value=float(param.high), key=f"{key}_high",
-                                         **number)
+                                         format="%g", step=step, min_value=0.0)
             space[name] = Range(low, high, param.log)
         elif isinstance(param, Choice):
             options = CHOICE_FIELDS.get(name) or sorted(set(NUMBER_CHOICES.get(name, ())) | set(param.options))
@@ -159,8 +162,9 @@ def show_study(name: str, storage: str | None = None) -> None:
     st.dataframe(trials_table(rows), hide_index=True, key="sweep_trials",
                  column_config={"validation accuracy": st.column_config.NumberColumn(format="%.4f"),
                                 "seconds": st.column_config.NumberColumn(format="%.1f")})
-    sections = {title: (lambda build=build: _figure(study, build)) for title, build in _FIGURES.items()
-                if title != "Pareto front" or len(study.directions) > 1}
+    sections: dict[str, Callable[[], None]] = {
+        title: partial(_figure, study, build) for title, build in _FIGURES.items()
+        if title != "Pareto front" or len(study.directions) > 1}
     lazy_tabs("sweep_figure_tab", sections)
 
 
@@ -230,7 +234,7 @@ def trial_picker(name: str, storage: str | None, data: Dataset) -> None:
                             f"accuracy, {row['seconds']:.0f} s" for row in rows}
     left, right = st.columns([3, 2], vertical_alignment="bottom")
     chosen = left.selectbox("Train a trial's configuration for good", list(labels),
-                            format_func=labels.get, key="sweep_pick")
+                            format_func=labels.__getitem__, key="sweep_pick")
     if right.button("Train it on the Train page", icon=":material/model_training:", key="sweep_train"):
         try:
             training.start_run(sweep.config_of(study, chosen), data)

@@ -8,10 +8,14 @@ in the app's sentences, rather than each table's own default.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 import pandas as pd
 import streamlit as st
 from pandas.io.formats.style import Styler
+
+if TYPE_CHECKING:  # what st.column_config's functions take and return (not re-exported there)
+    from streamlit.elements.lib.column_types import ColumnConfig, ColumnWidth
 
 MISSING = "—"
 PERCENT = "{:.1%}"  # accuracies and other shares, everywhere in the app
@@ -26,6 +30,6 @@ def styled(table: pd.DataFrame, formats: Mapping[str, str]) -> Styler:
     return table.style.format(na_rep=MISSING).format(dict(formats), na_rep=MISSING)
 
 
-def wide_text(width: str = "medium") -> st.column_config.TextColumn:
+def wide_text(width: ColumnWidth = "medium") -> ColumnConfig:
     """A text column wide enough for its longest value (a kind name, a reason)."""
     return st.column_config.TextColumn(width=width)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from typing import Any
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -20,7 +21,7 @@ def run(args: argparse.Namespace) -> int:
     from fmnist_core.data import load_dataset
 
     data = load_dataset()
-    summary = {
+    summary: dict[str, Any] = {
         "source": data.source,
         "train": int(len(data.y_train)),
         "test": int(len(data.y_test)),

@@ -23,7 +23,7 @@ def run(args: argparse.Namespace) -> int:
     from fmnist_core.paths import models_dir
     from fmnist_core.registry import default_model_path, list_entries, read_entry
 
-    listing = {
+    listing: dict[str, Any] = {
         "folder": str(models_dir()),
         "models": [entry.summary() for entry in list_entries()],
         "default": read_entry(default_model_path()).summary(),

@@ -8,9 +8,13 @@ from __future__ import annotations
 
 import argparse
 import json
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from fmnist_core.cli import printable, whole_number
+
+if TYPE_CHECKING:
+    from fmnist_core.thumbnail import PipelineResult
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -42,9 +46,13 @@ def run(args: argparse.Namespace) -> int:
     else:  # the bundled model, and its photo-tuned version for photos
         classifier, photo_classifier = registry.load_default(), photo_classifier_or_none()
     names = {False: args.model or "bundled", True: "bundled, tuned for photos"}
-    answers = predict_images(
-        classifier, [lambda name=name: prepared_input(read_image_file(name)) for name in args.files],
-        photo_classifier, top_k=args.top_k)
+
+    def reader(name: str) -> Callable[[], PipelineResult]:
+        """Reads and prepares file `name` when called: a bad file fails only its own answer."""
+        return lambda: prepared_input(read_image_file(name))
+
+    answers = predict_images(classifier, [reader(name) for name in args.files],
+                             photo_classifier, top_k=args.top_k)
     rows: list[dict[str, Any]] = [
         {"file": name, **answer.prediction.as_dict(),
          "model": names[answer.prediction.by_photo_model]} if answer.prediction

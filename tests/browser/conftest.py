@@ -26,6 +26,15 @@ from PIL import Image
 from driver import CHROMIUM, CHROMIUM_ARGS, REPO_ROOT, VIEWPORT, AppServer, train_seed_model
 
 ARTIFACTS_DIR = REPO_ROOT / "test-artifacts"
+BROWSER_TESTS = Path(__file__).resolve().parent
+
+
+def pytest_collection_modifyitems(items) -> None:
+    """Every test in this folder is a browser test, whether or not its module says so, so
+    `-m "not browser"` (make test-fast) never starts a server or Chromium by mistake."""
+    for item in items:
+        if BROWSER_TESTS in Path(item.path).resolve().parents:
+            item.add_marker(pytest.mark.browser)
 
 
 @pytest.fixture(scope="session")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from playwright.sync_api import expect
 
@@ -18,7 +19,8 @@ from driver import (
 pytestmark = pytest.mark.browser
 
 # Every cell's point carries customdata [true, predicted, count, share]: find the mistake
-# the model makes most often, in whichever trace draws it, so the clicked cell has images.
+# the model makes most often, in whichever trace draws it, so the clicked cell has images
+# (test_layers_in_browser.py needs just that; counts checked here come from the evaluation).
 BIGGEST_MISTAKE = """el => {
     const traces = el.querySelector('.js-plotly-plot')._fullData;
     let best = null;
@@ -33,16 +35,50 @@ BIGGEST_MISTAKE = """el => {
     return best;
 }"""
 
+# The trace and point that draw one cell (true, predicted).
+FIND_CELL = """(el, [truth, predicted]) => {
+    const traces = el.querySelector('.js-plotly-plot')._fullData;
+    for (let t = 0; t < traces.length; t++) {
+        const trace = traces[t];
+        for (let i = 0; i < (trace.customdata ? trace._length : 0); i++) {
+            const [row, column] = trace.customdata[i];
+            if (row === truth && column === predicted) return [t, i];
+        }
+    }
+    return null;
+}"""
 
-def test_clicking_a_confusion_cell_shows_its_images(page, app_server, seed_model, screenshots):
+
+@pytest.fixture(scope="module")
+def seed_confusion(seed_model, app_models_dir) -> np.ndarray:
+    """The seed model's confusion matrix on the test set, computed here with fmnist_core
+    (not read off the page), to check what the page shows against."""
+    from fmnist_core import registry
+    from fmnist_core.data import load_dataset
+    from fmnist_core.evaluation import evaluate
+
+    data = load_dataset()
+    model = registry.load(app_models_dir / seed_model)
+    return evaluate(model.predict_proba(data.x_test), data.y_test).confusion
+
+
+def test_clicking_a_confusion_cell_shows_its_images(page, app_server, seed_model, seed_confusion,
+                                                    screenshots):
+    mistakes = seed_confusion.copy()
+    np.fill_diagonal(mistakes, -1)
+    true, predicted = (int(v) for v in np.unravel_index(mistakes.argmax(), mistakes.shape))
+    count = int(seed_confusion[true, predicted])  # the mistake the model makes most often
+    assert count > 0
+
     open_app_page(page, app_server, "evaluate")
     use_model(page, seed_model)
     matrix = chart(page, "eval_confusion_chart")
     wait_for_visible(page, matrix)
     page.get_by_text("No cell selected yet.").wait_for()
 
-    trace, point, true, predicted, count = matrix.evaluate(BIGGEST_MISTAKE)
-    click_plotly_point(page, matrix, trace=trace, point=point)
+    found = matrix.evaluate(FIND_CELL, [true, predicted])
+    assert found is not None, f"no point for cell ({true}, {predicted}) in the matrix"
+    click_plotly_point(page, matrix, trace=found[0], point=found[1])
 
     title = f"{CLASS_NAMES[true]} taken for {CLASS_NAMES[predicted]}: {count:,} images"
     heading = page.get_by_role("heading", name=title)
