@@ -16,7 +16,7 @@ help:
 	@echo "make run    set up (virtualenv, dataset) and start the app"
 	@echo "make test   set up (plus test tools, Chromium and PostgreSQL) and run the whole test suite"
 	@echo "make test-fast  the tests that need no browser and train nothing long (the inner loop)"
-	@echo "make lint   ruff over the code (make test runs it first)"
+	@echo "make lint   ruff and mypy over the code (make test runs it first)"
 	@echo "make bench  measure the presets and the bundled model (minutes)"
 
 run: setup dataset
@@ -30,8 +30,8 @@ test-fast: setup dataset $(TEST_STAMP)
 
 lint: $(TEST_STAMP)
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
 
-# Type checks (settings in pyproject.toml); not yet part of `make test`: see README.
 typecheck: $(TEST_STAMP)
 	$(VENV)/bin/mypy
 

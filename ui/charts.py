@@ -120,7 +120,7 @@ def clicked_index(state: Any) -> int | None:
     return None
 
 
-def probability_figure(probabilities: Sequence[float], top_k: int = 10) -> go.Figure:
+def probability_figure(probabilities: Sequence[float] | np.ndarray, top_k: int = 10) -> go.Figure:
     """Horizontal bars of the `top_k` most likely classes, the most likely on top."""
     order = np.argsort(probabilities)[::-1][:top_k]
     names = [CLASS_NAMES[i] for i in order][::-1]

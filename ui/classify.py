@@ -109,7 +109,7 @@ def short_name(name: str, limit: int = 22) -> str:
 def outcomes_table(outcomes: Sequence[Outcome], model_label: str) -> pd.DataFrame:
     """One row per input: file, prediction, confidence, the runner-up and the model that
     answered, or the error. Empty cells where there is nothing to say."""
-    rows = []
+    rows: list[dict[str, object]] = []
     for outcome in outcomes:
         prediction = outcome.prediction
         if prediction is None:
@@ -197,9 +197,9 @@ def _use_photo_model() -> None:
     st.session_state["classify_model"] = BUNDLED
 
 
-def show_answer(model: LoadedModel, outcome: Outcome, key: str, true_label: int | None) -> None:
+def show_answer(model: LoadedModel, prediction: Prediction, result: PipelineResult,
+                outcome: Outcome, key: str, true_label: int | None) -> None:
     """The headline, why it may be wrong, and which model answered how fast."""
-    prediction, result = outcome.prediction, outcome.result
     st.markdown(f"### {prediction.name} · {prediction.confidence:.1%}")
     if true_label is not None:
         verdict = "✅ right" if prediction.label == true_label else "❌ wrong"
@@ -231,14 +231,14 @@ def show_prediction(model: LoadedModel, outcome: Outcome, key: str,
         show_error(outcome)
         return
     prediction, result = outcome.prediction, outcome.result
-    show_answer(model, outcome, key, true_label)
+    show_answer(model, prediction, result, outcome, key, true_label)
     input_col, chart_col = st.columns([1, 2.4], vertical_alignment="center")
     input_col.image(pixelated(result.image28, 6), caption="What the model sees (28x28)")
     chart_col.plotly_chart(charts.probability_figure(prediction.probabilities, top_k=5),
                            key=f"{key}_probabilities", config={"displayModeBar": False})
     # The model that answered is the one explained; the photo model shares the bundled
     # model's features, so similar images and the map stay the bundled model's.
-    explained = photo_classifier() if prediction.by_photo_model else model.classifier
+    explained = (photo_classifier() if prediction.by_photo_model else None) or model.classifier
     explained_fingerprint = f"{model.fingerprint}:photo" if prediction.by_photo_model else model.fingerprint
     panels = {
         WHY_PANEL: lambda: saliency_panel(explained, result.image28, key=f"{key}_saliency",

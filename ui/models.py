@@ -230,7 +230,7 @@ def model_picker(label: str, key: str) -> LoadedModel | None:
         return None
     if st.session_state.get(key) not in options:
         st.session_state[key] = replace_gone_active_model(options)
-    chosen = st.selectbox(label, list(options), format_func=options.get, key=key)
+    chosen: str = st.selectbox(label, list(options), format_func=options.__getitem__, key=key)
     try:
         return load(chosen)
     except RegistryError as exc:
