@@ -30,6 +30,7 @@ test-fast: setup dataset $(TEST_STAMP)
 
 lint: $(TEST_STAMP)
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 
 typecheck: $(TEST_STAMP)

@@ -52,16 +52,23 @@ def main() -> int:
     args = parser.parse_args()
 
     load = os.getloadavg()
-    print(f"# bench/api_load.py --workers {args.workers} --clients {args.clients} "
-          f"--requests {args.requests} --photo-requests {args.photo_requests}    "
-          f"({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())})")
-    print(f"# {_processor()}, {os.cpu_count()} CPU(s); load average at start: "
-          f"{load[0]:.2f}, {load[1]:.2f}, {load[2]:.2f}; client and server on this machine")
+    print(
+        f"# bench/api_load.py --workers {args.workers} --clients {args.clients} "
+        f"--requests {args.requests} --photo-requests {args.photo_requests}    "
+        f"({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())})"
+    )
+    print(
+        f"# {_processor()}, {os.cpu_count()} CPU(s); load average at start: "
+        f"{load[0]:.2f}, {load[1]:.2f}, {load[2]:.2f}; client and server on this machine"
+    )
     port = _free_port()
     server = subprocess.Popen(
-        [sys.executable, "-m", "fmnist_core", "serve", "--port", str(port),
-         "--workers", str(args.workers)], cwd=REPO, stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+        [sys.executable, "-m", "fmnist_core", "serve", "--port", str(port), "--workers", str(args.workers)],
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+    )
     memory = _MemorySampler(server.pid)
     try:
         started = time.monotonic()
@@ -69,23 +76,43 @@ def main() -> int:
         print(f"server ready in {time.monotonic() - started:.1f} s")
         memory.start()
         bodies = _v2_bodies()
-        _run_load("v2 infer, one 28x28 image (JSON)", port, args.clients, args.requests,
-                  lambda i: ("POST", "/v2/models/fashion-mnist/infer", bodies[i % len(bodies)],
-                             {"Content-Type": "application/json"}), memory)
+        _run_load(
+            "v2 infer, one 28x28 image (JSON)",
+            port,
+            args.clients,
+            args.requests,
+            lambda i: (
+                "POST",
+                "/v2/models/fashion-mnist/infer",
+                bodies[i % len(bodies)],
+                {"Content-Type": "application/json"},
+            ),
+            memory,
+        )
         photos = sorted(args.photos.glob("*/*.jpg")) if args.photos.is_dir() else []
         if photos:
             uploads = [_multipart(p.name, p.read_bytes()) for p in photos]
             mean_kb = statistics.mean(len(u) for u in uploads) / 1024
-            _run_load(f"/predict, one phone photo ({len(photos)} dev photos, {mean_kb:.0f} KB mean)",
-                      port, args.clients, args.photo_requests,
-                      lambda i: ("POST", "/predict", uploads[i % len(uploads)],
-                                 {"Content-Type": f"multipart/form-data; boundary={BOUNDARY}"}),
-                      memory)
+            _run_load(
+                f"/predict, one phone photo ({len(photos)} dev photos, {mean_kb:.0f} KB mean)",
+                port,
+                args.clients,
+                args.photo_requests,
+                lambda i: (
+                    "POST",
+                    "/predict",
+                    uploads[i % len(uploads)],
+                    {"Content-Type": f"multipart/form-data; boundary={BOUNDARY}"},
+                ),
+                memory,
+            )
         else:
             print(f"no photos in {args.photos}: the photo load is skipped")
         _hostile(port)
-        print(f"server memory (RSS of its processes): {memory.first:.0f} MB after warm-up, "
-              f"peak {memory.peak:.0f} MB, {memory.last:.0f} MB at the end")
+        print(
+            f"server memory (RSS of its processes): {memory.first:.0f} MB after warm-up, "
+            f"peak {memory.peak:.0f} MB, {memory.last:.0f} MB at the end"
+        )
     finally:
         memory.stop()
         server.terminate()
@@ -122,8 +149,9 @@ def _wait_ready(port: int, workers: int, started: float) -> None:
     raise SystemExit("the server did not become ready within 300 s")
 
 
-def _request(port: int, method: str, path: str, body: bytes = b"",
-             headers: dict[str, str] | None = None) -> tuple[int, bytes]:
+def _request(
+    port: int, method: str, path: str, body: bytes = b"", headers: dict[str, str] | None = None
+) -> tuple[int, bytes]:
     connection = http.client.HTTPConnection(HOST, port, timeout=TIMEOUT)
     try:
         connection.request(method, path, body=body, headers=headers or {})
@@ -143,19 +171,33 @@ def _v2_bodies() -> list[bytes]:
         images = load_dataset().x_test[:200]
     except Exception:  # noqa: BLE001 - a benchmark without the dataset still runs
         images = np.random.default_rng(0).integers(0, 256, (200, 28, 28), dtype=np.uint8)
-    return [json.dumps({"inputs": [{"name": "images", "shape": [1, 28, 28], "datatype": "UINT8",
-                                    "data": image.ravel().tolist()}]}).encode()
-            for image in images]
+    return [
+        json.dumps(
+            {"inputs": [{"name": "images", "shape": [1, 28, 28], "datatype": "UINT8", "data": image.ravel().tolist()}]}
+        ).encode()
+        for image in images
+    ]
 
 
 def _multipart(name: str, data: bytes) -> bytes:
-    return (f"--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"files\"; filename=\"{name}\"\r\n"
-            f"Content-Type: image/jpeg\r\n\r\n").encode() + data + f"\r\n--{BOUNDARY}--\r\n".encode()
+    return (
+        (
+            f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="files"; filename="{name}"\r\n'
+            f"Content-Type: image/jpeg\r\n\r\n"
+        ).encode()
+        + data
+        + f"\r\n--{BOUNDARY}--\r\n".encode()
+    )
 
 
-def _run_load(title: str, port: int, clients: int, total: int,
-              make: Callable[[int], tuple[str, str, bytes, dict[str, str]]],
-              memory: _MemorySampler) -> None:
+def _run_load(
+    title: str,
+    port: int,
+    clients: int,
+    total: int,
+    make: Callable[[int], tuple[str, str, bytes, dict[str, str]]],
+    memory: _MemorySampler,
+) -> None:
     """`total` requests from `clients` threads, each on its own keep-alive connection."""
     latencies: list[float] = []
     statuses: dict[str, int] = {}
@@ -206,16 +248,20 @@ def _run_load(title: str, port: int, clients: int, total: int,
         return ms[min(len(ms) - 1, int(quantile * len(ms)))]
 
     server_errors = sum(n for key, n in statuses.items() if not key.startswith(("2", "4")))
-    print(f"{title}: {len(ms)} requests, {clients} clients, {wall:.1f} s, "
-          f"{len(ms) / wall:.0f} requests/s; latency p50 {p(0.5):.1f} ms, p99 {p(0.99):.1f} ms, "
-          f"max {ms[-1]:.1f} ms; statuses {statuses}; server errors and failed connections: "
-          f"{server_errors}; server RSS {rss_before:.0f} -> {memory.last:.0f} MB "
-          f"(peak so far {memory.peak:.0f} MB)")
+    print(
+        f"{title}: {len(ms)} requests, {clients} clients, {wall:.1f} s, "
+        f"{len(ms) / wall:.0f} requests/s; latency p50 {p(0.5):.1f} ms, p99 {p(0.99):.1f} ms, "
+        f"max {ms[-1]:.1f} ms; statuses {statuses}; server errors and failed connections: "
+        f"{server_errors}; server RSS {rss_before:.0f} -> {memory.last:.0f} MB "
+        f"(peak so far {memory.peak:.0f} MB)"
+    )
     per_request = (server_cpu + client_cpu) / max(1, len(ms))
-    print(f"  CPU per request: server {1000 * server_cpu / max(1, len(ms)):.2f} ms, this client "
-          f"{1000 * client_cpu / max(1, len(ms)):.2f} ms; both together could do about "
-          f"{(os.cpu_count() or 1) / per_request:.0f} requests/s on this machine's "
-          f"{os.cpu_count()} cores were nothing else running (an estimate, not a measurement)")
+    print(
+        f"  CPU per request: server {1000 * server_cpu / max(1, len(ms)):.2f} ms, this client "
+        f"{1000 * client_cpu / max(1, len(ms)):.2f} ms; both together could do about "
+        f"{(os.cpu_count() or 1) / per_request:.0f} requests/s on this machine's "
+        f"{os.cpu_count()} cores were nothing else running (an estimate, not a measurement)"
+    )
 
 
 def _hostile(port: int) -> None:
@@ -227,9 +273,13 @@ def _hostile(port: int) -> None:
     checked, wrong = 0, []
     with tempfile.TemporaryDirectory() as folder:
         for case in make_hostile_corpus(Path(folder)):
-            status, body = _request(port, "POST", "/predict",
-                                    _multipart("upload", case.path.read_bytes()),
-                                    {"Content-Type": f"multipart/form-data; boundary={BOUNDARY}"})
+            status, body = _request(
+                port,
+                "POST",
+                "/predict",
+                _multipart("upload", case.path.read_bytes()),
+                {"Content-Type": f"multipart/form-data; boundary={BOUNDARY}"},
+            )
             checked += 1
             ok = status == 200 if case.valid else 400 <= status < 500 and json.loads(body).get("error")
             if not ok:
@@ -241,8 +291,7 @@ def _hostile(port: int) -> None:
         if got != status or not json.loads(answer).get("error"):
             wrong.append((name, got))
     for payload, status, _ in V1_REFUSALS:
-        got, answer = _request(port, "POST", "/v1/models/fashion-mnist:predict",
-                               json.dumps(payload).encode())
+        got, answer = _request(port, "POST", "/v1/models/fashion-mnist:predict", json.dumps(payload).encode())
         checked += 1
         if got != status or not json.loads(answer).get("error"):
             wrong.append((f"v1 {payload!r:.40}", got))
@@ -252,11 +301,13 @@ def _hostile(port: int) -> None:
         if got != 404:
             wrong.append((path, got))
     alive = _request(port, "GET", "/v2/health/ready")[0] == 200
-    print(f"hostile input: {checked} requests (hostile corpus through /predict; through v2 "
-          f"infer and TF Serving's predict: malformed JSON, wrong shapes and datatypes, NaN "
-          f"and out-of-range pixels, huge N, unknown models), {checked - len(wrong)} answered "
-          f"as expected (4xx with a message, or 200 for the valid odd files); wrong: "
-          f"{wrong or 'none'}; server answers afterwards: {alive}")
+    print(
+        f"hostile input: {checked} requests (hostile corpus through /predict; through v2 "
+        f"infer and TF Serving's predict: malformed JSON, wrong shapes and datatypes, NaN "
+        f"and out-of-range pixels, huge N, unknown models), {checked - len(wrong)} answered "
+        f"as expected (4xx with a message, or 200 for the valid odd files); wrong: "
+        f"{wrong or 'none'}; server answers afterwards: {alive}"
+    )
 
 
 class _MemorySampler:

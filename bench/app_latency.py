@@ -94,8 +94,10 @@ class Measurements:
 
 
 def line(label: str, clock: str, seconds: list[float]) -> str:
-    return (f"  {label:<28} {clock:<17} median {statistics.median(seconds) * 1000:6.0f} ms"
-            f"   worst {max(seconds) * 1000:6.0f} ms   ({len(seconds)} runs)")
+    return (
+        f"  {label:<28} {clock:<17} median {statistics.median(seconds) * 1000:6.0f} ms"
+        f"   worst {max(seconds) * 1000:6.0f} ms   ({len(seconds)} runs)"
+    )
 
 
 def choose_model(requested: str | None) -> str:
@@ -114,8 +116,7 @@ def choose_model(requested: str | None) -> str:
 
     os.environ["FMNIST_MODELS_DIR"] = tempfile.mkdtemp(prefix="fmnist-bench-")
     print("No model found: training a tiny MLP (1 epoch, 5,000 images) to measure with.")
-    registry.save(train(TrainConfig(model="mlp", epochs=1, train_limit=5000), load_dataset()),
-                  "bench-mlp")
+    registry.save(train(TrainConfig(model="mlp", epochs=1, train_limit=5000), load_dataset()), "bench-mlp")
     return "registry:bench-mlp"
 
 
@@ -169,9 +170,11 @@ def main() -> None:
 
     app = AppTest.from_file(str(REPO / "streamlit_app.py"), default_timeout=600)
     app.session_state["models_active"] = model_key
-    print(f"Model: {model_key}; {os.cpu_count()} CPU(s), load average "
-          f"{os.getloadavg()[0]:.1f} at start (other processes share them); "
-          f"{args.rounds} rounds.\n")
+    print(
+        f"Model: {model_key}; {os.cpu_count()} CPU(s), load average "
+        f"{os.getloadavg()[0]:.1f} at start (other processes share them); "
+        f"{args.rounds} rounds.\n"
+    )
 
     print("Cold: the first visit of each page in a fresh server (loading and caching)")
     app.run()
@@ -196,13 +199,18 @@ def main() -> None:
     app.session_state["classify_tab"] = ui.classify.TEST_IMAGE_TAB
     app.run()
     for index in range(100, 100 + args.rounds):
-        measurements.measure("another test image", lambda index=index: app.number_input(
-            key="classify_test_index").set_value(index).run())
+        measurements.measure(
+            "another test image", lambda index=index: app.number_input(key="classify_test_index").set_value(index).run()
+        )
     app.session_state["classify_tab"] = ui.classify.UPLOAD_TAB
     app.run()
     for photo in sorted(EXAMPLES_DIR.glob("photo-*.jpg"))[: args.rounds]:  # shipped with the app
-        measurements.measure("new photo upload (GrabCut)", lambda photo=photo: app.get(
-            "file_uploader")[0].set_value((photo.name, photo.read_bytes(), "image/jpeg")).run())
+        measurements.measure(
+            "new photo upload (GrabCut)",
+            lambda photo=photo: (
+                app.get("file_uploader")[0].set_value((photo.name, photo.read_bytes(), "image/jpeg")).run()
+            ),
+        )
     measurements.print(with_prediction=True)
 
     print("\nCore path alone")

@@ -49,8 +49,9 @@ from driver import (  # noqa: E402
 PHOTOS = [REPO_ROOT / "tests" / "fixtures" / "photos", REPO_ROOT.parent / "shared" / "photos" / "dev"]
 
 
-def settle_time(tab, action: Callable[[], None], visible: Callable[[], bool] | None = None
-                ) -> tuple[float, float | None]:
+def settle_time(
+    tab, action: Callable[[], None], visible: Callable[[], bool] | None = None
+) -> tuple[float, float | None]:
     """Seconds from `action` until the script run it starts has finished (and, when given,
     until `visible()` first holds, polled every 10 ms)."""
     tab.evaluate(ARM_RERUN_WATCH)
@@ -71,8 +72,11 @@ def settle_time(tab, action: Callable[[], None], visible: Callable[[], bool] | N
 
 def report(label: str, seconds: list[float]) -> None:
     values = sorted(seconds)
-    print(f"  {label:<40} median {statistics.median(values) * 1000:6.0f} ms   "
-          f"worst {values[-1] * 1000:6.0f} ms   ({len(values)} runs)", flush=True)
+    print(
+        f"  {label:<40} median {statistics.median(values) * 1000:6.0f} ms   "
+        f"worst {values[-1] * 1000:6.0f} ms   ({len(values)} runs)",
+        flush=True,
+    )
 
 
 def sample_photos(count: int) -> list[Path]:
@@ -84,8 +88,11 @@ def sample_photos(count: int) -> list[Path]:
 
 
 def cold_visits(browser, models: Path, log: Path) -> None:
-    print("Cold: the first visit of each page, each on a freshly started server (the server "
-          "accepts connections once it has loaded the bundled model and done its work)", flush=True)
+    print(
+        "Cold: the first visit of each page, each on a freshly started server (the server "
+        "accepts connections once it has loaded the bundled model and done its work)",
+        flush=True,
+    )
     starts = []
     for page in app_pages():
         server = AppServer(models, log)
@@ -129,8 +136,7 @@ def warm_clicks(browser, models: Path, log: Path, rounds: int) -> None:
 
 
 def classify_clicks(tab, server, rounds: int) -> None:
-    print("\nClassify (click to settled page; for the canvas also until the answer shows)",
-          flush=True)
+    print("\nClassify (click to settled page; for the canvas also until the answer shows)", flush=True)
     open_app_page(tab, server, "classify")
     tab.get_by_role("tab", name="Test image").first.click()
     wait_until_idle(tab)
@@ -173,8 +179,9 @@ def classify_clicks(tab, server, rounds: int) -> None:
         tab.get_by_role("tab", name="Upload photos").first.click()
         wait_until_idle(tab)
         upload = tab.locator(UPLOAD_INPUT).first
-        report("a phone photo upload", [settle_time(tab, lambda p=p: upload.set_input_files(str(p)))[0]
-                                        for p in photos])
+        report(
+            "a phone photo upload", [settle_time(tab, lambda p=p: upload.set_input_files(str(p)))[0] for p in photos]
+        )
     else:
         print("  (no photos found for the upload figure)")
 
@@ -200,8 +207,7 @@ def main() -> int:
     args = parser.parse_args()
     from playwright.sync_api import sync_playwright
 
-    print(f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at start; "
-          f"{args.rounds} rounds.", flush=True)
+    print(f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at start; {args.rounds} rounds.", flush=True)
     log = REPO_ROOT / "test-artifacts" / "bench-browser-clicks-server.log"
     with tempfile.TemporaryDirectory() as folder, sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)

@@ -37,8 +37,10 @@ def percentile(values: list[float], share: float) -> float:
 
 
 def summarise(label: str, seconds: list[float]) -> None:
-    print(f"{label:<36} n={len(seconds):>3}  median {statistics.median(seconds) * 1000:7.0f} ms"
-          f"  p95 {percentile(seconds, 0.95) * 1000:7.0f} ms  max {max(seconds) * 1000:7.0f} ms")
+    print(
+        f"{label:<36} n={len(seconds):>3}  median {statistics.median(seconds) * 1000:7.0f} ms"
+        f"  p95 {percentile(seconds, 0.95) * 1000:7.0f} ms  max {max(seconds) * 1000:7.0f} ms"
+    )
 
 
 TICKS = os.sysconf("SC_CLK_TCK")
@@ -67,33 +69,58 @@ def with_cpu(label: str, server_pid: int | None, run):
     machine = machine_cpu() - machine_before
     if server_pid:
         server = process_cpu(server_pid) - server_before
-        print(f"  CPU meanwhile ({label}): the app server {server:.1f} s, everything else "
-              f"{machine - server:.1f} s (browsers, Playwright, a training run)")
+        print(
+            f"  CPU meanwhile ({label}): the app server {server:.1f} s, everything else "
+            f"{machine - server:.1f} s (browsers, Playwright, a training run)"
+        )
     return result
 
 
-def measure(url: str, model: str, users: int, images: int, crowd: int, trainer: str,
-            alone_seconds: float, server_pid: int | None = None) -> None:
+def measure(
+    url: str,
+    model: str,
+    users: int,
+    images: int,
+    crowd: int,
+    trainer: str,
+    alone_seconds: float,
+    server_pid: int | None = None,
+) -> None:
     alone = run_crowd(url=url, model=model, users=1, images_per_user=images, train=False)
     summarise("1 user, nobody training", [a.seconds for a in alone.answers])
     if crowd:
-        many = with_cpu(f"{crowd} users", server_pid, lambda: run_crowd(
-            url=url, model=model, users=crowd, images_per_user=images, train=False))
+        many = with_cpu(
+            f"{crowd} users",
+            server_pid,
+            lambda: run_crowd(url=url, model=model, users=crowd, images_per_user=images, train=False),
+        )
         summarise(f"{crowd} users, nobody training", [a.seconds for a in many.answers])
         check(many, crowd * images)
-    loaded = with_cpu(f"{users} users and a trainer", server_pid, lambda: run_crowd(
-        url=url, model=model, users=users, images_per_user=images, train=True,
-        trainer_preset=trainer, alone_seconds=alone_seconds))
+    loaded = with_cpu(
+        f"{users} users and a trainer",
+        server_pid,
+        lambda: run_crowd(
+            url=url,
+            model=model,
+            users=users,
+            images_per_user=images,
+            train=True,
+            trainer_preset=trainer,
+            alone_seconds=alone_seconds,
+        ),
+    )
     summarise(f"{users} users while another trains", [a.seconds for a in loaded.answers])
     check(loaded, users * images)
     print(f"training still running when the users were done: {loaded.trained_throughout}")
     if loaded.training_rates_alone and loaded.training_rates_loaded:
         before = statistics.median(loaded.training_rates_alone)
         during = statistics.median(loaded.training_rates_loaded)
-        print(f"trainer ({trainer or 'Simple CNN, 100 epochs'}): median {before:,.0f} images/s "
-              f"alone ({len(loaded.training_rates_alone)} samples), {during:,.0f} while the "
-              f"users clicked ({len(loaded.training_rates_loaded)} samples): "
-              f"{before / during:.2f} times as long")
+        print(
+            f"trainer ({trainer or 'Simple CNN, 100 epochs'}): median {before:,.0f} images/s "
+            f"alone ({len(loaded.training_rates_alone)} samples), {during:,.0f} while the "
+            f"users clicked ({len(loaded.training_rates_loaded)} samples): "
+            f"{before / during:.2f} times as long"
+        )
 
 
 def check(report, expected: int) -> None:
@@ -114,19 +141,24 @@ def main() -> int:
     parser.add_argument("--bundled", action="store_true", help="classify with the bundled model")
     parser.add_argument("--users", type=int, default=8)
     parser.add_argument("--images", type=int, default=5, help="test images per user")
-    parser.add_argument("--crowd", type=int, default=0,
-                        help="also measure this many users with nobody training")
-    parser.add_argument("--trainer", default="standard",
-                        help="the preset the trainer runs ('' for a 100-epoch Simple CNN)")
-    parser.add_argument("--alone-seconds", type=float, default=30,
-                        help="how long to time the trainer before the users come")
+    parser.add_argument("--crowd", type=int, default=0, help="also measure this many users with nobody training")
+    parser.add_argument(
+        "--trainer", default="standard", help="the preset the trainer runs ('' for a 100-epoch Simple CNN)"
+    )
+    parser.add_argument(
+        "--alone-seconds", type=float, default=30, help="how long to time the trainer before the users come"
+    )
     args = parser.parse_args()
-    options = dict(users=args.users, images=args.images, crowd=args.crowd,
-                   trainer=args.trainer or None, alone_seconds=args.alone_seconds)
+    options = dict(
+        users=args.users,
+        images=args.images,
+        crowd=args.crowd,
+        trainer=args.trainer or None,
+        alone_seconds=args.alone_seconds,
+    )
     if args.url:
         if not (args.model or args.bundled):
-            parser.error("--url needs --model (a model saved in that server's registry) "
-                         "or --bundled")
+            parser.error("--url needs --model (a model saved in that server's registry) or --bundled")
         measure(args.url, BUNDLED_LABEL if args.bundled else args.model, **options)
         return 0
     print(f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at start.", flush=True)

@@ -76,18 +76,21 @@ def main() -> None:
     data = load_dataset()
     models = {"bundled strong_cnn": registry.load(registry.default_model_path()).model}
     models.update({kind: zoo.ZOO[kind].build() for kind in ("fast_cnn", "standard_cnn", "mlp")})
-    print(f"# bench/layers.py ({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}); "
-          f"{processor()}, {os.cpu_count()} CPU(s); "
-          f"load before: {load_average()}")
-    print(f"{'model':<20} {'maps/layer':>10} {'traced call ms':>15} {'whole view ms':>14} "
-          f"{'worst ms':>9}")
+    print(
+        f"# bench/layers.py ({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}); "
+        f"{processor()}, {os.cpu_count()} CPU(s); "
+        f"load before: {load_average()}"
+    )
+    print(f"{'model':<20} {'maps/layer':>10} {'traced call ms':>15} {'whole view ms':>14} {'worst ms':>9}")
     for name, model in models.items():
         build_view(model, data.x_test[0], CHANNEL_CHOICES[0])  # traces the probe
         for shown, label in ((CHANNEL_CHOICES[0], str(CHANNEL_CHOICES[0])), (10**6, "all")):
             runs = [view_seconds(model, data.x_test[i], shown) for i in range(1, args.images + 1)]
             traced, whole = zip(*runs)
-            print(f"{name:<20} {label:>10} {1000 * statistics.median(traced):>15.1f} "
-                  f"{1000 * statistics.median(whole):>14.1f} {1000 * max(whole):>9.1f}")
+            print(
+                f"{name:<20} {label:>10} {1000 * statistics.median(traced):>15.1f} "
+                f"{1000 * statistics.median(whole):>14.1f} {1000 * max(whole):>9.1f}"
+            )
     print(f"# load after: {load_average()}")
 
 

@@ -61,8 +61,20 @@ def canvas_drawing(side: int = 400) -> np.ndarray:
     import cv2
 
     rgba = np.zeros((side, side, 4), np.uint8)
-    shape = np.array([(0.3, 0.15), (0.7, 0.15), (0.9, 0.35), (0.78, 0.45), (0.72, 0.38),
-                      (0.72, 0.85), (0.28, 0.85), (0.28, 0.38), (0.22, 0.45), (0.1, 0.35)])
+    shape = np.array(
+        [
+            (0.3, 0.15),
+            (0.7, 0.15),
+            (0.9, 0.35),
+            (0.78, 0.45),
+            (0.72, 0.38),
+            (0.72, 0.85),
+            (0.28, 0.85),
+            (0.28, 0.38),
+            (0.22, 0.45),
+            (0.1, 0.35),
+        ]
+    )
     cv2.polylines(rgba, [(shape * side).astype(np.int32)], True, (20, 20, 20, 255), 6)
     return rgba
 
@@ -71,23 +83,27 @@ def print_scores(title: str, scores: PhotoScores) -> None:
     from fmnist_core.photo_head import TARGETS
 
     print(f"\n{title}")
-    for key, text in (("strict", "strict accuracy"), ("loose", "loose accuracy"),
-                      ("unsure_out_of_scope", "unsure on hat/shorts/skirt"),
-                      ("unsure_mapped", "unsure on mapped folders")):
+    for key, text in (
+        ("strict", "strict accuracy"),
+        ("loose", "loose accuracy"),
+        ("unsure_out_of_scope", "unsure on hat/shorts/skirt"),
+        ("unsure_mapped", "unsure on mapped folders"),
+    ):
         bound, target = TARGETS[key]
         print(f"  {text:<26} {getattr(scores, key):6.1%}   (target {bound} {target:.0%})")
     print(f"  {'folder':<12} {'photos':>6} {'strict':>7} {'loose':>7} {'unsure':>7}")
     for name, row in scores.per_folder.items():
-        cells = [f"{row[key]:7.1%}" if key in row else f"{'-':>7}"
-                 for key in ("strict", "loose", "unsure")]
+        cells = [f"{row[key]:7.1%}" if key in row else f"{'-':>7}" for key in ("strict", "loose", "unsure")]
         print(f"  {name:<12} {row['photos']:>6} {' '.join(cells)}")
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("folder", nargs="?", type=Path, default=DEFAULT_FOLDER)
-    parser.add_argument("--model", help="a saved model's name or folder for everything "
-                                        "(default: the bundled models, as the app uses them)")
+    parser.add_argument(
+        "--model",
+        help="a saved model's name or folder for everything (default: the bundled models, as the app uses them)",
+    )
     parser.add_argument("--repeat", type=int, default=15, help="timed runs per figure")
     args = parser.parse_args(argv)
 
@@ -107,30 +123,33 @@ def main(argv: list[str] | None = None) -> int:
     photos = load_photo_set(args.folder)
     results = [PipelineResult(image, kind="photo") for image in photos.images]
     predictions = predict_inputs(classifier, results, photo_classifier)
-    scores = score(photos, np.array([p.label for p in predictions]),
-                   np.array([p.unsure for p in predictions]))
+    scores = score(photos, np.array([p.label for p in predictions]), np.array([p.unsure for p in predictions]))
 
     jpeg, drawing = twelve_megapixel_jpeg(args.folder), canvas_drawing()
     load_before = os.getloadavg()[0]
-    photo_ms = median_ms(lambda: predict_inputs(classifier, [prepare(decode_image(jpeg))],
-                                                photo_classifier), args.repeat)
-    canvas_ms = median_ms(lambda: predict_inputs(classifier, [sketch_to_input(drawing)],
-                                                 photo_classifier), args.repeat)
+    photo_ms = median_ms(
+        lambda: predict_inputs(classifier, [prepare(decode_image(jpeg))], photo_classifier), args.repeat
+    )
+    canvas_ms = median_ms(lambda: predict_inputs(classifier, [sketch_to_input(drawing)], photo_classifier), args.repeat)
 
     answering = photo_classifier or classifier
     print(f"photos: {args.folder} ({len(photos.folders)} read, {len(photos.skipped)} skipped)")
-    print(f"model: {args.model or 'assets/photo_model (photos), assets/default_model (drawings)'}"
-          f"; Fashion-MNIST test accuracy of the model answering photos: "
-          f"{answering.meta.get('metrics', {}).get('accuracy', float('nan')):.4f}")
+    print(
+        f"model: {args.model or 'assets/photo_model (photos), assets/default_model (drawings)'}"
+        f"; Fashion-MNIST test accuracy of the model answering photos: "
+        f"{answering.meta.get('metrics', {}).get('accuracy', float('nan')):.4f}"
+    )
     print(f"12 MP JPEG -> prediction   {photo_ms:6.1f} ms median of {args.repeat} (target <= 150)")
     print(f"canvas 400x400 -> predict {canvas_ms:6.1f} ms median of {args.repeat} (target <= 20)")
-    print(f"load average (1 min) {load_before:.2f} before, {os.getloadavg()[0]:.2f} after timing, "
-          f"{os.cpu_count()} CPUs")
+    print(
+        f"load average (1 min) {load_before:.2f} before, {os.getloadavg()[0]:.2f} after timing, {os.cpu_count()} CPUs"
+    )
     seen = fitted_on(answering, photos.files)
     if seen is None:
         where = answering.meta["photo_head"].get("folder", "an unrecorded folder")
-        label = (f" (MAYBE IN-SAMPLE: fitted on photos of {where}, and the model does not "
-                 "record which: treat as optimistic)")
+        label = (
+            f" (MAYBE IN-SAMPLE: fitted on photos of {where}, and the model does not record which: treat as optimistic)"
+        )
     elif seen:
         label = f" (IN-SAMPLE: fitted on {seen} of these {len(photos.files)} photos, optimistic)"
     else:

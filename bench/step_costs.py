@@ -64,7 +64,7 @@ def main() -> int:
     x = images
     for number, layer in enumerate(model.layers[1:]):  # after the Input
         # The first layer with weights needs no input gradient: nothing before it learns.
-        needs_input_gradient = any(earlier.trainable_weights for earlier in model.layers[1:number + 1])
+        needs_input_gradient = any(earlier.trainable_weights for earlier in model.layers[1 : number + 1])
 
         @tf.function
         def forward(layer=layer, x=x) -> tf.Tensor:
@@ -80,8 +80,7 @@ def main() -> int:
 
         grad_ms = fastest_ms(gradients) if (layer.trainable_weights or needs_input_gradient) else 0.0
         y = forward()
-        print(f"{layer.name:<24} {'x'.join(map(str, y.shape[1:])):<14} {fastest_ms(forward):>10.2f} "
-              f"{grad_ms:>17.2f}")
+        print(f"{layer.name:<24} {'x'.join(map(str, y.shape[1:])):<14} {fastest_ms(forward):>10.2f} {grad_ms:>17.2f}")
         x = y
     return 0
 

@@ -29,16 +29,18 @@ def main() -> int:
     plain = KerasClassifier(bundled.model, bundled.kind)  # one view per call
     data = load_dataset()
     _, validation = split_train(PRESETS["best"], data)  # the run's held-out images
-    splits = {"validation": (data.x_train[validation], data.y_train[validation]),
-              "test": (data.x_test, data.y_test)}
+    splits = {"validation": (data.x_train[validation], data.y_train[validation]), "test": (data.x_test, data.y_test)}
     print(f"{'views':<32} {'validation':>10} {'test':>8}")
     rows: dict[str, list[float]] = {}
     for images, labels in splits.values():
         images = images.astype(np.float32)
         base = plain.predict_proba(images)
         mirror = plain.predict_proba(images[:, :, ::-1])
-        moved = {shift: plain.predict_proba(shifted(images, *shift))
-                 + plain.predict_proba(shifted(images[:, :, ::-1], *shift)) for shift in SHIFTS}
+        moved = {
+            shift: plain.predict_proba(shifted(images, *shift))
+            + plain.predict_proba(shifted(images[:, :, ::-1], *shift))
+            for shift in SHIFTS
+        }
         choices = {
             "image (1)": base,
             "image + mirror (2)": base + mirror,

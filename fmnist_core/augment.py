@@ -77,8 +77,9 @@ def _affine(x: np.ndarray, rng: np.random.Generator, shift: int, scale: float) -
     for i in range(n):
         matrix = cv2.getRotationMatrix2D((13.5, 13.5), 0.0, float(zoom[i]))
         matrix[:, 2] += (dx[i], dy[i])
-        out[i] = cv2.warpAffine(x[i], matrix, (28, 28), flags=cv2.INTER_LINEAR,
-                                borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+        out[i] = cv2.warpAffine(
+            x[i], matrix, (28, 28), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0
+        )
     return out
 
 
@@ -116,8 +117,10 @@ def _erase(x: np.ndarray, rng: np.random.Generator, probability: float) -> np.nd
     rows = np.arange(28)[None, :, None]
     cols = np.arange(28)[None, None, :]
     inside = (
-        (rows >= top[:, None, None]) & (rows < (top + height)[:, None, None])
-        & (cols >= left[:, None, None]) & (cols < (left + width)[:, None, None])
+        (rows >= top[:, None, None])
+        & (rows < (top + height)[:, None, None])
+        & (cols >= left[:, None, None])
+        & (cols < (left + width)[:, None, None])
         & (rng.random(n) < probability)[:, None, None]
     )
     return np.where(inside, rng.uniform(0, 255, x.shape).astype(np.float32), x)

@@ -26,19 +26,26 @@ class FusedBatchNormalization(keras.layers.BatchNormalization):
         if not (training and self.trainable and self._fusable(inputs, mask)):
             return super().call(inputs, training=training, mask=mask)
         outputs, mean, variance = tf.compat.v1.nn.fused_batch_norm(
-            inputs, self.gamma, self.beta, epsilon=self.epsilon, is_training=True)
+            inputs, self.gamma, self.beta, epsilon=self.epsilon, is_training=True
+        )
         # The kernel returns the unbiased variance; Keras averages the biased one.
         count = tf.cast(tf.reduce_prod(tf.shape(inputs)[:-1]), variance.dtype)
         variance = variance * (count - 1) / count
         self.moving_mean.assign(self.moving_mean * self.momentum + mean * (1.0 - self.momentum))
-        self.moving_variance.assign(
-            self.moving_variance * self.momentum + variance * (1.0 - self.momentum))
+        self.moving_variance.assign(self.moving_variance * self.momentum + variance * (1.0 - self.momentum))
         return outputs
 
     def _fusable(self, inputs: Any, mask: Any) -> bool:
-        return (mask is None and not self.renorm and not self.synchronized
-                and self.scale and self.center and inputs.dtype == tf.float32
-                and len(inputs.shape) == 4 and self.axis in (-1, 3))
+        return (
+            mask is None
+            and not self.renorm
+            and not self.synchronized
+            and self.scale
+            and self.center
+            and inputs.dtype == tf.float32
+            and len(inputs.shape) == 4
+            and self.axis in (-1, 3)
+        )
 
 
 def with_keras_layers(model: keras.Model) -> keras.Model:

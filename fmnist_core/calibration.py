@@ -82,7 +82,9 @@ def fit_temperature(proba: np.ndarray, y_true: np.ndarray) -> float:
     low, high = np.log(T_BOUNDS)
     result = minimize_scalar(
         lambda log_t: nll(apply_temperature(proba, np.exp(log_t)), y_true),
-        bounds=(low, high), method="bounded", options={"xatol": 1e-4},
+        bounds=(low, high),
+        method="bounded",
+        options={"xatol": 1e-4},
     )
     return float(np.exp(result.x))
 
@@ -100,9 +102,7 @@ class TemperatureStudy:
     judged_on: int
 
 
-def study_temperature(
-    proba: np.ndarray, y_true: np.ndarray, bins: int = ECE_BINS, seed: int = 0
-) -> TemperatureStudy:
+def study_temperature(proba: np.ndarray, y_true: np.ndarray, bins: int = ECE_BINS, seed: int = 0) -> TemperatureStudy:
     """Fit T on a random half and compare the other half before and after: judging on the
     images T was fitted on would flatter it."""
     y_true = np.asarray(y_true).astype(np.int64).ravel()
@@ -121,9 +121,13 @@ def study_temperature(
     )
 
 
-def calibrate_unsure(classifier: Classifier, x_val: np.ndarray, y_val: np.ndarray,
-                     x_ood: np.ndarray | None = None,
-                     max_unsure: float = MAX_UNSURE_IN_DISTRIBUTION) -> dict[str, Any]:
+def calibrate_unsure(
+    classifier: Classifier,
+    x_val: np.ndarray,
+    y_val: np.ndarray,
+    x_ood: np.ndarray | None = None,
+    max_unsure: float = MAX_UNSURE_IN_DISTRIBUTION,
+) -> dict[str, Any]:
     """Choose the threshold that best separates held-out garments from non-garments.
 
     It maximises (share of non-garments flagged) - (share of held-out images flagged),
@@ -141,12 +145,12 @@ def calibrate_unsure(classifier: Classifier, x_val: np.ndarray, y_val: np.ndarra
     return {
         "rule": RULE,
         "threshold": round(float(candidates[best]), 4),
-        "calibrated_on": f"{len(val_conf)} held-out Fashion-MNIST images and "
-                         f"{len(ood)} inputs that are not garments",
+        "calibrated_on": f"{len(val_conf)} held-out Fashion-MNIST images and {len(ood)} inputs that are not garments",
         "unsure_rate_in_distribution": round(float(val_rate[best]), 4),
         "unsure_rate_out_of_distribution": round(float(ood_rate[best]), 4),
-        "accuracy_when_sure": round(float(
-            (val.argmax(axis=1) == np.asarray(y_val))[val_conf >= candidates[best]].mean()), 4),
+        "accuracy_when_sure": round(
+            float((val.argmax(axis=1) == np.asarray(y_val))[val_conf >= candidates[best]].mean()), 4
+        ),
     }
 
 
@@ -161,8 +165,7 @@ def synthetic_ood(count: int = 600, seed: int = 0) -> np.ndarray:
     rng = np.random.default_rng(seed)
     per_kind = count // 4
     digits = load_digits().images[rng.choice(1797, per_kind, replace=False)]
-    out = [fit_to_side((d / 16 * 255).astype(np.uint8).repeat(4, 0).repeat(4, 1))
-           for d in digits]
+    out = [fit_to_side((d / 16 * 255).astype(np.uint8).repeat(4, 0).repeat(4, 1)) for d in digits]
     for _ in range(per_kind):  # smooth noise fields
         noise = rng.random((28, 28)).astype(np.float32)
         field = cv2.GaussianBlur(noise, (0, 0), rng.uniform(0.5, 3))
@@ -172,13 +175,11 @@ def synthetic_ood(count: int = 600, seed: int = 0) -> np.ndarray:
         for _ in range(rng.integers(1, 5)):
             centre = tuple(int(v) for v in rng.integers(8, 56, 2))
             axes = tuple(int(v) for v in rng.integers(3, 20, 2))
-            cv2.ellipse(canvas, centre, axes, float(rng.uniform(0, 180)), 0, 360,
-                        int(rng.integers(80, 256)), -1)
+            cv2.ellipse(canvas, centre, axes, float(rng.uniform(0, 180)), 0, 360, int(rng.integers(80, 256)), -1)
         out.append(fit_to_side(canvas))
     for _ in range(count - 3 * per_kind):  # outlines: circles, triangles, stars, lines
         canvas = np.zeros((64, 64), np.uint8)
         points = rng.integers(4, 60, (int(rng.integers(3, 7)), 2)).astype(np.int32)
-        cv2.polylines(canvas, [points], bool(rng.integers(2)), int(rng.integers(120, 256)),
-                      int(rng.integers(1, 5)))
+        cv2.polylines(canvas, [points], bool(rng.integers(2)), int(rng.integers(120, 256)), int(rng.integers(1, 5)))
         out.append(fit_to_side(canvas))
     return np.stack(out).astype(np.float32)

@@ -14,8 +14,18 @@ CLASS_NAMES: tuple[str, ...] = (
 )
 NUM_CLASSES = len(CLASS_NAMES)
 # At most 8 characters, for narrow columns such as a confusion matrix in a terminal.
-SHORT_NAMES: tuple[str, ...] = ("T-shirt", "Trouser", "Pullover", "Dress", "Coat", "Sandal",
-                                "Shirt", "Sneaker", "Bag", "Boot")
+SHORT_NAMES: tuple[str, ...] = (
+    "T-shirt",
+    "Trouser",
+    "Pullover",
+    "Dress",
+    "Coat",
+    "Sandal",
+    "Shirt",
+    "Sneaker",
+    "Bag",
+    "Boot",
+)
 
 
 def class_name(label: int) -> str:

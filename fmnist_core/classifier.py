@@ -185,9 +185,11 @@ def _traced(model: Any) -> Any:
     """`model(x, training=False)` as one compiled graph for any batch of 28x28 images."""
     import tensorflow as tf
 
-    return tf.function(lambda x: model(x, training=False),
-                       input_signature=[tf.TensorSpec([None, 28, 28], tf.float32)],
-                       reduce_retracing=True)
+    return tf.function(
+        lambda x: model(x, training=False),
+        input_signature=[tf.TensorSpec([None, 28, 28], tf.float32)],
+        reduce_retracing=True,
+    )
 
 
 def last_dense(model: Any) -> Any:

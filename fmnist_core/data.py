@@ -62,8 +62,7 @@ class Dataset:
 # ---------------------------------------------------------------- random subsets
 
 
-def sample_indices(n_total: int, n: int, seed: int | np.random.Generator = 0,
-                   ordered: bool = True) -> np.ndarray:
+def sample_indices(n_total: int, n: int, seed: int | np.random.Generator = 0, ordered: bool = True) -> np.ndarray:
     """`n` distinct random indices below `n_total` (all of them when there are no more), in
     increasing order, or as drawn when not `ordered`. `seed` may be a generator, to draw
     several subsets from one stream."""
@@ -151,9 +150,7 @@ def load_folder(folder: Path, source: str, verify: bool = True) -> Dataset:
         if images.shape[1:] != (IMAGE_SIDE, IMAGE_SIDE):
             raise DatasetError(f"{folder}: {split} images are {images.shape[1:]}, expected 28x28")
         if len(images) != len(labels):
-            raise DatasetError(
-                f"{folder}: {len(images)} {split} images but {len(labels)} labels"
-            )
+            raise DatasetError(f"{folder}: {len(images)} {split} images but {len(labels)} labels")
         if labels.size and labels.max() >= NUM_CLASSES:
             raise DatasetError(f"{folder}: {split} labels go up to {labels.max()}, expected 0..9")
     return Dataset(

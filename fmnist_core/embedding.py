@@ -98,9 +98,7 @@ class FeatureIndex:
         return self.indices[order], similarity[order]
 
 
-def build_index(
-    classifier: Classifier, images: np.ndarray, size: int = 10_000, seed: int = 0
-) -> FeatureIndex:
+def build_index(classifier: Classifier, images: np.ndarray, size: int = 10_000, seed: int = 0) -> FeatureIndex:
     """Features of a random subset of `images` (all if fewer than `size`)."""
     chosen = sample_indices(len(images), size, seed)
     return FeatureIndex(chosen, _unit(features(classifier, images[chosen])))
@@ -156,12 +154,10 @@ def embed(
     check_method(method)
     limit = min(max_points, TSNE_MAX_POINTS) if method == "t-SNE" else max_points
     chosen = sample_indices(len(images), limit, seed)
-    return map_of(features(classifier, images[chosen]), chosen, method,
-                  feature_source(classifier), seed)
+    return map_of(features(classifier, images[chosen]), chosen, method, feature_source(classifier), seed)
 
 
-def pixel_map(images: np.ndarray, labels: np.ndarray, method: str, per_class: int,
-              seed: int = 0) -> EmbeddingMap:
+def pixel_map(images: np.ndarray, labels: np.ndarray, method: str, per_class: int, seed: int = 0) -> EmbeddingMap:
     """Project the pixels of `per_class` random images of every class to 2-D: the dataset
     itself, no model."""
     check_method(method)
@@ -175,16 +171,17 @@ def check_method(method: str) -> None:
         raise ValueError(f"unknown projection {method!r}; choose one of {', '.join(METHODS)}")
 
 
-def map_of(values: np.ndarray, indices: np.ndarray, method: str, source: str,
-           seed: int = 0) -> EmbeddingMap:
+def map_of(values: np.ndarray, indices: np.ndarray, method: str, source: str, seed: int = 0) -> EmbeddingMap:
     """The map of the images at `indices`, whose rows of `values` describe them; `source`
     says what the values are, for the note."""
     points, pca = project(values, method, seed)
     index = FeatureIndex(np.arange(len(indices)), _unit(values))
     note = f"{method} of {source}, {len(indices):,} images."
     if pca is None:
-        note += (" t-SNE cannot place new points: a new image is drawn at the mean position "
-                 f"of its {PLACE_NEIGHBOURS} nearest neighbours.")
+        note += (
+            " t-SNE cannot place new points: a new image is drawn at the mean position "
+            f"of its {PLACE_NEIGHBOURS} nearest neighbours."
+        )
     return EmbeddingMap(method, indices, points, index, pca, note)
 
 
@@ -201,6 +198,7 @@ def project(values: np.ndarray, method: str, seed: int = 0) -> tuple[np.ndarray,
 
     reduced = PCA(n_components=min(50, *values.shape), random_state=seed).fit_transform(values)
     perplexity = float(min(30, max(2, (len(values) - 1) // 3)))
-    points = TSNE(n_components=2, perplexity=perplexity, init="pca", random_state=seed,
-                  max_iter=TSNE_ITERATIONS, n_jobs=1).fit_transform(reduced)
+    points = TSNE(
+        n_components=2, perplexity=perplexity, init="pca", random_state=seed, max_iter=TSNE_ITERATIONS, n_jobs=1
+    ).fit_transform(reduced)
     return points, None

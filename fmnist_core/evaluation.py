@@ -40,9 +40,7 @@ def confidence_bins(confidence: np.ndarray, bins: int) -> np.ndarray:
     return np.clip(np.ceil(confidence * bins).astype(np.int64) - 1, 0, bins - 1)
 
 
-def expected_calibration_error(
-    proba: np.ndarray, y_true: np.ndarray, bins: int = ECE_BINS
-) -> float:
+def expected_calibration_error(proba: np.ndarray, y_true: np.ndarray, bins: int = ECE_BINS) -> float:
     """Average gap between confidence and accuracy, weighted by how many images each
     equal-width confidence bin (lo, hi] holds: how far "90% sure" is from "right 90% of
     the time"."""
@@ -74,8 +72,12 @@ def _report(y_true: np.ndarray, y_pred: np.ndarray) -> str:
     from sklearn.metrics import classification_report
 
     return classification_report(
-        y_true, y_pred, labels=list(range(NUM_CLASSES)), target_names=list(CLASS_NAMES),
-        digits=4, zero_division=0,
+        y_true,
+        y_pred,
+        labels=list(range(NUM_CLASSES)),
+        target_names=list(CLASS_NAMES),
+        digits=4,
+        zero_division=0,
     )
 
 
@@ -188,14 +190,17 @@ def cross_validate_sklearn(
     features = as_batch(x).reshape(len(x), -1) / 255.0
     splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
     scores = cross_validate(
-        estimator_factory(), features, np.asarray(y), cv=splitter,
-        scoring={"accuracy": "accuracy", "macro_f1": "f1_macro"}, n_jobs=1,
+        estimator_factory(),
+        features,
+        np.asarray(y),
+        cv=splitter,
+        scoring={"accuracy": "accuracy", "macro_f1": "f1_macro"},
+        n_jobs=1,
     )
     result: dict[str, Any] = {"folds": folds, "seed": seed}
     for metric in ("accuracy", "macro_f1"):
         values = scores[f"test_{metric}"]
-        result[metric] = {"mean": float(values.mean()), "std": float(values.std()),
-                          "per_fold": values.tolist()}
+        result[metric] = {"mean": float(values.mean()), "std": float(values.std()), "per_fold": values.tolist()}
     result["fit_seconds"] = scores["fit_time"].tolist()
     return result
 
@@ -203,12 +208,16 @@ def cross_validate_sklearn(
 def cross_validation_text(cv: dict[str, Any]) -> str:
     """One line for a person from `cross_validate_sklearn`'s result."""
     accuracy, folds = cv["accuracy"], ", ".join(f"{v:.4f}" for v in cv["accuracy"]["per_fold"])
-    return (f"{cv['folds']}-fold cross-validation on the training images: accuracy "
-            f"{accuracy['mean']:.4f} +/- {accuracy['std']:.4f} ({folds}), "
-            f"macro F1 {cv['macro_f1']['mean']:.4f}")
+    return (
+        f"{cv['folds']}-fold cross-validation on the training images: accuracy "
+        f"{accuracy['mean']:.4f} +/- {accuracy['std']:.4f} ({folds}), "
+        f"macro F1 {cv['macro_f1']['mean']:.4f}"
+    )
 
 
 def per_class_rows(per_class: dict[str, dict[str, float]]) -> str:
     """The rows of a Markdown table: class | precision | recall | F1 | support."""
-    return "\n".join(f"| {name} | {c['precision']:.4f} | {c['recall']:.4f} | {c['f1']:.4f} | "
-                     f"{c['support']} |" for name, c in per_class.items())
+    return "\n".join(
+        f"| {name} | {c['precision']:.4f} | {c['recall']:.4f} | {c['f1']:.4f} | {c['support']} |"
+        for name, c in per_class.items()
+    )

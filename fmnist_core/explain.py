@@ -17,9 +17,7 @@ from fmnist_core.embedding import forward, last_layer, layers_of
 
 SIDE = 28
 # Anchor colours of the heat map, cold to hot (close to matplotlib's "inferno").
-_HEAT_COLOURS = np.array(
-    [[0, 0, 4], [87, 16, 110], [188, 55, 84], [249, 142, 9], [252, 255, 164]], dtype=np.float32
-)
+_HEAT_COLOURS = np.array([[0, 0, 4], [87, 16, 110], [188, 55, 84], [249, 142, 9], [252, 255, 164]], dtype=np.float32)
 
 
 def _normalise(raw: np.ndarray) -> np.ndarray:
@@ -72,8 +70,11 @@ def grad_cam(classifier: Classifier, image: np.ndarray, label: int | None = None
     The forward and backward pass is one traced call per model (about 5 ms, against 40 ms
     run eagerly). Raises ValueError for models without a Conv2D layer.
     """
-    if (not isinstance(classifier, KerasClassifier) or last_layer(classifier, "Conv2D") is None
-            or last_layer(classifier, "Dense") is None):
+    if (
+        not isinstance(classifier, KerasClassifier)
+        or last_layer(classifier, "Conv2D") is None
+        or last_layer(classifier, "Dense") is None
+    ):
         raise ValueError(f"Grad-CAM needs a Keras CNN; a {classifier.kind} model has no Conv2D")
     batch = as_batch(image)[:1]
     target = int(np.argmax(classifier.predict_proba(batch)[0])) if label is None else int(label)
@@ -98,8 +99,7 @@ def _trace_grad_cam(model: Any) -> Any:
 
     conv, dense = layers_of(model, "Conv2D")[-1], layers_of(model, "Dense")[-1]
 
-    @tf.function(input_signature=[tf.TensorSpec([1, SIDE, SIDE], tf.float32),
-                                  tf.TensorSpec([], tf.int32)])
+    @tf.function(input_signature=[tf.TensorSpec([1, SIDE, SIDE], tf.float32), tf.TensorSpec([], tf.int32)])
     def cam_of(batch: Any, target: Any) -> Any:
         with tf.GradientTape() as tape:
             activations, features = forward(model, batch, watch=conv)
@@ -129,9 +129,7 @@ def overlay(image: np.ndarray, heat: np.ndarray, scale: int = 8, alpha: float = 
 
     side = SIDE * scale
     gray = np.kron(as_batch(image)[0], np.ones((scale, scale), np.float32))
-    smooth = Image.fromarray(np.asarray(heat, np.float32)).resize(
-        (side, side), Image.Resampling.BILINEAR
-    )
+    smooth = Image.fromarray(np.asarray(heat, np.float32)).resize((side, side), Image.Resampling.BILINEAR)
     heat_big = np.asarray(smooth)
     weight = alpha * heat_big[..., None]  # cold pixels keep the plain image, hot ones get colour
     blended = (1 - weight) * gray[..., None] + weight * heat_colours(heat_big)

@@ -37,8 +37,7 @@ def export(classifier: Classifier, name: str, fmt: str, out: Path) -> Path:
     if fmt not in FORMATS:
         raise ExportError(f"unknown format {fmt!r}: use {' or '.join(FORMATS)}")
     if not isinstance(classifier, KerasClassifier):
-        raise ExportError(f"only Keras models can be exported; {classifier.kind} is a "
-                          "scikit-learn model")
+        raise ExportError(f"only Keras models can be exported; {classifier.kind} is a scikit-learn model")
     target = Path(out) / name / VERSION
     if target.exists():
         raise ExportError(f"{target} already exists: remove it or choose another --out")
@@ -64,8 +63,9 @@ def write_savedmodel(classifier: KerasClassifier, folder: Path) -> None:
 
     archive = keras.export.ExportArchive()
     archive.track(classifier.model)
-    archive.add_endpoint("serve", probabilities_function(classifier),
-                         [tf.TensorSpec([None, 28, 28], tf.float32, name=INPUT)])
+    archive.add_endpoint(
+        "serve", probabilities_function(classifier), [tf.TensorSpec([None, 28, 28], tf.float32, name=INPUT)]
+    )
     archive.write_out(str(folder), verbose=False)
 
 
@@ -81,9 +81,11 @@ def probabilities_function(classifier: KerasClassifier) -> Callable[[Any], dict[
         return [images, tf.reverse(images, axis=[2])] if classifier.flip_tta else [images]
 
     if not answers_from_logits(classifier):
+
         def serve(images: Any) -> dict[str, Any]:
             outputs = [model(view, training=False) for view in views(images)]
             return {"probabilities": tf.add_n(outputs) / len(outputs)}
+
         return serve
 
     features, dense = last_dense_input(model), last_dense(model)
@@ -95,6 +97,7 @@ def probabilities_function(classifier: KerasClassifier) -> Callable[[Any], dict[
     def serve_logits(images: Any) -> dict[str, Any]:
         outputs = [logits(view) for view in views(images)]
         return {"probabilities": tf.nn.softmax(tf.add_n(outputs) / len(outputs))}
+
     return serve_logits
 
 

@@ -40,8 +40,7 @@ _SIGNATURES: tuple[tuple[bytes, str], ...] = (
     (b"8BPS", "a Photoshop document"),
     (b"\x00\x00\x01\x00", "a Windows icon"),
 )
-_IMAGE_KINDS = {"a PNG image", "a JPEG image", "a GIF image", "a BMP image", "a TIFF image",
-                "a WebP image"}
+_IMAGE_KINDS = {"a PNG image", "a JPEG image", "a GIF image", "a BMP image", "a TIFF image", "a WebP image"}
 
 
 def decode_image(data: bytes, name: str = "") -> Image.Image:
@@ -95,9 +94,7 @@ def _open(data: bytes, name: str) -> Image.Image:
     except Exception:  # noqa: BLE001 - UnidentifiedImageError, SyntaxError, struct.error...
         kind = _looks_like(data)
         if kind in _IMAGE_KINDS:
-            raise ImageInputError(
-                f"this file looks like {kind} but it is damaged and cannot be read"
-            ) from None
+            raise ImageInputError(f"this file looks like {kind} but it is damaged and cannot be read") from None
         raise UnsupportedImageError(
             f"this file is not an image we can read (it looks like {kind}"
             f"{_despite_name(name)}); please use a {SUPPORTED} image"
@@ -116,13 +113,9 @@ def _check_size(size: tuple[int, int]) -> None:
             "decoding"
         )
     if min(width, height) < MIN_SIDE:
-        raise ImageInputError(
-            f"this image is only {width} x {height} pixels: too small to show a garment"
-        )
+        raise ImageInputError(f"this image is only {width} x {height} pixels: too small to show a garment")
     if max(width, height) / min(width, height) > MAX_ASPECT:
-        raise ImageInputError(
-            f"this image is {width} x {height} pixels: too long and thin to show a garment"
-        )
+        raise ImageInputError(f"this image is {width} x {height} pixels: too long and thin to show a garment")
 
 
 def _normalise(image: Image.Image) -> Image.Image:

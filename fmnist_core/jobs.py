@@ -86,13 +86,15 @@ class BackgroundJob:
         read_end, write_end = os.pipe()
         try:
             self._process = subprocess.Popen(
-                python_command(CHILD_COMMAND, str(write_end)), stdin=subprocess.PIPE,
-                pass_fds=[write_end], env=child_environment())
+                python_command(CHILD_COMMAND, str(write_end)),
+                stdin=subprocess.PIPE,
+                pass_fds=[write_end],
+                env=child_environment(),
+            )
         finally:
             os.close(write_end)
         messages = os.fdopen(read_end, "rb")
-        run = pickle.dumps((self._work, self._payload, str(self._folder), self.activity),
-                           pickle.HIGHEST_PROTOCOL)
+        run = pickle.dumps((self._work, self._payload, str(self._folder), self.activity), pickle.HIGHEST_PROTOCOL)
         with self._stdin_lock:
             stdin = self._stdin()
             stdin.write(len(run).to_bytes(LENGTH_BYTES, "big") + run)
@@ -111,8 +113,7 @@ class BackgroundJob:
                         kind, *payload = pickle.load(messages)
                     except (EOFError, pickle.UnpicklingError):  # cut off mid-message too
                         code = self._child().wait()
-                        self._fail(f"the {self.activity} process ended unexpectedly "
-                                   f"(exit code {code})", None)
+                        self._fail(f"the {self.activity} process ended unexpectedly (exit code {code})", None)
                         return
                     if kind != "event":
                         break
@@ -129,8 +130,7 @@ class BackgroundJob:
         except OSError as exc:  # no child, or its pipes broke
             self._fail(f"the {self.activity} process could not run ({exc})", traceback.format_exc())
         except Exception as exc:  # noqa: BLE001 - the page must get an outcome, never a dead reader
-            self._fail(f"{self.activity} failed: {type(exc).__name__}: {_summary(exc)}",
-                       traceback.format_exc())
+            self._fail(f"{self.activity} failed: {type(exc).__name__}: {_summary(exc)}", traceback.format_exc())
         finally:
             self._end_child()
             shutil.rmtree(self._folder, ignore_errors=True)
@@ -220,8 +220,9 @@ class SweepJob(BackgroundJob):
         self.result: SweepSummary | None = None
 
 
-def _train_and_save(config: TrainConfig, data: Dataset, folder: Path, on_event: Callable[[Any], None],
-                    stop: threading.Event) -> str:
+def _train_and_save(
+    config: TrainConfig, data: Dataset, folder: Path, on_event: Callable[[Any], None], stop: threading.Event
+) -> str:
     """In the child: train, and save the model in the job's folder for the parent to load."""
     from fmnist_core import registry
     from fmnist_core.training import train  # TensorFlow loads here, not in the server
@@ -230,8 +231,9 @@ def _train_and_save(config: TrainConfig, data: Dataset, folder: Path, on_event: 
     return str(registry.save(result, RESULT_NAME, folder=folder))
 
 
-def _sweep(settings: SweepSettings, data: Dataset, folder: Path, on_event: Callable[[Any], None],
-           stop: threading.Event) -> SweepSummary:
+def _sweep(
+    settings: SweepSettings, data: Dataset, folder: Path, on_event: Callable[[Any], None], stop: threading.Event
+) -> SweepSummary:
     """In the child: one sweep worker; its trials are in the study's storage."""
     from fmnist_core.sweep import run_sweep
 
@@ -261,19 +263,18 @@ def child_main() -> None:
                 pickle.dump(message, outbox, protocol=pickle.HIGHEST_PROTOCOL)
                 outbox.flush()
 
-        work, payload, folder, activity = pickle.loads(_read_exactly(int.from_bytes(
-            _read_exactly(LENGTH_BYTES), "big")))
+        work, payload, folder, activity = pickle.loads(
+            _read_exactly(int.from_bytes(_read_exactly(LENGTH_BYTES), "big"))
+        )
         stop = threading.Event()
         threading.Thread(target=_stop_on_request, args=(stop,), daemon=True).start()
         try:
-            result = work(*payload, folder=Path(folder), stop=stop,
-                          on_event=lambda event: send("event", event))
+            result = work(*payload, folder=Path(folder), stop=stop, on_event=lambda event: send("event", event))
             send("done", result)
         except FmnistError as exc:
             send("refused", str(exc))
         except Exception as exc:  # noqa: BLE001 - shown to the user instead of a dead process
-            send("failed", f"{activity} failed: {type(exc).__name__}: {_summary(exc)}",
-                 traceback.format_exc())
+            send("failed", f"{activity} failed: {type(exc).__name__}: {_summary(exc)}", traceback.format_exc())
 
 
 def _read_exactly(count: int) -> bytes:

@@ -69,9 +69,13 @@ def _kinds(layer: Any) -> list[str]:
 
 def layer_rows(model: Any) -> list[LayerRow]:
     """Every top-level layer after the input, in order."""
-    return [LayerRow(layer.name, type(layer).__name__, tuple(int(d) for d in layer.output.shape[1:]),
-                     int(layer.count_params()))
-            for layer in model.layers if type(layer).__name__ != "InputLayer"]
+    return [
+        LayerRow(
+            layer.name, type(layer).__name__, tuple(int(d) for d in layer.output.shape[1:]), int(layer.count_params())
+        )
+        for layer in model.layers
+        if type(layer).__name__ != "InputLayer"
+    ]
 
 
 def stages(model: Any) -> list[Stage]:
@@ -119,8 +123,10 @@ class LayerProbe:
             def run(x: Any) -> list[Any]:
                 outputs = sub(x, training=False)  # a model of one output returns it bare
                 return list(outputs) if isinstance(outputs, (list, tuple)) else [outputs]
-        self._graph = tf.function(run, input_signature=[tf.TensorSpec([None, 28, 28], tf.float32)],
-                                  reduce_retracing=True)
+
+        self._graph = tf.function(
+            run, input_signature=[tf.TensorSpec([None, 28, 28], tf.float32)], reduce_retracing=True
+        )
 
     def __call__(self, images: np.ndarray) -> dict[str, np.ndarray]:
         """Stage name -> its output for every image: (N, H, W, C) or (N, units)."""
@@ -192,8 +198,7 @@ def tile_scale(side: int, target: int = 84) -> int:
     return max(2, target // max(side, 1))
 
 
-def mosaic(tiles: np.ndarray, columns: int, scale: int, labels: list[str] | None = None,
-           gap: int = 2) -> np.ndarray:
+def mosaic(tiles: np.ndarray, columns: int, scale: int, labels: list[str] | None = None, gap: int = 2) -> np.ndarray:
     """(k, h, w) uint8 tiles as one grey picture, `columns` to a row, each pixel a
     `scale`-sized square, with a label under each tile when given: one image to send
     instead of k."""
@@ -236,8 +241,9 @@ def _peaks(output: np.ndarray) -> np.ndarray:
     return output.max(axis=(1, 2)) if output.ndim == 4 else output
 
 
-def channel_examples(model: Any, images: np.ndarray, size: int = EXAMPLES_SAMPLE,
-                     k: int = EXAMPLES_PER_CHANNEL, seed: int = 0) -> ChannelExamples:
+def channel_examples(
+    model: Any, images: np.ndarray, size: int = EXAMPLES_SAMPLE, k: int = EXAMPLES_PER_CHANNEL, seed: int = 0
+) -> ChannelExamples:
     """Feature visualisation by examples: over a random sample of `images` (all if fewer
     than `size`), in batches through the probe, the k images that drive each channel of
     every stage highest (its peak over positions). Seconds for a CNN: compute it once."""

@@ -68,8 +68,9 @@ class LiteForward:
         """(N, 28, 28) float32 -> the model's output for them, as a new array."""
         with self._lock:
             interpreter = self._interpreter(len(images))
-            interpreter.set_tensor(interpreter.get_input_details()[0]["index"],
-                                   np.ascontiguousarray(images, dtype=np.float32))
+            interpreter.set_tensor(
+                interpreter.get_input_details()[0]["index"], np.ascontiguousarray(images, dtype=np.float32)
+            )
             interpreter.invoke()
             return interpreter.get_tensor(interpreter.get_output_details()[0]["index"]).copy()
 
@@ -84,8 +85,7 @@ class LiteForward:
         return self._interpreters[count]
 
 
-def lite_forward_or_none(model: Any, reference: Callable[[np.ndarray], Any] | None = None
-                         ) -> LiteForward | None:
+def lite_forward_or_none(model: Any, reference: Callable[[np.ndarray], Any] | None = None) -> LiteForward | None:
     """The LiteRT pass, or None (with a log line) when this model or machine cannot have one:
     callers then keep TensorFlow's, which gives the same numbers more slowly. `reference` is
     the TensorFlow pass it must agree with (default: the model called directly). Blocks
@@ -103,8 +103,7 @@ def lite_forward_or_none(model: Any, reference: Callable[[np.ndarray], Any] | No
         forward = LiteForward(cached.read_bytes())
         _check(forward, reference or (lambda images: model(images, training=False)))
     except Exception as error:  # noqa: BLE001 - saving, converting, the runtime: all mean "use TensorFlow"
-        LOG.warning("LiteRT inference unavailable for %s, using TensorFlow: %s",
-                    getattr(model, "name", "model"), error)
+        LOG.warning("LiteRT inference unavailable for %s, using TensorFlow: %s", getattr(model, "name", "model"), error)
         if cached is not None:
             with contextlib.suppress(OSError):  # e.g. a read-only cache: nothing to clean
                 cached.unlink(missing_ok=True)
@@ -132,13 +131,19 @@ def convert_in_child(model: Any, target: Path) -> None:
         model.save(str(source))
         partial = target.with_name(f".{target.name}.{os.getpid()}.{threading.get_ident()}")
         try:
-            done = subprocess.run(python_command(CHILD_COMMAND, str(source), str(partial)),
-                                  env=child_environment(), capture_output=True, text=True,
-                                  timeout=CONVERT_SECONDS, check=False)
+            done = subprocess.run(
+                python_command(CHILD_COMMAND, str(source), str(partial)),
+                env=child_environment(),
+                capture_output=True,
+                text=True,
+                timeout=CONVERT_SECONDS,
+                check=False,
+            )
             if done.returncode != 0:
                 lines = [line for line in done.stderr.splitlines() if line.strip()]
-                raise LiteError(f"the conversion failed (exit code {done.returncode}): "
-                                f"{lines[-1] if lines else 'no message'}")
+                raise LiteError(
+                    f"the conversion failed (exit code {done.returncode}): {lines[-1] if lines else 'no message'}"
+                )
             os.replace(partial, target)
         except subprocess.TimeoutExpired:
             raise LiteError(f"the conversion took over {CONVERT_SECONDS} s") from None
@@ -162,7 +167,8 @@ def _check(forward: LiteForward, reference: Callable[[np.ndarray], Any]) -> None
     expected = np.asarray(reference(images))
     got = forward(images)
     if got.shape != expected.shape or not np.allclose(
-            got, expected, rtol=0, atol=TOLERANCE * max(1.0, float(np.abs(expected).max()))):
+        got, expected, rtol=0, atol=TOLERANCE * max(1.0, float(np.abs(expected).max()))
+    ):
         raise LiteError("the converted model's answers differ from TensorFlow's")
 
 
@@ -180,7 +186,8 @@ def convert_main() -> None:
     with tempfile.TemporaryDirectory(prefix="fmnist-lite-") as folder:
         archive = keras.export.ExportArchive()
         archive.track(model)
-        archive.add_endpoint("serve", functools.partial(model.__call__, training=False),
-                             [tf.TensorSpec([None, 28, 28], tf.float32)])
+        archive.add_endpoint(
+            "serve", functools.partial(model.__call__, training=False), [tf.TensorSpec([None, 28, 28], tf.float32)]
+        )
         archive.write_out(folder, verbose=False)
         Path(target).write_bytes(tf.lite.TFLiteConverter.from_saved_model(folder).convert())

@@ -34,8 +34,7 @@ def prepare(image: Image.Image) -> PipelineResult:
     if looks_like_fmnist(image):
         gray = np.asarray(image.convert("L"))
         image28 = gray if gray.shape == (SIDE, SIDE) else fit_to_side(gray)
-        return PipelineResult(image28, [("as given", gray), ("model input 28x28", image28)],
-                              "fmnist")
+        return PipelineResult(image28, [("as given", gray), ("model input 28x28", image28)], "fmnist")
     return photo_to_input(image)
 
 
@@ -97,20 +96,18 @@ def background_seed(work: np.ndarray) -> _Seed:
     lab = cv2.cvtColor(work, cv2.COLOR_RGB2LAB).astype(np.float32)
     band_h, band_w = max(1, round(height * BORDER)), max(1, round(width * BORDER))
     border = np.zeros((height, width), bool)
-    border[:band_h], border[-band_h:], border[:, :band_w], border[:, -band_w:] = (
-        True, True, True, True)
+    border[:band_h], border[-band_h:], border[:, :band_w], border[:, -band_w:] = (True, True, True, True)
     samples = lab[border].reshape(-1, 3)
     k = min(BACKGROUND_COLOURS, len(samples))
     criteria = (cv2.TERM_CRITERIA_EPS + cv2.TERM_CRITERIA_MAX_ITER, 10, 1.0)
     # OpenCV's stubs make bestLabels required; None (no starting labels) is what its docs allow.
     _, assigned, centres = cv2.kmeans(  # type: ignore[call-overload]
-        samples, k, None, criteria, 1, cv2.KMEANS_PP_CENTERS)
+        samples, k, None, criteria, 1, cv2.KMEANS_PP_CENTERS
+    )
     # Clusters holding few border pixels are more likely a garment touching the frame.
     share = np.bincount(assigned.ravel(), minlength=k) / len(samples)
     centres = centres[share >= 0.1]
-    distance = np.min(
-        np.linalg.norm(lab[..., None, :] - centres[None, None], axis=-1), axis=-1
-    )
+    distance = np.min(np.linalg.norm(lab[..., None, :] - centres[None, None], axis=-1), axis=-1)
     # GrabCut from the central rectangle (everything inside "probably garment", the border
     # band background), corrected by what the border's colours say.
     border_distance = distance[border]
@@ -132,8 +129,15 @@ def segment(work: np.ndarray, seed: _Seed) -> np.ndarray:
     bgr = np.ascontiguousarray(work[..., ::-1])
     try:
         # No rectangle: the stubs want one, but GC_INIT_WITH_MASK starts from the mask alone.
-        cv2.grabCut(bgr, labels, None, bgd, fgd,  # type: ignore[call-overload]
-                    GRABCUT_ITERATIONS, cv2.GC_INIT_WITH_MASK)
+        cv2.grabCut(
+            bgr,
+            labels,
+            None,
+            bgd,
+            fgd,  # type: ignore[call-overload]
+            GRABCUT_ITERATIONS,
+            cv2.GC_INIT_WITH_MASK,
+        )
     except cv2.error:  # one of the two GMMs had no samples: keep the seed as it is
         pass
     mask = np.isin(labels, (cv2.GC_FGD, cv2.GC_PR_FGD))
@@ -142,8 +146,7 @@ def segment(work: np.ndarray, seed: _Seed) -> np.ndarray:
         mask = seed.labels != cv2.GC_BGD  # likely fills the frame, so keep the frame
     if not mask.any():  # a picture too small for a border band
         mask = np.ones_like(mask)
-    count, components, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8),
-                                                                    connectivity=8)
+    count, components, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
     areas = stats[1:, cv2.CC_STAT_AREA]
     keep = 1 + np.flatnonzero(areas >= KEEP_SECOND * areas.max())
     mask = np.isin(components, keep)

@@ -41,9 +41,15 @@ UPPER_BODY = frozenset({0, 2, 4, 6})
 # A folder of photos per garment, as in ../shared/photos/README.md: the exact class where
 # there is one (strict), the classes that count as right (loose), or neither (no class fits).
 STRICT = {"dress": 3, "pants": 1, "t-shirt": 0, "shirt": 6, "outwear": 4}
-LOOSE = {"dress": frozenset({3}), "pants": frozenset({1}), "t-shirt": UPPER_BODY,
-         "shirt": UPPER_BODY, "outwear": UPPER_BODY, "longsleeve": UPPER_BODY,
-         "shoes": frozenset({5, 7, 9})}
+LOOSE = {
+    "dress": frozenset({3}),
+    "pants": frozenset({1}),
+    "t-shirt": UPPER_BODY,
+    "shirt": UPPER_BODY,
+    "outwear": UPPER_BODY,
+    "longsleeve": UPPER_BODY,
+    "shoes": frozenset({5, 7, 9}),
+}
 OUT_OF_SCOPE = frozenset({"hat", "shorts", "skirt"})
 
 FMNIST_IMAGES = 20000  # training images whose features keep the head true to the dataset
@@ -63,8 +69,12 @@ MAX_UNSURE_MAPPED = 0.10
 FOLDS = 5
 PIPELINE_MODULES = ("image_input.py", "photo.py", "thumbnail.py")  # what a prepared photo depends on
 # The issue's targets for new photos of the kind of ../shared/photos/dev.
-TARGETS = {"strict": (">=", 0.92), "loose": (">=", 0.96), "unsure_out_of_scope": (">=", 0.85),
-           "unsure_mapped": ("<=", 0.10)}
+TARGETS = {
+    "strict": (">=", 0.92),
+    "loose": (">=", 0.96),
+    "unsure_out_of_scope": (">=", 0.85),
+    "unsure_mapped": ("<=", 0.10),
+}
 
 
 class PhotoSetError(FmnistError):
@@ -95,8 +105,11 @@ def load_photo_set(folder: Path) -> PhotoSet:
     unreadable files are skipped (and listed), so one bad file costs only itself."""
     from fmnist_core.image_input import SUFFIXES
 
-    files = sorted(p for p in Path(folder).glob("*/*") if p.suffix.lower() in SUFFIXES
-                   and (p.parent.name in LOOSE or p.parent.name in OUT_OF_SCOPE))
+    files = sorted(
+        p
+        for p in Path(folder).glob("*/*")
+        if p.suffix.lower() in SUFFIXES and (p.parent.name in LOOSE or p.parent.name in OUT_OF_SCOPE)
+    )
     if not files:
         known = ", ".join(sorted({*LOOSE, *OUT_OF_SCOPE}))
         where = "does not exist" if not Path(folder).is_dir() else "has no photos in <class>/ folders"
@@ -107,14 +120,16 @@ def load_photo_set(folder: Path) -> PhotoSet:
     kept = [str(files[i]) for i in sorted(prepared)]
     skipped = [(str(files[i]), reasons[i]) for i in sorted(reasons)]
     if not images:
-        raise PhotoSetError(f"none of the {len(files)} photos in {folder} could be read "
-                            f"(first: {skipped[0][0]}: {skipped[0][1]})")
+        raise PhotoSetError(
+            f"none of the {len(files)} photos in {folder} could be read (first: {skipped[0][0]}: {skipped[0][1]})"
+        )
     photos = PhotoSet(np.stack(images), np.array(names), kept, str(Path(folder).resolve()), skipped)
     if not photos.out_of_scope.any() or not photos.mapped.any():
         raise PhotoSetError(
             f"{folder} needs photos of garments with a class (e.g. t-shirt/) and of garments "
             f"with none ({', '.join(sorted(OUT_OF_SCOPE))}/): the unsure threshold is chosen "
-            "between the two")
+            "between the two"
+        )
     return photos
 
 
@@ -135,8 +150,10 @@ def _prepare_all(files: list[Path]) -> tuple[dict[int, np.ndarray], dict[int, st
     cache = paths.cache_dir() / "photo-sets" / f"{digest.hexdigest()[:32]}.npz"
     try:
         with np.load(cache) as stored:
-            return (dict(zip(stored["kept"].tolist(), stored["images"])),
-                    dict(zip(stored["failed"].tolist(), stored["reasons"].tolist())))
+            return (
+                dict(zip(stored["kept"].tolist(), stored["images"])),
+                dict(zip(stored["failed"].tolist(), stored["reasons"].tolist())),
+            )
     except (OSError, ValueError, KeyError):  # not cached yet, or an unreadable leftover
         pass
     images, reasons = {}, {}
@@ -148,9 +165,13 @@ def _prepare_all(files: list[Path]) -> tuple[dict[int, np.ndarray], dict[int, st
     with contextlib.suppress(OSError):  # a read-only cache only costs the next run time
         cache.parent.mkdir(parents=True, exist_ok=True)
         partial = cache.with_name(f"{cache.stem}.{os.getpid()}.partial.npz")
-        np.savez(partial, kept=np.array(list(images), int), failed=np.array(list(reasons), int),
-                 images=np.array(list(images.values()), np.uint8).reshape(-1, 28, 28),
-                 reasons=np.array(list(reasons.values()), str))
+        np.savez(
+            partial,
+            kept=np.array(list(images), int),
+            failed=np.array(list(reasons), int),
+            images=np.array(list(images.values()), np.uint8).reshape(-1, 28, 28),
+            reasons=np.array(list(reasons.values()), str),
+        )
         os.replace(partial, cache)
     return images, reasons
 
@@ -169,6 +190,7 @@ class PhotoScores:
 
 def score(photos: PhotoSet, labels: np.ndarray, unsure: np.ndarray) -> PhotoScores:
     """The photo targets' four figures (definitions: ../shared/photos/README.md)."""
+
     def share(rows: np.ndarray, hits: np.ndarray) -> float:
         return float(hits[rows].mean()) if rows.any() else float("nan")
 
@@ -184,9 +206,13 @@ def score(photos: PhotoSet, labels: np.ndarray, unsure: np.ndarray) -> PhotoScor
         if name in LOOSE:
             row["loose"] = share(rows, loose_hits)
         per_folder[name] = row
-    return PhotoScores(share(strict_rows, strict_hits), share(photos.mapped, loose_hits),
-                       share(photos.out_of_scope, unsure), share(photos.mapped, unsure),
-                       per_folder)
+    return PhotoScores(
+        share(strict_rows, strict_hits),
+        share(photos.mapped, loose_hits),
+        share(photos.out_of_scope, unsure),
+        share(photos.mapped, unsure),
+        per_folder,
+    )
 
 
 # ---------------------------------------------------------------- fitting
@@ -226,14 +252,14 @@ def _one_hot_or_uniform(labels: np.ndarray) -> np.ndarray:
     return targets
 
 
-def _gather(trunk: KerasClassifier, data: Dataset, photos: PhotoSet, worn: WornSet | None,
-            seed: int) -> _Features:
+def _gather(trunk: KerasClassifier, data: Dataset, photos: PhotoSet, worn: WornSet | None, seed: int) -> _Features:
     rows = sample_indices(len(data.y_train), FMNIST_IMAGES, seed, ordered=False)
     features = _head_input(trunk)
     worn_images = worn.images if worn is not None else np.zeros((0, 28, 28), np.uint8)
     worn_labels = worn.labels if worn is not None else np.zeros(0, int)
     return _Features(
-        dataset=features(data.x_train[rows]), dataset_labels=data.y_train[rows],
+        dataset=features(data.x_train[rows]),
+        dataset_labels=data.y_train[rows],
         photo_views=[features(view) for view in _views(photos.images)],
         photo_targets=_targets(trunk, photos),
         worn_views=[features(worn_images), features(worn_images[:, :, ::-1])],
@@ -266,8 +292,7 @@ def _hidden_dense(model: Any) -> Any:
 
     dense = [layer for layer in model.layers if isinstance(layer, keras.layers.Dense)]
     if len(dense) < 2:
-        raise PhotoSetError(f"a photo model is tuned from a CNN with a hidden dense layer, "
-                            f"not {model.name}")
+        raise PhotoSetError(f"a photo model is tuned from a CNN with a hidden dense layer, not {model.name}")
     return dense[-2]
 
 
@@ -303,14 +328,13 @@ def _fit_head(trunk: KerasClassifier, f: _Features, photo_rows: np.ndarray, seed
     parts = [(f.dataset, np.eye(10, dtype=np.float32)[f.dataset_labels], np.ones(len(f.dataset)))]
     parts += [(view[photo_rows], f.photo_targets[photo_rows], photo_weights) for view in f.photo_views]
     parts += [(view, f.worn_targets, np.full(len(view), WORN_WEIGHT / 2)) for view in f.worn_views]
-    parts.append((f.synthetic, np.full((len(f.synthetic), 10), 0.1, np.float32),
-                  np.full(len(f.synthetic), SYNTHETIC_WEIGHT)))
+    parts.append(
+        (f.synthetic, np.full((len(f.synthetic), 10), 0.1, np.float32), np.full(len(f.synthetic), SYNTHETIC_WEIGHT))
+    )
     x, y, weights = (np.concatenate(column) for column in zip(*parts))
     keras.utils.set_random_seed(seed)
-    head.compile(keras.optimizers.Adam(LEARNING_RATE),
-                 keras.losses.CategoricalCrossentropy(from_logits=True))
-    head.fit(x, y, sample_weight=weights / weights.mean(), epochs=EPOCHS, batch_size=256,
-             shuffle=True, verbose=0)
+    head.compile(keras.optimizers.Adam(LEARNING_RATE), keras.losses.CategoricalCrossentropy(from_logits=True))
+    head.fit(x, y, sample_weight=weights / weights.mean(), epochs=EPOCHS, batch_size=256, shuffle=True, verbose=0)
     return head.get_weights()
 
 
@@ -319,8 +343,11 @@ def _bundled_head_weights(model: Any) -> list[np.ndarray]:
     import keras
 
     hidden = _hidden_dense(model)
-    norms = [layer for layer in model.layers[model.layers.index(hidden):]
-             if isinstance(layer, keras.layers.BatchNormalization)]
+    norms = [
+        layer
+        for layer in model.layers[model.layers.index(hidden) :]
+        if isinstance(layer, keras.layers.BatchNormalization)
+    ]
     if not norms or hidden.use_bias:
         raise PhotoSetError(f"a photo model is tuned from the bundled strong CNN, not {model.name}")
     return [*hidden.get_weights(), *norms[0].get_weights(), *last_dense(model).get_weights()]
@@ -366,8 +393,14 @@ class PhotoHeadResult:
     threshold: float
 
 
-def fit_photo_model(trunk: KerasClassifier, data: Dataset, photos: PhotoSet,
-                    worn: WornSet | None = None, folds: int = FOLDS, seed: int = 0) -> PhotoHeadResult:
+def fit_photo_model(
+    trunk: KerasClassifier,
+    data: Dataset,
+    photos: PhotoSet,
+    worn: WornSet | None = None,
+    folds: int = FOLDS,
+    seed: int = 0,
+) -> PhotoHeadResult:
     """Fit the head `folds` times on all but one fold of `photos` to score each photo out of
     fold, choose the `unsure` threshold on those scores, then fit it on every photo and
     build the model. `worn` garments are in every fit."""
@@ -375,8 +408,10 @@ def fit_photo_model(trunk: KerasClassifier, data: Dataset, photos: PhotoSet,
         raise PhotoSetError(f"a photo model is tuned from a Keras model, not {trunk.kind}")
     smallest = min(int((photos.folders == name).sum()) for name in set(photos.folders))
     if not 2 <= folds <= smallest:
-        raise PhotoSetError(f"cross-validation needs 2 to {smallest} folds here (the smallest "
-                            f"class folder has {smallest} photos), not {folds}")
+        raise PhotoSetError(
+            f"cross-validation needs 2 to {smallest} folds here (the smallest "
+            f"class folder has {smallest} photos), not {folds}"
+        )
     _bundled_head_weights(trunk.model)  # refuse a trunk of another shape before the slow part
     features = _gather(trunk, data, photos, worn, seed)
     every = np.arange(len(photos.folders))
@@ -387,15 +422,19 @@ def fit_photo_model(trunk: KerasClassifier, data: Dataset, photos: PhotoSet,
     scores = logit_lead(out_of_fold)
     threshold = choose_threshold(scores[photos.mapped], scores[photos.out_of_scope])
     oof = score(photos, out_of_fold.argmax(axis=1), scores < threshold)
-    classifier = KerasClassifier(_with_head(trunk.model, _fit_head(trunk, features, every, seed)),
-                                 trunk.kind, flip_tta=True)
+    classifier = KerasClassifier(
+        _with_head(trunk.model, _fit_head(trunk, features, every, seed)), trunk.kind, flip_tta=True
+    )
     classifier.meta.update(
         photo_head=_describe(photos, worn, oof, folds),
-        unsure={"rule": LEAD_RULE, "threshold": threshold,
-                "calibrated_on": f"out-of-fold logit leads of {len(every)} labelled training photos "
-                                 f"({int(photos.out_of_scope.sum())} of garments with no class)",
-                "unsure_rate_out_of_scope": round(oof.unsure_out_of_scope, 4),
-                "unsure_rate_mapped": round(oof.unsure_mapped, 4)},
+        unsure={
+            "rule": LEAD_RULE,
+            "threshold": threshold,
+            "calibrated_on": f"out-of-fold logit leads of {len(every)} labelled training photos "
+            f"({int(photos.out_of_scope.sum())} of garments with no class)",
+            "unsure_rate_out_of_scope": round(oof.unsure_out_of_scope, 4),
+            "unsure_rate_mapped": round(oof.unsure_mapped, 4),
+        },
     )
     return PhotoHeadResult(classifier, oof, threshold)
 
@@ -409,11 +448,18 @@ def _describe(photos: PhotoSet, worn: WornSet | None, oof: PhotoScores, folds: i
         "worn_photos": 0 if worn is None else worn.photos,
         "folds": folds,
         "out_of_fold": _figures(oof),
-        "recipe": {"dataset_images": FMNIST_IMAGES, "photo_weight": PHOTO_WEIGHT,
-                   "photo_shift": PHOTO_SHIFT, "out_of_scope_weight": OUT_OF_SCOPE_WEIGHT,
-                   "worn_weight": WORN_WEIGHT, "synthetic_weight": SYNTHETIC_WEIGHT,
-                   "dropout": DROPOUT, "epochs": EPOCHS, "learning_rate": LEARNING_RATE,
-                   "max_unsure_mapped": MAX_UNSURE_MAPPED},
+        "recipe": {
+            "dataset_images": FMNIST_IMAGES,
+            "photo_weight": PHOTO_WEIGHT,
+            "photo_shift": PHOTO_SHIFT,
+            "out_of_scope_weight": OUT_OF_SCOPE_WEIGHT,
+            "worn_weight": WORN_WEIGHT,
+            "synthetic_weight": SYNTHETIC_WEIGHT,
+            "dropout": DROPOUT,
+            "epochs": EPOCHS,
+            "learning_rate": LEARNING_RATE,
+            "max_unsure_mapped": MAX_UNSURE_MAPPED,
+        },
         # Which photos it was fitted on, by content: a benchmark on any folder can tell
         # in-sample figures from honest ones, wherever the photos are.
         "fitted_digests": sorted(photo_digest(Path(path)) for path in photos.files),
@@ -422,15 +468,20 @@ def _describe(photos: PhotoSet, worn: WornSet | None, oof: PhotoScores, folds: i
 
 def _figures(scores: PhotoScores) -> dict[str, Any]:
     """A PhotoScores as stored in meta, rounded to what anyone reads."""
+
     def rounded(value: float) -> float:
         return round(value, 4)
 
-    return {"strict": rounded(scores.strict), "loose": rounded(scores.loose),
-            "unsure_out_of_scope": rounded(scores.unsure_out_of_scope),
-            "unsure_mapped": rounded(scores.unsure_mapped),
-            "per_folder": {name: {key: rounded(value) if isinstance(value, float) else value
-                                  for key, value in row.items()}
-                           for name, row in scores.per_folder.items()}}
+    return {
+        "strict": rounded(scores.strict),
+        "loose": rounded(scores.loose),
+        "unsure_out_of_scope": rounded(scores.unsure_out_of_scope),
+        "unsure_mapped": rounded(scores.unsure_mapped),
+        "per_folder": {
+            name: {key: rounded(value) if isinstance(value, float) else value for key, value in row.items()}
+            for name, row in scores.per_folder.items()
+        },
+    }
 
 
 def measure(classifier: Classifier, photos: PhotoSet) -> PhotoScores:
@@ -438,19 +489,17 @@ def measure(classifier: Classifier, photos: PhotoSet) -> PhotoScores:
     from fmnist_core.prediction import predict
 
     predictions = predict(classifier, photos.images)
-    return score(photos, np.array([p.label for p in predictions]),
-                 np.array([p.unsure for p in predictions]))
+    return score(photos, np.array([p.label for p in predictions]), np.array([p.unsure for p in predictions]))
 
 
 def measured_on(classifier: Classifier, photos: PhotoSet) -> dict[str, Any]:
     """`measure` as stored in meta, with the folder, its size and its weakest folders."""
     scores = measure(classifier, photos)
-    hardest = sorted((row.get("strict", row.get("loose", 1.0)), name) for name, row in
-                     scores.per_folder.items() if name in LOOSE)[:3]
-    weakest = ", ".join(f"{name} {value:.0%} {'strict' if name in STRICT else 'loose'}"
-                        for value, name in hardest)
-    return {"folder": Path(photos.root).name, "photos": len(photos.folders), **_figures(scores),
-            "weakest": weakest}
+    hardest = sorted(
+        (row.get("strict", row.get("loose", 1.0)), name) for name, row in scores.per_folder.items() if name in LOOSE
+    )[:3]
+    weakest = ", ".join(f"{name} {value:.0%} {'strict' if name in STRICT else 'loose'}" for value, name in hardest)
+    return {"folder": Path(photos.root).name, "photos": len(photos.folders), **_figures(scores), "weakest": weakest}
 
 
 def photo_digest(path: Path) -> str:
@@ -477,8 +526,7 @@ def _with_head(model: Any, weights: list[np.ndarray]) -> Any:
 
     hidden = _hidden_dense(model)
     _, logits = _head(hidden.input, hidden.units, 0.0)
-    tuned = keras.Model(model.inputs, layers.Softmax(name="photo_probabilities")(logits),
-                        name=f"{model.name}_photo")
+    tuned = keras.Model(model.inputs, layers.Softmax(name="photo_probabilities")(logits), name=f"{model.name}_photo")
     kernel, *norm, out_kernel, out_bias = weights
     tuned.get_layer("photo_dense").set_weights([kernel])
     tuned.get_layer("photo_dense_bn").set_weights(norm)

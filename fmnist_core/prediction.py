@@ -28,7 +28,9 @@ LOGIT_RULES = (ENERGY_RULE, LEAD_RULE)  # rules that read logits: "out of scope"
 # Used when a model was saved without calibration: a plain CNN's test images are above it
 # about 90% of the time, while most inputs that are not garments fall below it.
 DEFAULT_UNSURE: dict[str, Any] = {
-    "rule": RULE, "threshold": 0.75, "calibrated_on": "default, not calibrated for this model",
+    "rule": RULE,
+    "threshold": 0.75,
+    "calibrated_on": "default, not calibrated for this model",
 }
 # Whatever the rule, a near tie is worth a warning: the bundled model is right on 47% of the
 # test images whose two likeliest classes are closer than this (2% of them), 96% on the
@@ -60,11 +62,15 @@ class Prediction:
     def as_dict(self) -> dict[str, Any]:
         """The JSON shape `predict --json` prints."""
         return {
-            "label": self.label, "name": self.name, "confidence": round(self.confidence, 4),
-            "unsure": self.unsure, "unsure_reason": self.unsure_reason or None,
+            "label": self.label,
+            "name": self.name,
+            "confidence": round(self.confidence, 4),
+            "unsure": self.unsure,
+            "unsure_reason": self.unsure_reason or None,
             "near_tie": self.near_tie,
-            "top_k": [{"label": label, "name": name, "probability": round(prob, 4)}
-                      for label, name, prob in self.top_k],
+            "top_k": [
+                {"label": label, "name": name, "probability": round(prob, 4)} for label, name, prob in self.top_k
+            ],
         }
 
 
@@ -75,8 +81,7 @@ def unsure_rule(classifier: Classifier) -> dict[str, Any]:
         return DEFAULT_UNSURE
     if rule.get("rule") == RULE and 0 <= rule["threshold"] <= 1:
         return rule
-    if (rule.get("rule") in LOGIT_RULES and math.isfinite(rule["threshold"])
-            and classifier.has_logits):
+    if rule.get("rule") in LOGIT_RULES and math.isfinite(rule["threshold"]) and classifier.has_logits:
         return rule
     return DEFAULT_UNSURE
 
@@ -120,13 +125,19 @@ def predict(classifier: Classifier, images28: np.ndarray, top_k: int = 3) -> lis
         order = np.argsort(probs)[::-1]
         label = int(order[0])
         reason = weak_evidence if score < threshold else ""
-        results.append(Prediction(
-            label=label, name=CLASS_NAMES[label], confidence=float(probs[label]),
-            unsure=bool(reason), unsure_reason=reason,
-            near_tie=bool(probs[label] - probs[order[1]] < TIE_MARGIN),
-            top_k=[(int(i), CLASS_NAMES[int(i)], float(probs[i])) for i in order[:k]],
-            probabilities=probs.astype(np.float32), engine=engine,
-        ))
+        results.append(
+            Prediction(
+                label=label,
+                name=CLASS_NAMES[label],
+                confidence=float(probs[label]),
+                unsure=bool(reason),
+                unsure_reason=reason,
+                near_tie=bool(probs[label] - probs[order[1]] < TIE_MARGIN),
+                top_k=[(int(i), CLASS_NAMES[int(i)], float(probs[i])) for i in order[:k]],
+                probabilities=probs.astype(np.float32),
+                engine=engine,
+            )
+        )
     return results
 
 

@@ -130,9 +130,7 @@ def _folder(folder: Path | None) -> Path:
 def _existing(name: str, folder: Path | None) -> Path:
     path = _folder(folder) / validate_name(name)
     if not path.is_dir():
-        raise RegistryError(
-            f"no model named {name!r} in {path.parent} (python -m fmnist_core models lists them)"
-        )
+        raise RegistryError(f"no model named {name!r} in {path.parent} (python -m fmnist_core models lists them)")
     return path
 
 
@@ -207,8 +205,10 @@ def _verified_pickle(path: Path) -> tuple[bytes | None, str | None]:
         return None, f"{path.name} was not saved by this installation (it has no signing key yet)"
     expected = meta.get("pickle_hmac") if isinstance(meta, dict) else None
     if not isinstance(expected, str) or not hmac.compare_digest(expected, _signature(data, key)):
-        return None, (f"{path.name} is not signed by this installation (tampered, or copied "
-                      "from elsewhere); it is not unpickled because that could run any code")
+        return None, (
+            f"{path.name} is not signed by this installation (tampered, or copied "
+            "from elsewhere); it is not unpickled because that could run any code"
+        )
     return data, None
 
 
@@ -355,9 +355,7 @@ def list_entries(folder: Path | None = None) -> list[Entry]:
     """Every model folder, newest first; broken ones included and marked, hidden ones
     (saves in progress or interrupted) left out. Never raises."""
     try:
-        children = [
-            p for p in _folder(folder).iterdir() if p.is_dir() and not p.name.startswith(".")
-        ]
+        children = [p for p in _folder(folder).iterdir() if p.is_dir() and not p.name.startswith(".")]
     except OSError:
         return []
     return sorted((_registry_entry(p) for p in children), key=_timestamp, reverse=True)
@@ -375,8 +373,10 @@ def _resolve(name_or_path: str | Path) -> Path:
         if not path.exists():
             raise RegistryError(f"{path} is not a model folder (it does not exist)")
         if not path.is_dir():
-            raise RegistryError(f"{path} is a file, not a model folder: give the folder that "
-                                f"holds {META} and {KERAS_FILE} or {PICKLE_FILE}")
+            raise RegistryError(
+                f"{path} is a file, not a model folder: give the folder that "
+                f"holds {META} and {KERAS_FILE} or {PICKLE_FILE}"
+            )
         return path
     return _existing(str(name_or_path), None)
 
@@ -403,8 +403,10 @@ def _load_keras(path: Path, meta: dict[str, Any], label: str) -> Classifier:
         raise RegistryError(f"{label} is broken: {KERAS_FILE} cannot be read ({reason})") from None
     shapes = (tuple(model.input_shape), tuple(model.output_shape))
     if shapes != ((None, 28, 28), (None, NUM_CLASSES)):
-        raise RegistryError(f"{label} is not a Fashion-MNIST classifier: it maps {shapes[0]} to "
-                            f"{shapes[1]}, not (None, 28, 28) images to (None, {NUM_CLASSES}) classes")
+        raise RegistryError(
+            f"{label} is not a Fashion-MNIST classifier: it maps {shapes[0]} to "
+            f"{shapes[1]}, not (None, 28, 28) images to (None, {NUM_CLASSES}) classes"
+        )
     return KerasClassifier(model, meta["kind"], meta, flip_tta=bool(meta.get("flip_tta", False)))
 
 
@@ -468,9 +470,7 @@ def _write_model(classifier: Classifier, temp: Path) -> dict[str, Any]:
         data = pickle.dumps(classifier.estimator, protocol=pickle.HIGHEST_PROTOCOL)
         (temp / PICKLE_FILE).write_bytes(data)
         return {"format": "pickle", "pickle_hmac": _signature(data, _signing_key())}
-    raise RegistryError(
-        f"cannot save a {type(classifier).__name__}: not a Keras or scikit-learn model"
-    )
+    raise RegistryError(f"cannot save a {type(classifier).__name__}: not a Keras or scikit-learn model")
 
 
 def _remove_stale_temps(folder: Path) -> None:
@@ -480,7 +480,7 @@ def _remove_stale_temps(folder: Path) -> None:
         return
     for temp in folder.glob(f"{TEMP_PREFIX}*"):
         try:
-            pid = int(temp.name[len(TEMP_PREFIX):].split("-")[0])
+            pid = int(temp.name[len(TEMP_PREFIX) :].split("-")[0])
             os.kill(pid, 0)
         except ProcessLookupError:
             shutil.rmtree(temp, ignore_errors=True)
@@ -492,9 +492,7 @@ def _temp_dir(folder: Path) -> Path:
     return folder / f"{TEMP_PREFIX}{os.getpid()}-{secrets.token_hex(6)}"
 
 
-def save(
-    classifier: Classifier, name: str, folder: Path | None = None, overwrite: bool = False
-) -> Path:
+def save(classifier: Classifier, name: str, folder: Path | None = None, overwrite: bool = False) -> Path:
     """Save under `name` atomically; return the model's folder. An existing name is kept
     unless `overwrite`."""
     validate_name(name)
@@ -505,9 +503,7 @@ def save(
     except OSError as exc:
         raise RegistryError(f"cannot create the models folder {folder} ({exc})") from None
     if target.exists() and not overwrite:
-        raise RegistryError(
-            f"a model named {name!r} already exists; pick another name"
-        )
+        raise RegistryError(f"a model named {name!r} already exists; pick another name")
     _remove_stale_temps(folder)
     temp = _temp_dir(folder)
     try:

@@ -25,8 +25,14 @@ from fmnist_core.data import Dataset
 from fmnist_core.references import REFERENCE_ACCURACY
 
 EXAMPLES = 10  # right and wrong predictions shown
-SECTIONS = ("Configuration", "Training curves", "Confusion matrix", "Per-class metrics",
-            "Right and wrong predictions", "Compared with published results")
+SECTIONS = (
+    "Configuration",
+    "Training curves",
+    "Confusion matrix",
+    "Per-class metrics",
+    "Right and wrong predictions",
+    "Compared with published results",
+)
 
 _STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 1100px; color: #222; }
@@ -59,10 +65,9 @@ def _figure(fig: Any) -> str:
 def _table(header: list[str], rows: list[list[str]], numeric: tuple[int, ...] = ()) -> str:
     head = "".join(f"<th>{escape(h)}</th>" for h in header)
     body = "".join(
-        "<tr>" + "".join(
-            f'<td class="num">{cell}</td>' if i in numeric else f"<td>{cell}</td>"
-            for i, cell in enumerate(row)
-        ) + "</tr>"
+        "<tr>"
+        + "".join(f'<td class="num">{cell}</td>' if i in numeric else f"<td>{cell}</td>" for i, cell in enumerate(row))
+        + "</tr>"
         for row in rows
     )
     return f"<table><tr>{head}</tr>{body}</table>"
@@ -72,14 +77,19 @@ def _config_section(meta: dict[str, Any]) -> str:
     config = meta.get("config") or {}
     if not isinstance(config, dict) or not config:
         return "<p>No training configuration was recorded with this model.</p>"
-    rows = [[escape(str(key).replace("_", " ")), escape(_setting(key, value))]
-            for key, value in config.items()]
+    rows = [[escape(str(key).replace("_", " ")), escape(_setting(key, value))] for key, value in config.items()]
     return _table(["Setting", "Value"], rows)
 
 
 # What an empty setting means, in the Train page's words; any other is "—".
-UNSET = {"dropout": "model default", "l2": "model default", "train_limit": "all images",
-         "early_stopping_patience": "off", "devices": "automatic", "cv_folds": "none"}
+UNSET = {
+    "dropout": "model default",
+    "l2": "model default",
+    "train_limit": "all images",
+    "early_stopping_patience": "off",
+    "devices": "automatic",
+    "cv_folds": "none",
+}
 
 
 def _setting(key: str, value: Any) -> str:
@@ -114,8 +124,7 @@ def _curves_section(meta: dict[str, Any]) -> str:
     from plotly.subplots import make_subplots
 
     history = meta.get("history")
-    series = ({k: v for k, v in history.items() if isinstance(v, list) and v}
-              if isinstance(history, dict) else {})
+    series = {k: v for k, v in history.items() if isinstance(v, list) and v} if isinstance(history, dict) else {}
     if not series:
         return "<p>No per-epoch history was recorded (scikit-learn models train in one pass).</p>"
     used = {_curve_group(key) for key in series}
@@ -124,12 +133,26 @@ def _curves_section(meta: dict[str, Any]) -> str:
     shown = set()
     for key, values in series.items():
         group = _curve_group(key)
-        role = (escape(str(key).replace("_", " ")) if group == CURVE_GROUPS[2]
-                else "validation" if str(key).startswith("val_") else "training")
-        fig.add_trace(go.Scatter(x=list(range(1, len(values) + 1)), y=values,
-                                 mode="lines+markers", name=role, legendgroup=role,
-                                 showlegend=role not in shown, line=CURVE_STYLES.get(role, OTHER_STYLE)),
-                      row=1, col=groups.index(group) + 1)
+        role = (
+            escape(str(key).replace("_", " "))
+            if group == CURVE_GROUPS[2]
+            else "validation"
+            if str(key).startswith("val_")
+            else "training"
+        )
+        fig.add_trace(
+            go.Scatter(
+                x=list(range(1, len(values) + 1)),
+                y=values,
+                mode="lines+markers",
+                name=role,
+                legendgroup=role,
+                showlegend=role not in shown,
+                line=CURVE_STYLES.get(role, OTHER_STYLE),
+            ),
+            row=1,
+            col=groups.index(group) + 1,
+        )
         shown.add(role)
     fig.update_xaxes(title_text="epoch")
     fig.update_layout(height=380, margin=dict(t=40, b=40))
@@ -139,25 +162,47 @@ def _curves_section(meta: dict[str, Any]) -> str:
 def _confusion_section(confusion: np.ndarray) -> str:
     import plotly.graph_objects as go
 
-    fig = go.Figure(go.Heatmap(
-        z=confusion, x=list(CLASS_NAMES), y=list(CLASS_NAMES), colorscale="Blues",
-        text=confusion, texttemplate="%{text}",
-        hovertemplate="true %{y}<br>predicted %{x}<br>%{z} images<extra></extra>",
-    ))
-    fig.update_layout(height=560, xaxis_title="predicted class", yaxis_title="true class",
-                      yaxis_autorange="reversed", margin=dict(t=20))
+    fig = go.Figure(
+        go.Heatmap(
+            z=confusion,
+            x=list(CLASS_NAMES),
+            y=list(CLASS_NAMES),
+            colorscale="Blues",
+            text=confusion,
+            texttemplate="%{text}",
+            hovertemplate="true %{y}<br>predicted %{x}<br>%{z} images<extra></extra>",
+        )
+    )
+    fig.update_layout(
+        height=560,
+        xaxis_title="predicted class",
+        yaxis_title="true class",
+        yaxis_autorange="reversed",
+        margin=dict(t=20),
+    )
     return _figure(fig)
 
 
 def _metrics_section(evaluation: Any) -> str:
     rows = [
-        [escape(name), f"{evaluation.precision[c]:.3f}", f"{evaluation.recall[c]:.3f}",
-         f"{evaluation.f1[c]:.3f}", str(evaluation.support[c])]
+        [
+            escape(name),
+            f"{evaluation.precision[c]:.3f}",
+            f"{evaluation.recall[c]:.3f}",
+            f"{evaluation.f1[c]:.3f}",
+            str(evaluation.support[c]),
+        ]
         for c, name in enumerate(CLASS_NAMES)
     ]
-    rows.append(["<b>macro average</b>", f"{evaluation.macro_precision:.3f}",
-                 f"{evaluation.macro_recall:.3f}", f"{evaluation.macro_f1:.3f}",
-                 str(sum(evaluation.support))])
+    rows.append(
+        [
+            "<b>macro average</b>",
+            f"{evaluation.macro_precision:.3f}",
+            f"{evaluation.macro_recall:.3f}",
+            f"{evaluation.macro_f1:.3f}",
+            str(sum(evaluation.support)),
+        ]
+    )
     return _table(["Class", "Precision", "Recall", "F1", "Test images"], rows, (1, 2, 3, 4))
 
 
@@ -166,9 +211,11 @@ def _card(image: np.ndarray, true: int, proba: np.ndarray) -> str:
     top = np.argsort(-proba, kind="stable")[:3]
     odds = "<br>".join(f"{escape(CLASS_NAMES[c])}: {proba[c]:.1%}" for c in top)
     verdict = "" if predicted == true else ' class="wrong"'
-    return (f'<div class="card"><img src="{png_data_uri(image)}" alt="test image">'
-            f"<b>true:</b> {escape(CLASS_NAMES[true])}<br>"
-            f"<b{verdict}>predicted:</b> {escape(CLASS_NAMES[predicted])}<br>{odds}</div>")
+    return (
+        f'<div class="card"><img src="{png_data_uri(image)}" alt="test image">'
+        f"<b>true:</b> {escape(CLASS_NAMES[true])}<br>"
+        f"<b{verdict}>predicted:</b> {escape(CLASS_NAMES[predicted])}<br>{odds}</div>"
+    )
 
 
 def _examples_section(evaluation: Any, images: np.ndarray) -> str:
@@ -177,10 +224,11 @@ def _examples_section(evaluation: Any, images: np.ndarray) -> str:
     right_indices = np.concatenate(right)[:EXAMPLES].astype(int)
     wrong_indices = evaluation.most_confident_mistakes(EXAMPLES)
     parts = []
-    for title, indices in (("Right (the surest of each class)", right_indices),
-                           ("Wrong (the surest mistakes)", wrong_indices)):
-        cards = "".join(_card(images[i], int(evaluation.y_true[i]), evaluation.proba[i])
-                        for i in indices)
+    for title, indices in (
+        ("Right (the surest of each class)", right_indices),
+        ("Wrong (the surest mistakes)", wrong_indices),
+    ):
+        cards = "".join(_card(images[i], int(evaluation.y_true[i]), evaluation.proba[i]) for i in indices)
         parts.append(f"<h3>{title}</h3><div class='gallery'>{cards or '<p>None.</p>'}</div>")
     return "".join(parts)
 
@@ -195,15 +243,23 @@ def _references_section(accuracy: float, name: str) -> str:
     lows = [ref.low for ref in REFERENCE_ACCURACY] + [accuracy]
     spans = [ref.high - ref.low or None for ref in REFERENCE_ACCURACY] + [None]  # ranges only
     colours = ["#9aa5b1"] * len(REFERENCE_ACCURACY) + ["#d62728"]
-    fig = go.Figure(go.Bar(
-        y=names, x=lows, orientation="h", marker_color=colours,
-        error_x=dict(type="data", array=spans, arrayminus=[None] * len(spans), symmetric=False),
-        hovertemplate="%{y}: %{x:.1%}<extra></extra>",
-    ))
+    fig = go.Figure(
+        go.Bar(
+            y=names,
+            x=lows,
+            orientation="h",
+            marker_color=colours,
+            error_x=dict(type="data", array=spans, arrayminus=[None] * len(spans), symmetric=False),
+            hovertemplate="%{y}: %{x:.1%}<extra></extra>",
+        )
+    )
     low_end = min(lows) - 0.05
-    fig.update_layout(height=320, xaxis=dict(range=[low_end, 1.0], tickformat=".0%",
-                                             title="test accuracy"),
-                      yaxis=dict(automargin=True), margin=dict(t=20, l=10))  # whole names
+    fig.update_layout(
+        height=320,
+        xaxis=dict(range=[low_end, 1.0], tickformat=".0%", title="test accuracy"),
+        yaxis=dict(automargin=True),
+        margin=dict(t=20, l=10),
+    )  # whole names
     return _table(["Model", "Test accuracy", "Source"], rows, (1,)) + _figure(fig)
 
 
@@ -218,7 +274,9 @@ def model_title(classifier: Classifier, name: str | None = None) -> str:
 
 
 def build_report_html(
-    classifier: Classifier, data: Dataset, name: str | None = None,
+    classifier: Classifier,
+    data: Dataset,
+    name: str | None = None,
     proba: np.ndarray | None = None,
 ) -> str:
     """The whole report of `classifier` on the test set of `data`, as one HTML string.
@@ -266,8 +324,15 @@ def build_report_html(
 # ---------------------------------------------------------------- model card (Markdown)
 
 
-def model_card(meta: dict[str, Any], title: str, command: str | None = None, about: str = "",
-               facts: Sequence[str] = (), sections: Sequence[str] = (), footer: str = "") -> str:
+def model_card(
+    meta: dict[str, Any],
+    title: str,
+    command: str | None = None,
+    about: str = "",
+    facts: Sequence[str] = (),
+    sections: Sequence[str] = (),
+    footer: str = "",
+) -> str:
     """A model's card, every figure from its meta: what it is, how it was made, how well it
     does on the test set class by class, and its training configuration. Its maker adds what
     only it knows: the `command` that made it, `about` text, more `facts` (bullets), whole
@@ -282,17 +347,22 @@ def model_card(meta: dict[str, Any], title: str, command: str | None = None, abo
     blocks += sections
     metrics = meta.get("metrics") or {}
     if metrics:
-        blocks += ["## Test set (10,000 images)", *_card_scores(meta, metrics),
-                   "| class | precision | recall | F1 | support |\n|---|---|---|---|---|\n"
-                   + per_class_rows(metrics.get("per_class") or {})]
+        blocks += [
+            "## Test set (10,000 images)",
+            *_card_scores(meta, metrics),
+            "| class | precision | recall | F1 | support |\n|---|---|---|---|---|\n"
+            + per_class_rows(metrics.get("per_class") or {}),
+        ]
     if isinstance(meta.get("cross_validation"), dict):
         blocks += ["## Cross-validation", cross_validation_text(meta["cross_validation"])]
     if meta.get("config"):
-        blocks += ["## Training configuration",
-                   f"Model kind `{meta.get('kind')}` (see `fmnist_core/zoo.py`). Validation images "
-                   "are held out from the 60,000 training images with the seed; the test set is "
-                   "used only for the figures above.",
-                   f"```json\n{json.dumps(meta['config'], indent=2)}\n```"]
+        blocks += [
+            "## Training configuration",
+            f"Model kind `{meta.get('kind')}` (see `fmnist_core/zoo.py`). Validation images "
+            "are held out from the 60,000 training images with the seed; the test set is "
+            "used only for the figures above.",
+            f"```json\n{json.dumps(meta['config'], indent=2)}\n```",
+        ]
     blocks.append(footer)
     return "\n\n".join(block.strip("\n") for block in blocks if block.strip()) + "\n"
 
@@ -310,8 +380,9 @@ def _card_facts(meta: dict[str, Any]) -> list[str]:
         how = ([f"{epochs} epochs"] if epochs else []) + [f"stop reason: {meta.get('stop_reason')}"]
         facts.append(f"- training time: {meta['train_seconds']:.0f} s ({'; '.join(how)})")
     if "train_images" in meta:
-        facts.append(f"- training images: {meta['train_images']}, held out for validation: "
-                     f"{meta.get('validation_images', 0)}")
+        facts.append(
+            f"- training images: {meta['train_images']}, held out for validation: {meta.get('validation_images', 0)}"
+        )
     if "trees" in meta:  # a stopped forest has fewer than its description says
         facts.append(f"- trees grown: {meta['trees']}")
     if meta.get("dataset_checksum"):
@@ -321,21 +392,23 @@ def _card_facts(meta: dict[str, Any]) -> list[str]:
 
 def _card_scores(meta: dict[str, Any], metrics: dict[str, Any]) -> list[str]:
     """The card's test-set figures (bullets), and what mirror averaging did."""
+
     def figure(value: Any) -> str:
         return f"{value:.4f}" if isinstance(value, (int, float)) else "not recorded"
 
-    scores = [f"- accuracy: {figure(metrics.get('accuracy'))}"
-              + (f" (the model it was tuned from: {figure(meta['trunk_accuracy'])})"
-                 if "trunk_accuracy" in meta else ""),
-              f"- macro F1: {figure(metrics.get('macro_f1'))}"]
+    scores = [
+        f"- accuracy: {figure(metrics.get('accuracy'))}"
+        + (f" (the model it was tuned from: {figure(meta['trunk_accuracy'])})" if "trunk_accuracy" in meta else ""),
+        f"- macro F1: {figure(metrics.get('macro_f1'))}",
+    ]
     if "2" in (metrics.get("top_k") or {}):
         scores.append(f"- top-2 accuracy: {figure(metrics['top_k']['2'])}")
     scores.append(f"- expected calibration error: {figure(metrics.get('ece'))}")
     blocks = ["\n".join(scores)]
     if meta.get("flip_tta"):
-        without = (f" Without it: {figure(meta['accuracy_without_tta'])}."
-                   if "accuracy_without_tta" in meta else "")
-        blocks.append("Predictions average each image with its mirror image (flip test-time "
-                      "augmentation, `flip_tta: true` in meta.json; the app does the same)."
-                      + without)
+        without = f" Without it: {figure(meta['accuracy_without_tta'])}." if "accuracy_without_tta" in meta else ""
+        blocks.append(
+            "Predictions average each image with its mirror image (flip test-time "
+            "augmentation, `flip_tta: true` in meta.json; the app does the same)." + without
+        )
     return blocks

@@ -20,15 +20,18 @@ if TYPE_CHECKING:
     from PIL import Image
 
 
-def answering(result: PipelineResult, classifier: Classifier,
-              photo_classifier: Classifier | None = None) -> Classifier:
+def answering(result: PipelineResult, classifier: Classifier, photo_classifier: Classifier | None = None) -> Classifier:
     """Which model answers a prepared input: photos the photo model when there is one."""
     return photo_classifier if photo_classifier is not None and result.kind == "photo" else classifier
 
 
-def predict_inputs(classifier: Classifier, results: Sequence[PipelineResult],
-                   photo_classifier: Classifier | None = None, top_k: int = 3,
-                   scope_check: Classifier | None = None) -> list[Prediction]:
+def predict_inputs(
+    classifier: Classifier,
+    results: Sequence[PipelineResult],
+    photo_classifier: Classifier | None = None,
+    top_k: int = 3,
+    scope_check: Classifier | None = None,
+) -> list[Prediction]:
     """Predictions for prepared inputs, in order: photos go to `photo_classifier` when
     there is one (the bundled model tuned for photos), everything else to `classifier`.
     One batched call per model.
@@ -42,15 +45,13 @@ def predict_inputs(classifier: Classifier, results: Sequence[PipelineResult],
         rows = [i for i, c in enumerate(chosen) if c is model]
         answers = predict(model, np.stack([results[i].image28 for i in rows]), top_k=top_k)
         by_photo_model = model is photo_classifier
-        predictions.update((row, replace(answer, by_photo_model=by_photo_model))
-                           for row, answer in zip(rows, answers))
+        predictions.update((row, replace(answer, by_photo_model=by_photo_model)) for row, answer in zip(rows, answers))
     photos = [i for i, r in enumerate(results) if r.kind == "photo" and chosen[i] is not scope_check]
     if scope_check is not None and photos:
         judged = predict(scope_check, np.stack([results[i].image28 for i in photos]))
         for row, judgement in zip(photos, judged):
             if judgement.unsure and not predictions[row].unsure:
-                predictions[row] = replace(predictions[row], unsure=True,
-                                           unsure_reason=OUT_OF_SCOPE)
+                predictions[row] = replace(predictions[row], unsure=True, unsure_reason=OUT_OF_SCOPE)
     return [predictions[i] for i in range(len(results))]
 
 
@@ -72,9 +73,13 @@ def prepared_input(image: Image.Image, drawing: bool = False) -> PipelineResult:
     return sketch_to_input(np.asarray(image.convert("RGB"))) if drawing else prepare(image)
 
 
-def predict_images(classifier: Classifier, inputs: Sequence[Callable[[], PipelineResult]],
-                   photo_classifier: Classifier | None = None, top_k: int = 3,
-                   scope_check: Classifier | None = None) -> list[ImageAnswer]:
+def predict_images(
+    classifier: Classifier,
+    inputs: Sequence[Callable[[], PipelineResult]],
+    photo_classifier: Classifier | None = None,
+    top_k: int = 3,
+    scope_check: Classifier | None = None,
+) -> list[ImageAnswer]:
     """Images as people have them (files, uploads, drawings) to predictions, in order: the
     one road the app, the `predict` command and the API share. Each of `inputs` reads one
     image and prepares it (decode_image or read_image_file, then prepared_input; the app
@@ -88,11 +93,14 @@ def predict_images(classifier: Classifier, inputs: Sequence[Callable[[], Pipelin
         except FmnistError as exc:
             errors[index] = exc
         except Exception as exc:  # noqa: BLE001 - one odd file must not stop the others
-            errors[index] = ImageInputError(
-                f"unexpected error while reading this file ({type(exc).__name__})")
+            errors[index] = ImageInputError(f"unexpected error while reading this file ({type(exc).__name__})")
     ready = sorted(prepared)
-    answers = dict(zip(ready, predict_inputs(classifier, [prepared[i] for i in ready],
-                                             photo_classifier, top_k=top_k,
-                                             scope_check=scope_check)))
-    return [ImageAnswer(prepared.get(i), answers.get(i), errors.get(i))
-            for i in range(len(inputs))]
+    answers = dict(
+        zip(
+            ready,
+            predict_inputs(
+                classifier, [prepared[i] for i in ready], photo_classifier, top_k=top_k, scope_check=scope_check
+            ),
+        )
+    )
+    return [ImageAnswer(prepared.get(i), answers.get(i), errors.get(i)) for i in range(len(inputs))]

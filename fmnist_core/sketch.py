@@ -90,4 +90,3 @@ def _disc(radius: int) -> np.ndarray:
 
     side = 2 * max(radius, 0) + 1
     return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (side, side))
-

@@ -53,8 +53,6 @@ def rank_suspects(proba: np.ndarray, labels: np.ndarray, top: int = 100) -> list
     ]
 
 
-def find_suspects(
-    classifier: Classifier, images: np.ndarray, labels: np.ndarray, top: int = 100
-) -> list[Suspect]:
+def find_suspects(classifier: Classifier, images: np.ndarray, labels: np.ndarray, top: int = 100) -> list[Suspect]:
     """Run the model once over `images` (batched) and rank the suspect labels."""
     return rank_suspects(classifier.predict_proba(images), labels, top)

@@ -177,16 +177,16 @@ def open_storage(location: str | None = None) -> Any:
 def _rdb_storage(location: str, connect: dict[str, Any]) -> Any:
     import optuna
 
-    return optuna.storages.RDBStorage(location, engine_kwargs={"connect_args": connect},
-                                      heartbeat_interval=60, grace_period=180)
+    return optuna.storages.RDBStorage(
+        location, engine_kwargs={"connect_args": connect}, heartbeat_interval=60, grace_period=180
+    )
 
 
 def _sampler(settings: SweepSettings) -> Any:
     import optuna
 
     # constant_liar: workers sharing a study do not all try the point TPE likes best.
-    return optuna.samplers.TPESampler(n_startup_trials=STARTUP_TRIALS, seed=settings.seed,
-                                      constant_liar=True)
+    return optuna.samplers.TPESampler(n_startup_trials=STARTUP_TRIALS, seed=settings.seed, constant_liar=True)
 
 
 def _pruner(settings: SweepSettings) -> Any:
@@ -220,24 +220,36 @@ def open_study(settings: SweepSettings, storage: Any = None) -> Any:
 
     storage = storage if storage is not None else open_storage(settings.storage)
     directions: list[Literal["maximize", "minimize"]] = (
-        ["maximize", "minimize"] if settings.time_objective else ["maximize"])
+        ["maximize", "minimize"] if settings.time_objective else ["maximize"]
+    )
     try:
-        study = optuna.create_study(storage=storage, study_name=settings.study_name,
-                                    directions=directions, sampler=_sampler(settings),
-                                    pruner=_pruner(settings), load_if_exists=True)
+        study = optuna.create_study(
+            storage=storage,
+            study_name=settings.study_name,
+            directions=directions,
+            sampler=_sampler(settings),
+            pruner=_pruner(settings),
+            load_if_exists=True,
+        )
         model = study.user_attrs.get("model")
         if model is None:
             study.set_user_attr("model", settings.model)
     except sqlalchemy.exc.SQLAlchemyError as exc:
-        raise SweepError(f"the study storage {shown(settings.storage or default_storage())} "
-                         f"failed: {' '.join(str(getattr(exc, 'orig', exc)).split())[:300]}") from None
+        raise SweepError(
+            f"the study storage {shown(settings.storage or default_storage())} "
+            f"failed: {' '.join(str(getattr(exc, 'orig', exc)).split())[:300]}"
+        ) from None
     if model not in (None, settings.model):
-        raise SweepError(f"the study {settings.study_name!r} already holds trials of {model}, not "
-                         f"{settings.model}: choose another study name")
+        raise SweepError(
+            f"the study {settings.study_name!r} already holds trials of {model}, not "
+            f"{settings.model}: choose another study name"
+        )
     if len(study.directions) != len(directions):
         had = "with" if len(study.directions) > 1 else "without"
-        raise SweepError(f"the study {settings.study_name!r} was made {had} training time as a "
-                         "second objective: choose the same, or another study name")
+        raise SweepError(
+            f"the study {settings.study_name!r} was made {had} training time as a "
+            "second objective: choose the same, or another study name"
+        )
     return study
 
 
@@ -263,9 +275,12 @@ def study_names(storage: str | None = None) -> list[str]:
 # ---------------------------------------------------------------- one worker
 
 
-def run_sweep(settings: SweepSettings, data: Dataset,
-              on_event: Callable[[SweepEvent], None] | None = None,
-              stop: threading.Event | None = None) -> SweepSummary:
+def run_sweep(
+    settings: SweepSettings,
+    data: Dataset,
+    on_event: Callable[[SweepEvent], None] | None = None,
+    stop: threading.Event | None = None,
+) -> SweepSummary:
     """Run up to `settings.trials` trials of the study (joining it if it exists) until the
     time limit or `stop`; every trial trains through `training.train`."""
     import optuna
@@ -279,9 +294,15 @@ def run_sweep(settings: SweepSettings, data: Dataset,
     logging.getLogger("tensorflow").setLevel(logging.ERROR)
     study = open_study(settings)
     location = shown(settings.storage or default_storage())
-    emit(SweepStarted(study.study_name, location, len(study.trials),
-                      (ACCURACY, SECONDS) if settings.time_objective else (ACCURACY,),
-                      pruner_name(settings)))
+    emit(
+        SweepStarted(
+            study.study_name,
+            location,
+            len(study.trials),
+            (ACCURACY, SECONDS) if settings.time_objective else (ACCURACY,),
+            pruner_name(settings),
+        )
+    )
     ran: list[int] = []
 
     def objective(trial: Any) -> Any:
@@ -294,8 +315,14 @@ def run_sweep(settings: SweepSettings, data: Dataset,
 
     start, reason = time.perf_counter(), "completed"
     try:
-        study.optimize(objective, n_trials=settings.trials, timeout=settings.timeout,
-                       catch=(TrainingError,), callbacks=[stop_between_trials], gc_after_trial=True)
+        study.optimize(
+            objective,
+            n_trials=settings.trials,
+            timeout=settings.timeout,
+            catch=(TrainingError,),
+            callbacks=[stop_between_trials],
+            gc_after_trial=True,
+        )
     except SweepStopped:
         reason = "stopped"
     elapsed = time.perf_counter() - start
@@ -308,8 +335,14 @@ def run_sweep(settings: SweepSettings, data: Dataset,
     return SweepSummary(study.study_name, location, reason, len(ran), best_row(rows), rows)
 
 
-def _run_trial(trial: Any, settings: SweepSettings, space: Space, data: Dataset,
-               emit: Callable[[SweepEvent], None], stop: threading.Event) -> Any:
+def _run_trial(
+    trial: Any,
+    settings: SweepSettings,
+    space: Space,
+    data: Dataset,
+    emit: Callable[[SweepEvent], None],
+    stop: threading.Event,
+) -> Any:
     """One trial: train the drawn configuration, report each epoch's validation accuracy to
     the pruner, and return the objective(s)."""
     import optuna
@@ -374,12 +407,18 @@ def trial_rows(study: Any) -> list[dict[str, Any]]:
             state = "stopped" if trial.user_attrs.get("stopped") else "failed"
         reported = trial.intermediate_values
         accuracy = trial.values[0] if trial.values else (reported[max(reported)] if reported else None)
-        rows.append({
-            "trial": trial.number, "state": state, "validation accuracy": accuracy,
-            "seconds": trial.user_attrs.get("train_seconds"), "epochs": len(reported),
-            "pruned": state == "pruned", **trial.params,
-            "config": dict(trial.user_attrs.get("config") or {}),
-        })
+        rows.append(
+            {
+                "trial": trial.number,
+                "state": state,
+                "validation accuracy": accuracy,
+                "seconds": trial.user_attrs.get("train_seconds"),
+                "epochs": len(reported),
+                "pruned": state == "pruned",
+                **trial.params,
+                "config": dict(trial.user_attrs.get("config") or {}),
+            }
+        )
     return rows
 
 

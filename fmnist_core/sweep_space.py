@@ -45,12 +45,22 @@ Space = dict[str, Range | Choice | Any]  # field -> Range | Choice | a fixed val
 INT_FIELDS = ("epochs", "batch_size", "early_stopping_patience", "seed", "train_limit")
 FLOAT_FIELDS = ("learning_rate", "dropout", "l2", "validation_split")
 CHOICE_FIELDS: dict[str, tuple[str, ...]] = {
-    "schedule": SCHEDULES, "optimizer": OPTIMIZERS, "augment": tuple(AUGMENTATIONS)}
+    "schedule": SCHEDULES,
+    "optimizer": OPTIMIZERS,
+    "augment": tuple(AUGMENTATIONS),
+}
 FIELDS = (*INT_FIELDS, *FLOAT_FIELDS, *CHOICE_FIELDS)
 
 # Epochs per trial: enough for the ranking of settings to show, few enough for tens of trials.
-TRIAL_EPOCHS = {"logreg": 5, "mlp": 8, "deep_mlp": 8, "simple_cnn": 6, "fast_cnn": 10,
-                "standard_cnn": 10, "strong_cnn": 10}
+TRIAL_EPOCHS = {
+    "logreg": 5,
+    "mlp": 8,
+    "deep_mlp": 8,
+    "simple_cnn": 6,
+    "fast_cnn": 10,
+    "standard_cnn": 10,
+    "strong_cnn": 10,
+}
 BATCHNORM_KINDS = ("fast_cnn", "standard_cnn", "strong_cnn")  # stable at high learning rates
 
 
@@ -63,8 +73,10 @@ def default_space(kind: str) -> Space:
     if kind not in ZOO:
         raise SpaceError(f"unknown model {kind!r} (choose from {', '.join(keras_kinds())})")
     if ZOO[kind].family != "keras":
-        raise SpaceError(f"{kind} is a scikit-learn model, with no training settings to search; "
-                         f"sweeps are for {', '.join(keras_kinds())}")
+        raise SpaceError(
+            f"{kind} is a scikit-learn model, with no training settings to search; "
+            f"sweeps are for {', '.join(keras_kinds())}"
+        )
     cnn = kind.endswith("cnn")
     return {
         "epochs": TRIAL_EPOCHS[kind],
@@ -88,8 +100,7 @@ def load_space(path: Path, kind: str) -> Space:
     except OSError as exc:
         raise SpaceError(f"cannot read the space file {path}: {exc.strerror or exc}") from None
     except yaml.YAMLError as exc:
-        raise SpaceError(f"the space file {path} is not valid YAML or JSON: "
-                         f"{str(exc).splitlines()[0]}") from None
+        raise SpaceError(f"the space file {path} is not valid YAML or JSON: {str(exc).splitlines()[0]}") from None
     if not isinstance(raw, dict):
         raise SpaceError(f"the space file {path} must map field names to ranges, lists or values")
     return override(default_space(kind), raw)
@@ -111,10 +122,10 @@ def _parse(name: str, value: Any) -> Range | Choice | Any:
     if isinstance(value, Mapping):
         unknown = set(value) - {"low", "high", "log"}
         if unknown or not {"low", "high"} <= set(value):
-            raise SpaceError(f"field {name!r}: a range is {{low: ..., high: ...}} with an optional "
-                             f"log: true, not {dict(value)}")
-        if not all(isinstance(value[k], (int, float)) and not isinstance(value[k], bool)
-                   for k in ("low", "high")):
+            raise SpaceError(
+                f"field {name!r}: a range is {{low: ..., high: ...}} with an optional log: true, not {dict(value)}"
+            )
+        if not all(isinstance(value[k], (int, float)) and not isinstance(value[k], bool) for k in ("low", "high")):
             raise SpaceError(f"field {name!r}: low and high must be numbers")
         return Range(value["low"], value["high"], bool(value.get("log", False)))
     if isinstance(value, (list, tuple)):
@@ -143,8 +154,7 @@ def check(space: Space) -> None:
             _check_value(name, value)
     first = {name: ends(param)[0] for name, param in space.items()}
     if not first.get("validation_split", TrainConfig.validation_split) > 0:
-        raise SpaceError("field 'validation_split': trials are scored on validation accuracy, "
-                         "so it must be above 0")
+        raise SpaceError("field 'validation_split': trials are scored on validation accuracy, so it must be above 0")
     for name, param in space.items():
         for value in ends(param):
             try:
@@ -165,8 +175,7 @@ def ends(param: Range | Choice | Any) -> list[Any]:
 def _check_value(name: str, value: Any) -> None:
     if name in CHOICE_FIELDS:
         if value not in CHOICE_FIELDS[name]:
-            raise SpaceError(f"field {name!r}: unknown choice {value!r} "
-                             f"(choose from {', '.join(CHOICE_FIELDS[name])})")
+            raise SpaceError(f"field {name!r}: unknown choice {value!r} (choose from {', '.join(CHOICE_FIELDS[name])})")
     elif isinstance(value, bool) or not isinstance(value, (int, float)):
         if not (value is None and name in ("dropout", "l2", "early_stopping_patience", "train_limit")):
             raise SpaceError(f"field {name!r}: {value!r} is not a number")
@@ -206,8 +215,7 @@ def final_config(kind: str, values: Mapping[str, Any]) -> TrainConfig:
     with preview images, and mirror averaging when it trained on mirrored images (as the
     presets do)."""
     trial = config_for(kind, values)
-    return replace(trial, train_limit=None, preview_count=TrainConfig.preview_count,
-                   flip_tta=trial.augment.flip)
+    return replace(trial, train_limit=None, preview_count=TrainConfig.preview_count, flip_tta=trial.augment.flip)
 
 
 def describe(param: Range | Choice | Any) -> str:

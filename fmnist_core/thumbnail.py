@@ -36,8 +36,7 @@ def fit_to_side(gray: np.ndarray, side: int = SIDE) -> np.ndarray:
     scale = side / max(height, width)
     new_w, new_h = max(1, round(width * scale)), max(1, round(height * scale))
     shrinking = scale < 1
-    resized = cv2.resize(crop, (new_w, new_h),
-                         interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR)
+    resized = cv2.resize(crop, (new_w, new_h), interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR)
     out = np.zeros((side, side), np.uint8)
     top, left = (side - new_h) // 2, (side - new_w) // 2
     out[top : top + new_h, left : left + new_w] = resized

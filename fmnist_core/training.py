@@ -85,8 +85,7 @@ class TrainConfig:
         if self.early_stopping_patience is not None and self.early_stopping_patience < 0:
             problems.append("the early-stopping patience must not be negative (0 or none: off)")
         if self.early_stopping_patience and not self.validation_split and family == "keras":
-            problems.append("early stopping watches the validation loss: it needs a validation "
-                            "split above 0")
+            problems.append("early stopping watches the validation loss: it needs a validation split above 0")
         if not 0 <= self.seed < 2**32:
             problems.append("the seed must be a whole number from 0 to 4294967295")
         if self.flip_tta and family == "sklearn":
@@ -112,17 +111,41 @@ PRESET_ACCURACY: dict[str, float] = {"quick": 0.906, "standard": 0.928, "best": 
 PRESETS: dict[str, TrainConfig] = {
     # Mirrored images in training and flip averaging at test time go together: averaging
     # alone, for a model that never saw a mirror image, cost 3 points (88.8% against 92.2%).
-    "quick": TrainConfig(model="fast_cnn", epochs=3, batch_size=256, learning_rate=1.6e-2,
-                         schedule="onecycle", dropout=0.0, augment=AUGMENTATIONS["flip"],
-                         validation_split=0.05, flip_tta=True),
-    "standard": TrainConfig(model="standard_cnn", epochs=14, batch_size=256, learning_rate=1.2e-2,
-                            schedule="onecycle", dropout=0.0, augment=AUGMENTATIONS["flip"],
-                            validation_split=0.05, flip_tta=True),
+    "quick": TrainConfig(
+        model="fast_cnn",
+        epochs=3,
+        batch_size=256,
+        learning_rate=1.6e-2,
+        schedule="onecycle",
+        dropout=0.0,
+        augment=AUGMENTATIONS["flip"],
+        validation_split=0.05,
+        flip_tta=True,
+    ),
+    "standard": TrainConfig(
+        model="standard_cnn",
+        epochs=14,
+        batch_size=256,
+        learning_rate=1.2e-2,
+        schedule="onecycle",
+        dropout=0.0,
+        augment=AUGMENTATIONS["flip"],
+        validation_split=0.05,
+        flip_tta=True,
+    ),
     # 60 epochs and dropout 0.25: with fewer epochs or more dropout the model still fitted
     # its augmented training images no better than the validation images (it underfitted).
-    "best": TrainConfig(model="strong_cnn", epochs=60, batch_size=128, learning_rate=3e-3,
-                        schedule="onecycle", dropout=0.25, augment=AUGMENTATIONS["light"],
-                        validation_split=0.05, flip_tta=True),
+    "best": TrainConfig(
+        model="strong_cnn",
+        epochs=60,
+        batch_size=128,
+        learning_rate=3e-3,
+        schedule="onecycle",
+        dropout=0.25,
+        augment=AUGMENTATIONS["light"],
+        validation_split=0.05,
+        flip_tta=True,
+    ),
 }
 
 
@@ -208,8 +231,9 @@ def split_train(config: TrainConfig, data: Dataset) -> tuple[np.ndarray, np.ndar
 # ---------------------------------------------------------------- Keras
 
 
-def endless_batches(images: np.ndarray, labels: np.ndarray, batch_size: int,
-                    augmentation: Augmentation | None = None, seed: int = 0) -> tf.data.Dataset:
+def endless_batches(
+    images: np.ndarray, labels: np.ndarray, batch_size: int, augmentation: Augmentation | None = None, seed: int = 0
+) -> tf.data.Dataset:
     """Batches in a fresh random order every pass, without end; a pass is ceil(N / batch_size)
     batches (an epoch may take a few more, see epoch_steps), freshly augmented if asked (in
     NumPy, see augment.py). Images stay uint8 in memory and become float32 per batch."""
@@ -266,7 +290,8 @@ def _learning_rate(config: TrainConfig, total_steps: int) -> Any:
     if config.schedule == "onecycle":
         warmup = max(1, int(0.3 * total_steps))
         return keras.optimizers.schedules.CosineDecay(
-            lr / 25, max(1, total_steps - warmup), alpha=0.004, warmup_target=lr, warmup_steps=warmup)
+            lr / 25, max(1, total_steps - warmup), alpha=0.004, warmup_target=lr, warmup_steps=warmup
+        )
     return lr
 
 
@@ -315,8 +340,17 @@ class ReportBatches(keras.callbacks.Callback):
         logs, now, step = logs or {}, time.perf_counter(), batch + 1
         rate = (step - self.last_step) * self.batch_size / max(now - self.last_time, 1e-9)
         self.last_step, self.last_time = step, now
-        self.emit(BatchProgress(self.epoch, step, self.steps_per_epoch, float(logs.get("loss", math.nan)),
-                                float(logs.get("accuracy", math.nan)), _current_lr(self.model), rate))
+        self.emit(
+            BatchProgress(
+                self.epoch,
+                step,
+                self.steps_per_epoch,
+                float(logs.get("loss", math.nan)),
+                float(logs.get("accuracy", math.nan)),
+                _current_lr(self.model),
+                rate,
+            )
+        )
 
 
 class ReportEpochs(keras.callbacks.Callback):
@@ -335,12 +369,21 @@ class ReportEpochs(keras.callbacks.Callback):
             self.history.setdefault(key, []).append(float(value))
         elapsed = time.perf_counter() - self.start
         labels = self.model(self.preview, training=False).numpy().argmax(axis=1) if len(self.preview) else ()
-        self.emit(EpochEnd(
-            epoch, self.epochs, float(logs["loss"]), float(logs["accuracy"]),
-            _maybe(logs.get("val_loss")), _maybe(logs.get("val_accuracy")), logs["learning_rate"],
-            elapsed, elapsed / (epoch + 1) * (self.epochs - epoch - 1), tuple(int(v) for v in labels),
-            snapshot(self.model, self.preview[0]) if len(self.preview) else None,
-        ))
+        self.emit(
+            EpochEnd(
+                epoch,
+                self.epochs,
+                float(logs["loss"]),
+                float(logs["accuracy"]),
+                _maybe(logs.get("val_loss")),
+                _maybe(logs.get("val_accuracy")),
+                logs["learning_rate"],
+                elapsed,
+                elapsed / (epoch + 1) * (self.epochs - epoch - 1),
+                tuple(int(v) for v in labels),
+                snapshot(self.model, self.preview[0]) if len(self.preview) else None,
+            )
+        )
 
 
 def _maybe(value: Any) -> float | None:
@@ -382,8 +425,9 @@ def epochs_for_full_steps(config: TrainConfig, available: int) -> int:
     return max(config.epochs, math.ceil(full / planned_steps(replace(config, epochs=1), available)))
 
 
-def _fit_keras(config: TrainConfig, spec: ModelSpec, data: Dataset, emit: EventHandler,
-               stop: threading.Event) -> tuple[KerasClassifier, dict[str, Any]]:
+def _fit_keras(
+    config: TrainConfig, spec: ModelSpec, data: Dataset, emit: EventHandler, stop: threading.Event
+) -> tuple[KerasClassifier, dict[str, Any]]:
     train_idx, val_idx = split_train(config, data)
     x_train, y_train = data.x_train[train_idx], data.y_train[train_idx]
     strategy = _strategy(config)
@@ -399,24 +443,45 @@ def _fit_keras(config: TrainConfig, spec: ModelSpec, data: Dataset, emit: EventH
     callbacks = [ReportBatches(emit, steps_per_epoch, config.batch_size), epochs_cb, StopOnEvent(stop)]
     early = None
     if config.early_stopping_patience and len(val_idx):
-        early = keras.callbacks.EarlyStopping(patience=config.early_stopping_patience,
-                                              restore_best_weights=True)
+        early = keras.callbacks.EarlyStopping(patience=config.early_stopping_patience, restore_best_weights=True)
         callbacks.append(early)
     validation = None
     if len(val_idx):
         validation = in_batches(data.x_train[val_idx], data.y_train[val_idx], config.batch_size)
     batches = endless_batches(x_train, y_train, config.batch_size, config.augment, config.seed)
     devices = strategy.num_replicas_in_sync
-    emit(PhaseChange("fitting", f"{len(train_idx):,} training images, {len(val_idx):,} for "
-                                f"validation{f', on {devices} devices' if devices > 1 else ''}"))
-    model.fit(batches, steps_per_epoch=steps_per_epoch, shuffle=False, epochs=config.epochs,
-              validation_data=validation, callbacks=callbacks, verbose=0)
-    reason = ("stopped" if stop.is_set() else
-              "early stopping" if early is not None and early.stopped_epoch > 0 else "completed")
-    extra = {"history": epochs_cb.history, "reason": reason, "replicas": strategy.num_replicas_in_sync,
-             "train_images": len(train_idx), "validation_images": len(val_idx),
-             "steps_per_epoch": steps_per_epoch,
-             "optimizer_steps": int(keras.ops.convert_to_numpy(model.optimizer.iterations))}
+    emit(
+        PhaseChange(
+            "fitting",
+            f"{len(train_idx):,} training images, {len(val_idx):,} for "
+            f"validation{f', on {devices} devices' if devices > 1 else ''}",
+        )
+    )
+    model.fit(
+        batches,
+        steps_per_epoch=steps_per_epoch,
+        shuffle=False,
+        epochs=config.epochs,
+        validation_data=validation,
+        callbacks=callbacks,
+        verbose=0,
+    )
+    reason = (
+        "stopped"
+        if stop.is_set()
+        else "early stopping"
+        if early is not None and early.stopped_epoch > 0
+        else "completed"
+    )
+    extra = {
+        "history": epochs_cb.history,
+        "reason": reason,
+        "replicas": strategy.num_replicas_in_sync,
+        "train_images": len(train_idx),
+        "validation_images": len(val_idx),
+        "steps_per_epoch": steps_per_epoch,
+        "optimizer_steps": int(keras.ops.convert_to_numpy(model.optimizer.iterations)),
+    }
     return KerasClassifier(with_keras_layers(model), spec.kind, flip_tta=config.flip_tta), extra
 
 
@@ -435,28 +500,38 @@ def _sklearn_train_indices(config: TrainConfig, spec: ModelSpec, data: Dataset) 
 TREES_PER_STAGE = 10  # a forest grows this many trees between progress events
 
 
-def _fit_sklearn(config: TrainConfig, spec: ModelSpec, data: Dataset, emit: EventHandler,
-                 stop: threading.Event) -> tuple[SklearnClassifier, dict[str, Any]]:
+def _fit_sklearn(
+    config: TrainConfig, spec: ModelSpec, data: Dataset, emit: EventHandler, stop: threading.Event
+) -> tuple[SklearnClassifier, dict[str, Any]]:
     train_idx = _sklearn_train_indices(config, spec, data)
     estimator = spec.build(seed=config.seed)
     flat = data.x_train[train_idx].reshape(len(train_idx), -1) / 255.0
     labels = data.y_train[train_idx]
-    extra: dict[str, Any] = {"history": {}, "reason": "completed",
-                             "train_images": len(train_idx), "validation_images": 0}
+    extra: dict[str, Any] = {
+        "history": {},
+        "reason": "completed",
+        "train_images": len(train_idx),
+        "validation_images": 0,
+    }
     if "warm_start" in estimator.get_params() and "n_estimators" in estimator.get_params():
-        emit(PhaseChange("fitting", f"{len(train_idx):,} training images, "
-                                    f"{TREES_PER_STAGE} trees at a time"))
+        emit(PhaseChange("fitting", f"{len(train_idx):,} training images, {TREES_PER_STAGE} trees at a time"))
         extra["reason"] = _grow_forest(estimator, flat, labels, emit, stop)
         extra["trees"] = len(estimator.estimators_)  # fewer than planned after a stop
     else:
-        emit(PhaseChange("fitting", f"{len(train_idx):,} training images; this model cannot "
-                                    "report progress inside its fit, nor stop part-way"))
+        emit(
+            PhaseChange(
+                "fitting",
+                f"{len(train_idx):,} training images; this model cannot "
+                "report progress inside its fit, nor stop part-way",
+            )
+        )
         estimator.fit(flat, labels)
     return SklearnClassifier(estimator, spec.kind), extra
 
 
-def _grow_forest(estimator: Any, images: np.ndarray, labels: np.ndarray, emit: EventHandler,
-                 stop: threading.Event) -> str:
+def _grow_forest(
+    estimator: Any, images: np.ndarray, labels: np.ndarray, emit: EventHandler, stop: threading.Event
+) -> str:
     """Fit a forest a few trees at a time, so it reports progress and a stop keeps the trees
     grown so far. The trees are the ones a single fit grows, because the zoo gives the forest
     an integer random_state: each stage re-seeds from it and skips the seeds of the trees
@@ -476,31 +551,42 @@ def _grow_forest(estimator: Any, images: np.ndarray, labels: np.ndarray, emit: E
         estimator.set_params(warm_start=False)
 
 
-def _cross_validate(config: TrainConfig, folds: int, spec: ModelSpec, data: Dataset,
-                    emit: EventHandler) -> dict[str, Any]:
+def _cross_validate(
+    config: TrainConfig, folds: int, spec: ModelSpec, data: Dataset, emit: EventHandler
+) -> dict[str, Any]:
     """`folds` (config.cv_folds, when set) fits on the training images the model will use,
     kept out of the training time: how much the score moves with the split, which the one
     test figure hides."""
     train_idx = _sklearn_train_indices(config, spec, data)
     fewest = int(np.bincount(data.y_train[train_idx]).min())
     if fewest < folds:
-        raise TrainingError(f"{folds}-fold cross-validation needs at least "
-                            f"{folds} training images of every class; one class has {fewest}")
-    emit(PhaseChange("cross-validating", f"{folds} folds of {len(train_idx):,} "
-                                         "training images (the test set is not used)"))
-    return cross_validate_sklearn(lambda: spec.build(seed=config.seed), data.x_train[train_idx],
-                                  data.y_train[train_idx], folds=folds, seed=config.seed)
+        raise TrainingError(
+            f"{folds}-fold cross-validation needs at least "
+            f"{folds} training images of every class; one class has {fewest}"
+        )
+    emit(
+        PhaseChange(
+            "cross-validating", f"{folds} folds of {len(train_idx):,} training images (the test set is not used)"
+        )
+    )
+    return cross_validate_sklearn(
+        lambda: spec.build(seed=config.seed),
+        data.x_train[train_idx],
+        data.y_train[train_idx],
+        folds=folds,
+        seed=config.seed,
+    )
 
 
 # ---------------------------------------------------------------- entry point
 
 
-def _test_set_figures(config: TrainConfig, spec: ModelSpec, classifier: Classifier, data: Dataset,
-                      emit: EventHandler) -> dict[str, Any]:
+def _test_set_figures(
+    config: TrainConfig, spec: ModelSpec, classifier: Classifier, data: Dataset, emit: EventHandler
+) -> dict[str, Any]:
     """Test metrics (with the accuracy without mirror averaging) and the `unsure` rule."""
     emit(PhaseChange("evaluating", f"{len(data.y_test):,} test images"))
-    figures: dict[str, Any] = {
-        "metrics": evaluate(classifier.predict_proba(data.x_test), data.y_test).to_dict()}
+    figures: dict[str, Any] = {"metrics": evaluate(classifier.predict_proba(data.x_test), data.y_test).to_dict()}
     if config.flip_tta and isinstance(classifier, KerasClassifier):  # validate(): Keras only
         plain = KerasClassifier(classifier.model, spec.kind).predict_proba(data.x_test)
         figures["accuracy_without_tta"] = float((plain.argmax(axis=1) == data.y_test).mean())
@@ -512,8 +598,13 @@ def _test_set_figures(config: TrainConfig, spec: ModelSpec, classifier: Classifi
     return figures
 
 
-def train(config: TrainConfig, data: Dataset, on_event: EventHandler | None = None,
-          stop: threading.Event | None = None, test_set: bool = True) -> Classifier:
+def train(
+    config: TrainConfig,
+    data: Dataset,
+    on_event: EventHandler | None = None,
+    stop: threading.Event | None = None,
+    test_set: bool = True,
+) -> Classifier:
     """Train `config.model`, evaluate it on the test set and return it with its meta filled.
 
     `test_set=False` leaves the test images alone (no metrics, no `unsure` calibration): a
@@ -526,8 +617,7 @@ def train(config: TrainConfig, data: Dataset, on_event: EventHandler | None = No
     emit(PhaseChange("setting up", f"{spec.title}: seed {config.seed}"))
     keras.utils.set_random_seed(config.seed)
     # Before the fit, so that folds that cannot be made fail before the long part.
-    cross_validation = (_cross_validate(config, config.cv_folds, spec, data, emit)
-                        if config.cv_folds else None)
+    cross_validation = _cross_validate(config, config.cv_folds, spec, data, emit) if config.cv_folds else None
     start = time.perf_counter()
     fit = _fit_keras if spec.family == "keras" else _fit_sklearn
     classifier, extra = fit(config, spec, data, emit, stop)

@@ -21,10 +21,30 @@ from fmnist_core.errors import FmnistError
 # Label names of ../shared/photos/worn/labels.json per Fashion-MNIST class (its README);
 # -1: a garment with no class.
 CLASS_OF_LABEL = {
-    "t-shirt": 0, "top": 0, "pants": 1, "jeans": 1, "leggings": 1,
-    "sweater": 2, "jumper": 2, "hoodie": 2, "sweatshirt": 2, "cardigan": 2, "dress": 3,
-    "coat": 4, "jacket": 4, "blazer": 4, "sandals": 5, "shirt": 6, "blouse": 6,
-    "sneakers": 7, "bag": 8, "purse": 8, "boots": 9, "hat": -1, "shorts": -1, "skirt": -1,
+    "t-shirt": 0,
+    "top": 0,
+    "pants": 1,
+    "jeans": 1,
+    "leggings": 1,
+    "sweater": 2,
+    "jumper": 2,
+    "hoodie": 2,
+    "sweatshirt": 2,
+    "cardigan": 2,
+    "dress": 3,
+    "coat": 4,
+    "jacket": 4,
+    "blazer": 4,
+    "sandals": 5,
+    "shirt": 6,
+    "blouse": 6,
+    "sneakers": 7,
+    "bag": 8,
+    "purse": 8,
+    "boots": 9,
+    "hat": -1,
+    "shorts": -1,
+    "skirt": -1,
 }
 MIN_SHARE = 0.004  # of the photo: smaller garments (a glimpse of a sleeve) are skipped
 MIN_SIDE = 12  # pixels of the garment's box, for the same reason
@@ -48,8 +68,7 @@ def load_worn_set(folder: Path) -> WornSet:
 
     folder = Path(folder)
     try:
-        names = {name: int(number) for number, name in
-                 json.loads((folder / "labels.json").read_text()).items()}
+        names = {name: int(number) for number, name in json.loads((folder / "labels.json").read_text()).items()}
     except (OSError, ValueError) as exc:
         raise WornSetError(f"{folder} has no readable labels.json ({exc})") from exc
     groups: dict[str, list[int]] = {}

@@ -65,8 +65,7 @@ def _conv_bn(x: keras.KerasTensor, filters: int, l2: float, name: str) -> keras.
     named explicitly: Keras' automatic names come from per-thread counters, and a model built
     in the app's training thread once came out with two layers called "conv2d", which Keras
     refuses."""
-    x = layers.Conv2D(filters, 3, padding="same", use_bias=False,
-                      kernel_regularizer=_regularizer(l2), name=name)(x)
+    x = layers.Conv2D(filters, 3, padding="same", use_bias=False, kernel_regularizer=_regularizer(l2), name=name)(x)
     x = FusedBatchNormalization(name=f"{name}_bn")(x)
     return layers.ReLU(name=f"{name}_relu")(x)
 
@@ -94,8 +93,7 @@ def build_deep_mlp(dropout: float | None = None, l2: float | None = None) -> ker
     inputs, x = _pixels()
     x = layers.Flatten()(x)
     for units in (512, 256, 128):
-        x = layers.Dense(units, activation="relu", kernel_regularizer=_regularizer(l2),
-                         name=f"dense{units}")(x)
+        x = layers.Dense(units, activation="relu", kernel_regularizer=_regularizer(l2), name=f"dense{units}")(x)
         x = layers.Dropout(dropout, name=f"dropout{units}")(x)
     return _classify(inputs, x, "deep_mlp")
 
@@ -105,8 +103,9 @@ def build_simple_cnn(dropout: float | None = None, l2: float | None = None) -> k
     inputs, x = _pixels()
     x = _image(x)
     for filters in (32, 64):
-        x = layers.Conv2D(filters, 3, activation="relu", kernel_regularizer=_regularizer(l2 or 0),
-                          name=f"conv{filters}")(x)
+        x = layers.Conv2D(
+            filters, 3, activation="relu", kernel_regularizer=_regularizer(l2 or 0), name=f"conv{filters}"
+        )(x)
         x = layers.MaxPooling2D(name=f"pool{filters}")(x)
     x = layers.Flatten()(x)
     x = layers.Dropout(dropout)(x)
@@ -114,8 +113,7 @@ def build_simple_cnn(dropout: float | None = None, l2: float | None = None) -> k
     return _classify(inputs, x, "simple_cnn")
 
 
-def _light_cnn(name: str, widths: tuple[int, int, int], dropout: float | None,
-               l2: float | None) -> keras.Model:
+def _light_cnn(name: str, widths: tuple[int, int, int], dropout: float | None, l2: float | None) -> keras.Model:
     """Built for live training on a CPU: a plain convolution at full resolution, where each
     channel costs most (BatchNorm there adds about a sixth to an epoch), then two with
     BatchNorm, which allows a high learning rate; each stage halves the resolution."""
@@ -123,8 +121,9 @@ def _light_cnn(name: str, widths: tuple[int, int, int], dropout: float | None,
     inputs, x = _pixels()
     x = _image(x)
     first, second, third = widths
-    x = layers.Conv2D(first, 3, padding="same", activation="relu", kernel_regularizer=_regularizer(l2),
-                      name=f"conv{first}")(x)
+    x = layers.Conv2D(
+        first, 3, padding="same", activation="relu", kernel_regularizer=_regularizer(l2), name=f"conv{first}"
+    )(x)
     x = layers.MaxPooling2D(name=f"pool{first}")(x)
     for filters in (second, third):
         x = _conv_bn(x, filters, l2, name=f"conv{filters}")
@@ -180,8 +179,7 @@ def build_sk_svm(seed: int = 0) -> Any:
 
     # An SVC has no probabilities of its own: calibrate its scores on 3 internal folds.
     svc = SVC(C=10, kernel="rbf", gamma="scale", random_state=seed)
-    return make_pipeline(PCA(n_components=50, random_state=seed),
-                         CalibratedClassifierCV(svc, ensemble=False, cv=3))
+    return make_pipeline(PCA(n_components=50, random_state=seed), CalibratedClassifierCV(svc, ensemble=False, cv=3))
 
 
 def build_sk_forest(seed: int = 0) -> Any:
@@ -206,81 +204,102 @@ ZOO: dict[str, ModelSpec] = {
     spec.kind: spec
     for spec in (
         ModelSpec(
-            "logreg", "Logistic regression (Keras)",
+            "logreg",
+            "Logistic regression (Keras)",
             "One softmax layer over the 784 pixels: each class is a single weighted template. "
             "Trains in seconds and shows how far pixel templates go (published: about 84%); it cannot "
             "combine features, so shirts, coats and pullovers blur together.",
-            "keras", build_logreg,
+            "keras",
+            build_logreg,
         ),
         ModelSpec(
-            "mlp", "Seed MLP",
+            "mlp",
+            "Seed MLP",
             "The starter network: Flatten, Dense(128, relu), Dense(10, softmax), trained with "
             "Adam. About 100k weights and under a second per epoch here; around 88% test accuracy, "
             "because a dense layer ignores that nearby pixels belong together.",
-            "keras", build_mlp,
+            "keras",
+            build_mlp,
         ),
         ModelSpec(
-            "deep_mlp", "Deeper MLP with dropout and L2",
+            "deep_mlp",
+            "Deeper MLP with dropout and L2",
             "Three dense layers (512, 256, 128) with dropout and L2 weight decay so the extra "
             "capacity does not just memorise the training set. A point or so better than the "
             "seed MLP at several times the cost; still blind to image structure.",
-            "keras", build_deep_mlp,
+            "keras",
+            build_deep_mlp,
         ),
         ModelSpec(
-            "simple_cnn", "Simple CNN",
+            "simple_cnn",
+            "Simple CNN",
             "Two convolution + max-pooling stages and a dense layer, as in the seed projects. "
             "Convolutions share weights across the image, so it learns edges and textures "
             "once; published results for such networks are 91.6-92.5%.",
-            "keras", build_simple_cnn,
+            "keras",
+            build_simple_cnn,
         ),
         ModelSpec(
-            "fast_cnn", "Fast CNN (quick preset)",
+            "fast_cnn",
+            "Fast CNN (quick preset)",
             "Three small convolution stages, only 8 channels at full resolution where each "
             "channel costs most, BatchNorm on the later two. Built for live training: the quick "
             "preset (3 epochs in batches of 256, mirrored images, no dropout) reaches "
             "about 91% in well under a minute on a CPU; it gives up a few points to the "
             "strong CNN.",
-            "keras", build_fast_cnn,
+            "keras",
+            build_fast_cnn,
         ),
         ModelSpec(
-            "standard_cnn", "Standard CNN (standard preset)",
+            "standard_cnn",
+            "Standard CNN (standard preset)",
             "The fast CNN with twice the channels at full resolution (16) and 32 in the middle "
             "stage. Trained with mirrored images and no dropout, and averaged with the mirror at "
             "test time, 14 epochs in batches of 256 reach about 93% in a few minutes on a CPU; "
             "about 1.2 times the fast CNN's time per epoch.",
-            "keras", build_standard_cnn,
+            "keras",
+            build_standard_cnn,
         ),
         ModelSpec(
-            "strong_cnn", "Strong CNN (the bundled model)",
+            "strong_cnn",
+            "Strong CNN (the bundled model)",
             "Five 3x3 convolutions with BatchNorm (VGG style) and a BatchNorm dense layer "
             "with dropout, trained with light augmentation (flips, shifts, erasing, a little "
             "photo-like contrast and blur) and a one-cycle schedule. 288k weights and the "
             "most accurate model here (94.7% in 60 epochs), at the price of about 75 minutes of "
             "training on 2 CPU cores.",
-            "keras", build_strong_cnn,
+            "keras",
+            build_strong_cnn,
         ),
         ModelSpec(
-            "sk_logreg", "Logistic regression (scikit-learn)",
+            "sk_logreg",
+            "Logistic regression (scikit-learn)",
             "scikit-learn's multinomial logistic regression on the 784 scaled pixels, with L2 "
             "regularisation. A classical baseline (published: 84.2%); the Keras version learns "
             "the same kind of model by gradient descent instead of L-BFGS.",
-            "sklearn", build_sk_logreg,
+            "sklearn",
+            build_sk_logreg,
         ),
         ModelSpec(
-            "sk_svm", "SVM (RBF kernel on PCA features)",
+            "sk_svm",
+            "SVM (RBF kernel on PCA features)",
             "A support vector machine with an RBF kernel, C=10. A full SVC on 60,000 images of "
             "784 pixels takes far too long on 2 cores, so this one trades some accuracy for "
             "time: the pixels are first reduced to 50 PCA components and it trains on a "
             "stratified 15,000-image subset, with probabilities calibrated on 3 folds "
             "(Zalando's full SVC reaches 89.7%).",
-            "sklearn", build_sk_svm, train_subset=15000,
+            "sklearn",
+            build_sk_svm,
+            train_subset=15000,
         ),
         ModelSpec(
-            "sk_forest", "Random forest",
+            "sk_forest",
+            "Random forest",
             "100 decision trees voting on raw pixels. Robust and needs no tuning (published: 87.3%), "
             "but trees split on single pixels, so they cannot learn shapes that move around; "
             "the saved model is large because it stores every node.",
-            "sklearn", build_sk_forest,
+            "sklearn",
+            build_sk_forest,
         ),
     )
 }

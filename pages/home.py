@@ -18,30 +18,30 @@ st.write(
 )
 
 data = dataset_or_stop()
-st.caption(f"Dataset: {len(data.y_train):,} training and {len(data.y_test):,} test images, "
-           f"from {data.source}.")
+st.caption(f"Dataset: {len(data.y_train):,} training and {len(data.y_test):,} test images, from {data.source}.")
 
 options = model_options()
 active = replace_gone_active_model(options)
 if active in options:  # always, unless there is no model at all
     st.success(f"Your active model: **{escape_markdown(options[active])}**", icon=":material/star:")
 else:
-    st.info("No bundled model yet, and nothing saved: the **Train** page's quick preset makes "
-            "a model in about a minute.", icon=":material/explore:")
+    st.info(
+        "No bundled model yet, and nothing saved: the **Train** page's quick preset makes a model in about a minute.",
+        icon=":material/explore:",
+    )
 
 st.subheader("Start here")
 with st.container(border=True):
     if active in options:
-        st.page_link(path_of("classify"), label="**Classify a photo of your clothes**",
-                     icon=":material/photo_camera:")
-        st.caption("Upload a photo, draw a sketch or pick a test image: your active model "
-                   "answers and shows why. Rather make your own model? The Train page's quick "
-                   "preset trains one in under a minute.")
+        st.page_link(path_of("classify"), label="**Classify a photo of your clothes**", icon=":material/photo_camera:")
+        st.caption(
+            "Upload a photo, draw a sketch or pick a test image: your active model "
+            "answers and shows why. Rather make your own model? The Train page's quick "
+            "preset trains one in under a minute."
+        )
     else:
-        st.page_link(path_of("train"), label="**Train your first model**",
-                     icon=":material/model_training:")
-        st.caption("The quick preset trains one in under a minute; then classify your photos "
-                   "with it.")
+        st.page_link(path_of("train"), label="**Train your first model**", icon=":material/model_training:")
+        st.caption("The quick preset trains one in under a minute; then classify your photos with it.")
 
 st.subheader("Every page")
 for row_start in range(1, len(PAGES), 3):  # a row of columns each: the cells line up

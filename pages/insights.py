@@ -12,8 +12,10 @@ from ui.resources import dataset_or_stop
 ensure_routed()
 
 st.title("Insights")
-st.write("Look inside a trained model: a map of its features, the labels it doubts, "
-         "whether its confidence can be trusted, and a report you can send to anyone.")
+st.write(
+    "Look inside a trained model: a map of its features, the labels it doubts, "
+    "whether its confidence can be trusted, and a report you can send to anyone."
+)
 
 dataset_or_stop()
 model = model_picker("Model", key="insights_model")
@@ -21,9 +23,12 @@ if model is None:
     st.stop()
 
 classifier, fingerprint = model.classifier, model.fingerprint
-lazy_tabs("insights_tab", {
-    "Embedding map": lambda: insights.embedding_map_panel(classifier, fingerprint),
-    "Suspect labels": lambda: insights.suspects_panel(classifier, fingerprint),
-    "Calibration": lambda: insights.calibration_panel(classifier, fingerprint),
-    "Report": lambda: insights.report_panel(classifier, fingerprint, insights.report_name(model)),
-})
+lazy_tabs(
+    "insights_tab",
+    {
+        "Embedding map": lambda: insights.embedding_map_panel(classifier, fingerprint),
+        "Suspect labels": lambda: insights.suspects_panel(classifier, fingerprint),
+        "Calibration": lambda: insights.calibration_panel(classifier, fingerprint),
+        "Report": lambda: insights.report_panel(classifier, fingerprint, insights.report_name(model)),
+    },
+)

@@ -43,9 +43,12 @@ def small_data(real_data):
 
     train, test = per_class(real_data.y_train, 60), per_class(real_data.y_test, 20)
     return Dataset(
-        x_train=real_data.x_train[train], y_train=real_data.y_train[train],
-        x_test=real_data.x_test[test], y_test=real_data.y_test[test],
-        source="subset of " + real_data.source, directory=real_data.directory,
+        x_train=real_data.x_train[train],
+        y_train=real_data.y_train[train],
+        x_test=real_data.x_test[test],
+        y_test=real_data.y_test[test],
+        source="subset of " + real_data.source,
+        directory=real_data.directory,
         sha256=real_data.sha256,
     )
 
@@ -67,8 +70,15 @@ def tiny_model(tmp_path_factory) -> str:
     from fmnist_core import registry
     from fmnist_core.classifier import KerasClassifier
 
-    model = keras.Sequential([keras.Input((28, 28)), keras.layers.Rescaling(1 / 255),
-                              keras.layers.Flatten(), keras.layers.Dense(10, activation="softmax")])
-    classifier = KerasClassifier(model, "logreg", {"unsure": {
-        "rule": "max_probability", "threshold": 0.5, "calibrated_on": "test"}})
+    model = keras.Sequential(
+        [
+            keras.Input((28, 28)),
+            keras.layers.Rescaling(1 / 255),
+            keras.layers.Flatten(),
+            keras.layers.Dense(10, activation="softmax"),
+        ]
+    )
+    classifier = KerasClassifier(
+        model, "logreg", {"unsure": {"rule": "max_probability", "threshold": 0.5, "calibrated_on": "test"}}
+    )
     return str(registry.save(classifier, "tiny", tmp_path_factory.mktemp("models")))

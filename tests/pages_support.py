@@ -34,8 +34,7 @@ def tiny_classifier():
     from fmnist_core.data import load_dataset
     from fmnist_core.training import TrainConfig, train
 
-    return train(TrainConfig(model="mlp", epochs=1, train_limit=2000, validation_split=0.1),
-                 load_dataset())
+    return train(TrainConfig(model="mlp", epochs=1, train_limit=2000, validation_split=0.1), load_dataset())
 
 
 def save_tiny_model(name: str = "tiny") -> Path:

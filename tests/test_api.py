@@ -48,8 +48,12 @@ def images() -> np.ndarray:
 
 def _v2(images: np.ndarray, datatype: str = "FP32", **extra) -> dict:
     data = images.astype(np.uint8 if datatype == "UINT8" else np.float32)
-    return {"inputs": [{"name": "images", "shape": list(images.shape), "datatype": datatype,
-                        "data": data.ravel().tolist()}], **extra}
+    return {
+        "inputs": [
+            {"name": "images", "shape": list(images.shape), "datatype": datatype, "data": data.ravel().tolist()}
+        ],
+        **extra,
+    }
 
 
 def _refused(response, status: int, *words: str) -> None:
@@ -77,9 +81,16 @@ def test_health_and_metadata(client):
     assert client.get("/docs").status_code == 200
 
 
-@pytest.mark.parametrize("method, path", [
-    ("get", "/v2/models/other"), ("get", "/v2/models/other/ready"), ("get", "/v1/models/other"),
-    ("post", "/v2/models/other/infer"), ("post", "/v1/models/other:predict")])
+@pytest.mark.parametrize(
+    "method, path",
+    [
+        ("get", "/v2/models/other"),
+        ("get", "/v2/models/other/ready"),
+        ("get", "/v1/models/other"),
+        ("post", "/v2/models/other/infer"),
+        ("post", "/v1/models/other:predict"),
+    ],
+)
 def test_unknown_model_is_404(client, method, path):
     _refused(client.request(method, path, json=_v2(np.zeros((1, 28, 28)))), 404, "'other'", "'tiny'")
 
@@ -90,8 +101,7 @@ def test_v2_infer_gives_the_app_probabilities(client, served, images):
     assert body["id"] == "42" and body["model_name"] == "tiny"
     outputs = {o["name"]: o for o in body["outputs"]}
     assert outputs["probabilities"]["shape"] == [COUNT, 10]
-    np.testing.assert_allclose(np.reshape(outputs["probabilities"]["data"], (COUNT, 10)), expected,
-                               atol=1e-6)
+    np.testing.assert_allclose(np.reshape(outputs["probabilities"]["data"], (COUNT, 10)), expected, atol=1e-6)
     assert outputs["label"]["data"] == expected.argmax(axis=1).tolist()
     assert outputs["unsure"]["data"] == (expected.max(axis=1) < 0.5).tolist()
 
@@ -109,20 +119,35 @@ def test_v2_uint8_flat_nested_and_chosen_outputs(client, served, images):
 
 
 def test_v2_binary_tensor_data(client, served, images):
-    header = json.dumps({"inputs": [{"name": "images", "shape": [COUNT, 28, 28], "datatype": "FP32",
-                                     "parameters": {"binary_data_size": images.nbytes}}]}).encode()
-    response = client.post("/v2/models/tiny/infer", content=header + images.astype("<f4").tobytes(),
-                           headers={"Inference-Header-Content-Length": str(len(header))})
+    header = json.dumps(
+        {
+            "inputs": [
+                {
+                    "name": "images",
+                    "shape": [COUNT, 28, 28],
+                    "datatype": "FP32",
+                    "parameters": {"binary_data_size": images.nbytes},
+                }
+            ]
+        }
+    ).encode()
+    response = client.post(
+        "/v2/models/tiny/infer",
+        content=header + images.astype("<f4").tobytes(),
+        headers={"Inference-Header-Content-Length": str(len(header))},
+    )
     labels = {o["name"]: o for o in response.json()["outputs"]}["label"]["data"]
     assert labels == served.classifier.predict_proba(images).argmax(axis=1).tolist()
 
 
 def test_tf_serving_predict(client, served, images):
     expected = served.classifier.predict_proba(images)
-    for payload in ({"instances": images.tolist()},
-                    {"instances": images.reshape(COUNT, 784).tolist()},
-                    {"instances": [{"images": image.tolist()} for image in images]},
-                    {"inputs": {"images": images.tolist()}}):
+    for payload in (
+        {"instances": images.tolist()},
+        {"instances": images.reshape(COUNT, 784).tolist()},
+        {"instances": [{"images": image.tolist()} for image in images]},
+        {"inputs": {"images": images.tolist()}},
+    ):
         body = client.post("/v1/models/tiny:predict", json=payload).json()
         np.testing.assert_allclose(body["predictions"], expected, atol=1e-6)
 
@@ -148,8 +173,12 @@ V2_REFUSALS = [
     ("ragged", _with({"data": [[0] * 28] * 27 + [[0] * 27]}), 422, "equal length"),
     ("strings", _with({"data": ["a"] * 784}), 422, "numbers"),
     ("data not a list", _with({"data": 7}), 422, "list of numbers"),
-    ("NaN", b'{"inputs": [{"name": "images", "shape": [1, 784], "datatype": "FP32", "data": ['
-     + b"NaN, " * 783 + b"0]}]}", 422, "NaN"),
+    (
+        "NaN",
+        b'{"inputs": [{"name": "images", "shape": [1, 784], "datatype": "FP32", "data": [' + b"NaN, " * 783 + b"0]}]}",
+        422,
+        "NaN",
+    ),
     ("over 255", _with({"data": [300] * 784}), 422, "0..255"),
     ("negative", _with({"data": [-1] * 784}), 422, "0..255"),
     ("uint8 fraction", _with({"datatype": "UINT8", "data": [0.5] * 784}), 422, "whole numbers"),
@@ -160,8 +189,9 @@ V2_REFUSALS = [
 ]
 
 
-@pytest.mark.parametrize("payload, status, words", [case[1:3] + (case[3:],) for case in V2_REFUSALS],
-                         ids=[case[0] for case in V2_REFUSALS])
+@pytest.mark.parametrize(
+    "payload, status, words", [case[1:3] + (case[3:],) for case in V2_REFUSALS], ids=[case[0] for case in V2_REFUSALS]
+)
 def test_v2_refusals(client, payload, status, words):
     body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
     _refused(client.post("/v2/models/tiny/infer", content=body), status, *words)
@@ -212,8 +242,10 @@ def _png(array: np.ndarray) -> bytes:
 
 
 def test_predict_photo_and_sample(client):
-    files = [("files", ("shirt.jpg", encode(Image.fromarray(garment()), "JPEG"), "image/jpeg")),
-             ("files", ("sample.png", _png(np.eye(28, dtype=np.uint8) * 200), "image/png"))]
+    files = [
+        ("files", ("shirt.jpg", encode(Image.fromarray(garment()), "JPEG"), "image/jpeg")),
+        ("files", ("sample.png", _png(np.eye(28, dtype=np.uint8) * 200), "image/png")),
+    ]
     response = client.post("/predict", files=files, params={"top_k": 2})
     assert response.status_code == 200, response.text
     rows = response.json()["predictions"]
@@ -224,16 +256,18 @@ def test_predict_photo_and_sample(client):
         assert isinstance(row["unsure"], bool) and 0 <= row["confidence"] <= 1
         png = base64.b64decode(row["image28"].removeprefix("data:image/png;base64,"))
         assert Image.open(io.BytesIO(png)).size == (28, 28)
-    sample = np.asarray(Image.open(io.BytesIO(base64.b64decode(
-        rows[1]["image28"].removeprefix("data:image/png;base64,")))))
+    sample = np.asarray(
+        Image.open(io.BytesIO(base64.b64decode(rows[1]["image28"].removeprefix("data:image/png;base64,"))))
+    )
     np.testing.assert_array_equal(sample, np.eye(28, dtype=np.uint8) * 200)
 
 
 def test_predict_drawing_takes_the_sketch_path(client):
     canvas = np.full((280, 280, 3), 255, np.uint8)
     canvas[40:240, 100:104] = canvas[40:240, 176:180] = canvas[40:44, 100:180] = 0  # trousers-ish
-    response = client.post("/predict", params={"drawings": "true"},
-                           files={"files": ("drawing.png", _png(canvas), "image/png")})
+    response = client.post(
+        "/predict", params={"drawings": "true"}, files={"files": ("drawing.png", _png(canvas), "image/png")}
+    )
     assert response.status_code == 200, response.text
     assert response.json()["predictions"][0]["input"] == "sketch"
 
@@ -280,8 +314,9 @@ def test_predict_refusals(client):
     _refused(client.post("/predict", data={"files": "text"}), 415)
     _refused(client.post("/predict", files=[one] * 65), 413, "64")
     _refused(client.post("/predict", files=[one], params={"top_k": 0}), 422, "top_k")
-    garbage = client.post("/predict", content=b"\x00garbage--",
-                          headers={"Content-Type": "multipart/form-data; boundary=x"})
+    garbage = client.post(
+        "/predict", content=b"\x00garbage--", headers={"Content-Type": "multipart/form-data; boundary=x"}
+    )
     _refused(garbage, garbage.status_code)
     assert 400 <= garbage.status_code < 500
     assert client.post("/predict", files=[one] * 64).status_code == 200
@@ -342,8 +377,7 @@ def test_single_images_take_the_litert_path(tiny_model, images):
     served = load_served(tiny_model)
     assert predict_engine(served.classifier) == "LiteRT"
     expected = served.classifier.predict_proba(images)  # three images: TensorFlow
-    np.testing.assert_allclose(predict(served.classifier, images[:1])[0].probabilities,
-                               expected[0], atol=1e-5)
+    np.testing.assert_allclose(predict(served.classifier, images[:1])[0].probabilities, expected[0], atol=1e-5)
 
 
 def test_served_names():

@@ -18,8 +18,12 @@ from fmnist_core.zoo import build_fast_cnn
 def _pair(channels: int) -> tuple[keras.layers.Layer, keras.layers.Layer]:
     """Keras' layer and the fused one, built alike with the same non-trivial weights."""
     rng = np.random.default_rng(0)
-    weights = [rng.uniform(0.5, 1.5, channels), rng.normal(0, 0.1, channels),
-               rng.normal(0, 0.5, channels), rng.uniform(0.2, 2.0, channels)]
+    weights = [
+        rng.uniform(0.5, 1.5, channels),
+        rng.normal(0, 0.1, channels),
+        rng.normal(0, 0.5, channels),
+        rng.uniform(0.2, 2.0, channels),
+    ]
     pair = keras.layers.BatchNormalization(), FusedBatchNormalization()
     for layer in pair:
         layer.build((None, 5, 5, channels))
@@ -58,8 +62,9 @@ def test_fused_layer_gradients_match_keras():
 def test_other_ranks_take_keras_own_path():
     features = np.random.default_rng(3).normal(0, 1, (32, 7)).astype(np.float32)
     reference, fused = keras.layers.BatchNormalization(), FusedBatchNormalization()
-    np.testing.assert_allclose(np.asarray(fused(features, training=True)),
-                               np.asarray(reference(features, training=True)), atol=1e-5)
+    np.testing.assert_allclose(
+        np.asarray(fused(features, training=True)), np.asarray(reference(features, training=True)), atol=1e-5
+    )
 
 
 def test_a_model_with_it_saves_and_loads_in_safe_mode(tmp_path):
@@ -76,9 +81,15 @@ def test_training_on_images_runs_the_fused_kernel():
     layer = FusedBatchNormalization()
     layer.build((None, 5, 5, 2))
     spec = tf.TensorSpec((None, 5, 5, 2), tf.float32)
-    ops = {training: {op.type for op in tf.function(lambda x, t=training: layer(x, training=t))
-                      .get_concrete_function(spec).graph.get_operations()}
-           for training in (True, False)}
+    ops = {
+        training: {
+            op.type
+            for op in tf.function(lambda x, t=training: layer(x, training=t))
+            .get_concrete_function(spec)
+            .graph.get_operations()
+        }
+        for training in (True, False)
+    }
     assert "FusedBatchNormV3" in ops[True]
     assert "FusedBatchNormV3" not in ops[False]  # inference stays Keras' own pass
 
@@ -93,13 +104,14 @@ def test_with_keras_layers_keeps_the_answers_and_needs_none_of_our_code(tmp_path
         layer.set_weights([rng.uniform(0.5, 1.5, w.shape) for w in layer.get_weights()])
     plain = with_keras_layers(model)
     assert not any(isinstance(layer, FusedBatchNormalization) for layer in plain.layers)
-    assert ([type(layer).__name__ for layer in plain.layers].count("BatchNormalization")
-            == len(fused))
+    assert [type(layer).__name__ for layer in plain.layers].count("BatchNormalization") == len(fused)
     images = rng.uniform(0, 255, (4, 28, 28)).astype(np.float32)
-    np.testing.assert_allclose(np.asarray(plain(images, training=False)),
-                               np.asarray(model(images, training=False)), atol=1e-6)
+    np.testing.assert_allclose(
+        np.asarray(plain(images, training=False)), np.asarray(model(images, training=False)), atol=1e-6
+    )
     plain.save(tmp_path / "plain.keras")
     load = "import keras, sys; keras.saving.load_model(sys.argv[1], safe_mode=True)"
-    done = subprocess.run([sys.executable, "-c", load, str(tmp_path / "plain.keras")],
-                          capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-c", load, str(tmp_path / "plain.keras")], capture_output=True, text=True, timeout=120
+    )
     assert done.returncode == 0, done.stderr[-1500:]

@@ -24,8 +24,14 @@ def _with_learnt_statistics(model):
     for layer in model.layers:
         if isinstance(layer, keras.layers.BatchNormalization):
             gamma, beta, mean, variance = layer.get_weights()
-            layer.set_weights([rng.uniform(0.5, 1.5, gamma.shape), rng.normal(0, 0.1, beta.shape),
-                               rng.normal(0, 0.5, mean.shape), rng.uniform(0.2, 2.0, variance.shape)])
+            layer.set_weights(
+                [
+                    rng.uniform(0.5, 1.5, gamma.shape),
+                    rng.normal(0, 0.1, beta.shape),
+                    rng.normal(0, 0.5, mean.shape),
+                    rng.uniform(0.2, 2.0, variance.shape),
+                ]
+            )
     return model
 
 
@@ -93,10 +99,8 @@ def test_a_model_is_converted_once_then_read_from_the_cache(monkeypatch, images)
     model = _with_learnt_statistics(build_fast_cnn())
     conversions = []
     real_convert = lite.convert_in_child
-    monkeypatch.setattr(lite, "convert_in_child",
-                        lambda *args: (conversions.append(args), real_convert(*args)))
-    threads = [threading.Thread(target=KerasClassifier(model, "fast_cnn").speed_up_single_images)
-               for _ in range(2)]
+    monkeypatch.setattr(lite, "convert_in_child", lambda *args: (conversions.append(args), real_convert(*args)))
+    threads = [threading.Thread(target=KerasClassifier(model, "fast_cnn").speed_up_single_images) for _ in range(2)]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -106,8 +110,9 @@ def test_a_model_is_converted_once_then_read_from_the_cache(monkeypatch, images)
     later = KerasClassifier(model, "fast_cnn")  # e.g. the app loading it again after a restart
     assert later.speed_up_single_images() and len(conversions) == 1
     assert lite.cache_path(model).stat().st_mtime > 0  # used now: pruned last
-    np.testing.assert_allclose(later.predict_proba(images[0]),
-                               KerasClassifier(model, "fast_cnn").predict_proba(images[:1]), atol=1e-5)
+    np.testing.assert_allclose(
+        later.predict_proba(images[0]), KerasClassifier(model, "fast_cnn").predict_proba(images[:1]), atol=1e-5
+    )
 
 
 def test_a_retrained_model_never_meets_the_old_conversion():
@@ -154,8 +159,7 @@ def test_sessions_can_share_one_prepared_model(images):
 
 
 @pytest.mark.slow  # a LiteRT conversion of a CNN
-def test_a_cache_that_cannot_be_written_leaves_tensorflow_answering(tmp_path, monkeypatch, images,
-                                                                     caplog):
+def test_a_cache_that_cannot_be_written_leaves_tensorflow_answering(tmp_path, monkeypatch, images, caplog):
     blocker = tmp_path / "not-a-folder"
     blocker.write_text("a file where the cache folder should be")
     monkeypatch.setenv("FMNIST_CACHE_DIR", str(blocker))

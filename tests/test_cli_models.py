@@ -40,8 +40,12 @@ def logistic(small_data) -> SklearnClassifier:
 
 def cli(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "fmnist_core", *args], cwd=REPO_ROOT, env=dict(os.environ),
-        capture_output=True, text=True, timeout=300,
+        [sys.executable, "-m", "fmnist_core", *args],
+        cwd=REPO_ROOT,
+        env=dict(os.environ),
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
 
 
@@ -89,8 +93,18 @@ def test_evaluate_json_on_the_real_test_set(models_dir, logistic, real_data):
     assert table.returncode == 0, table.stderr
     assert f"{expected.accuracy:.2%}" in table.stdout and "Ankle boot" in table.stdout
     header = next(line for line in table.stdout.splitlines() if "Pullover" in line and "Boot" in line)
-    assert header.split() == ["T-shirt", "Trouser", "Pullover", "Dress", "Coat", "Sandal",
-                              "Shirt", "Sneaker", "Bag", "Boot"]  # columns named like rows
+    assert header.split() == [
+        "T-shirt",
+        "Trouser",
+        "Pullover",
+        "Dress",
+        "Coat",
+        "Sandal",
+        "Shirt",
+        "Sneaker",
+        "Bag",
+        "Boot",
+    ]  # columns named like rows
 
 
 def corrupt_keras(models_dir: Path) -> str:
@@ -107,12 +121,15 @@ def tampered_pickle(models_dir: Path, logistic: SklearnClassifier) -> str:
     return "tampered"
 
 
-@pytest.mark.parametrize("case, message", [
-    ("missing", "error: no model named 'nothing'"),
-    ("corrupt", "error: model 'corrupt' is broken: model.keras cannot be read"),
-    ("tampered", "error: model 'tampered' is broken: model.pkl is not signed"),
-    ("traversal", "error: model name '..' cannot start with a dot"),
-])
+@pytest.mark.parametrize(
+    "case, message",
+    [
+        ("missing", "error: no model named 'nothing'"),
+        ("corrupt", "error: model 'corrupt' is broken: model.keras cannot be read"),
+        ("tampered", "error: model 'tampered' is broken: model.pkl is not signed"),
+        ("traversal", "error: model name '..' cannot start with a dot"),
+    ],
+)
 def test_evaluate_bad_model_is_one_line_and_exit_1(models_dir, logistic, case, message):
     model = {
         "missing": lambda: "nothing",
@@ -132,8 +149,15 @@ def test_a_reader_that_leaves_early_gets_no_error_message():
     os.close(read_end)
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "FMNIST_OFFLINE": "1"}
     try:
-        done = subprocess.run([sys.executable, "-m", "fmnist_core", "info"], stdout=write_end,
-                              stderr=subprocess.PIPE, text=True, env=env, cwd=REPO_ROOT, timeout=120)
+        done = subprocess.run(
+            [sys.executable, "-m", "fmnist_core", "info"],
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+            cwd=REPO_ROOT,
+            timeout=120,
+        )
     finally:
         os.close(write_end)
     assert done.returncode == 141

@@ -35,8 +35,17 @@ def test_json_keeps_order_and_reports_each_bad_file(tiny_model, corpus, capsys):
     assert [row["file"] for row in rows] == files
     for case, row in zip(corpus, rows):
         if case.valid:
-            assert set(row) == {"file", "label", "name", "confidence", "unsure", "unsure_reason",
-                                "near_tie", "top_k", "model"}, case.name
+            assert set(row) == {
+                "file",
+                "label",
+                "name",
+                "confidence",
+                "unsure",
+                "unsure_reason",
+                "near_tie",
+                "top_k",
+                "model",
+            }, case.name
             assert row["model"] == tiny_model  # which model answered
             assert 0 <= row["label"] <= 9 and len(row["top_k"]) == 2
             assert row["top_k"][0]["label"] == row["label"]
@@ -69,8 +78,14 @@ def test_missing_model_is_a_message_not_a_traceback(tmp_path, capsys):
 
 def _run(*args: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
-    return subprocess.run([sys.executable, "-m", "fmnist_core", *args], cwd=REPO_ROOT, env=env,
-                          capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "fmnist_core", *args],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 @pytest.mark.slow  # TensorFlow started in child processes
@@ -97,15 +112,31 @@ def test_tensorflows_start_up_noise_stays_off_stderr_unless_asked(tiny_model, tm
     image.write_bytes(encode(Image.fromarray(garment()), "PNG"))
     env = {key: value for key, value in os.environ.items() if key != "TF_CPP_MIN_LOG_LEVEL"}
     command = [sys.executable, "-m", "fmnist_core"]
-    quiet = subprocess.run([*command, "predict", "--model", tiny_model, str(image)], env=env,
-                           cwd=REPO_ROOT, capture_output=True, text=True, timeout=300)
+    quiet = subprocess.run(
+        [*command, "predict", "--model", tiny_model, str(image)],
+        env=env,
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert quiet.returncode == 0 and quiet.stderr == ""
-    verbose = subprocess.run([*command, "--verbose", "predict", "--model", tiny_model,
-                              str(image)], env=env, cwd=REPO_ROOT, capture_output=True,
-                             text=True, timeout=300)
+    verbose = subprocess.run(
+        [*command, "--verbose", "predict", "--model", tiny_model, str(image)],
+        env=env,
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert verbose.returncode == 0 and verbose.stderr.strip()  # TensorFlow's lines, as asked
     assert verbose.stdout == quiet.stdout
-    missing = subprocess.run([*command, "predict", "--model", str(tmp_path / "nowhere"),
-                              str(image)], env=env, cwd=REPO_ROOT, capture_output=True,
-                             text=True, timeout=300)
+    missing = subprocess.run(
+        [*command, "predict", "--model", str(tmp_path / "nowhere"), str(image)],
+        env=env,
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert missing.returncode == 1 and missing.stderr.startswith("error: ")  # ours still shown

@@ -17,9 +17,7 @@ from fmnist_core.errors import DatasetError
 
 
 def idx_bytes(array: np.ndarray) -> bytes:
-    header = bytes([0, 0, 0x08, array.ndim]) + b"".join(
-        int(d).to_bytes(4, "big") for d in array.shape
-    )
+    header = bytes([0, 0, 0x08, array.ndim]) + b"".join(int(d).to_bytes(4, "big") for d in array.shape)
     return header + array.astype(np.uint8).tobytes()
 
 
@@ -73,9 +71,7 @@ def test_read_idx_broken_gzip(tmp_path):
 
 def test_wrong_count_between_images_and_labels(tmp_path):
     write_fake_dataset(tmp_path)
-    (tmp_path / "t10k-labels-idx1-ubyte.gz").write_bytes(
-        gzip.compress(idx_bytes(np.zeros(7, np.uint8)))
-    )
+    (tmp_path / "t10k-labels-idx1-ubyte.gz").write_bytes(gzip.compress(idx_bytes(np.zeros(7, np.uint8))))
     with pytest.raises(DatasetError, match="10 t10k images but 7 labels"):
         data.load_folder(tmp_path, "test", verify=False)
 
@@ -124,7 +120,10 @@ def test_real_dataset_shapes_and_checksums(real_data):
 
 def run_cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "fmnist_core", *args], capture_output=True, text=True, env=env,
+        [sys.executable, "-m", "fmnist_core", *args],
+        capture_output=True,
+        text=True,
+        env=env,
         timeout=120,
     )
 
@@ -147,8 +146,9 @@ def test_info_without_data_says_how_to_fix_without_traceback(tmp_path):
         "from fmnist_core.cli import main; sys.exit(main(['info']))"
     )
     env = dict(os.environ, FMNIST_DATA_DIR=str(tmp_path), HOME=str(tmp_path), FMNIST_OFFLINE="1")
-    result = subprocess.run([sys.executable, "-c", code, str(tmp_path / "none")],
-                            capture_output=True, text=True, env=env, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path / "none")], capture_output=True, text=True, env=env, timeout=60
+    )
     assert result.returncode == 1
     assert "Traceback" not in result.stderr
     assert result.stderr.startswith("error: Fashion-MNIST was not found")

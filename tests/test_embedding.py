@@ -34,12 +34,17 @@ def reloaded_sequential(tmp_path_factory):
     from fmnist_core.classifier import KerasClassifier
 
     keras.utils.set_random_seed(1)
-    model = keras.Sequential([
-        keras.Input((28, 28)), keras.layers.Rescaling(1 / 255),
-        keras.layers.Reshape((28, 28, 1)), keras.layers.Conv2D(4, 3, activation="relu"),
-        keras.layers.Flatten(), keras.layers.Dense(16, activation="relu"),
-        keras.layers.Dense(10, activation="softmax"),
-    ])
+    model = keras.Sequential(
+        [
+            keras.Input((28, 28)),
+            keras.layers.Rescaling(1 / 255),
+            keras.layers.Reshape((28, 28, 1)),
+            keras.layers.Conv2D(4, 3, activation="relu"),
+            keras.layers.Flatten(),
+            keras.layers.Dense(16, activation="relu"),
+            keras.layers.Dense(10, activation="softmax"),
+        ]
+    )
     path = tmp_path_factory.mktemp("sequential") / "model.keras"
     model.save(path)
     return KerasClassifier(keras.models.load_model(path), "simple_cnn")
@@ -72,7 +77,8 @@ def test_a_training_image_is_its_own_nearest_neighbour(cnn, small_data):
     for position in (0, 150, 299):
         source = int(index.indices[position])
         nearest, similarity = embedding.nearest_training_images(
-            cnn, small_data.x_train[source], small_data, k=4, index=index)
+            cnn, small_data.x_train[source], small_data, k=4, index=index
+        )
         assert nearest[0] == source and similarity[0] == pytest.approx(1.0, abs=1e-5)
         assert len(nearest) == 4 and np.all(np.diff(similarity) <= 1e-7)
 

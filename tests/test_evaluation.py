@@ -35,24 +35,23 @@ def test_metrics_match_scikit_learn(example):
 
     assert result.accuracy == pytest.approx(skm.accuracy_score(y_true, y_pred))
     assert 0.4 < result.accuracy < 0.9  # a non-trivial example, not all right or all wrong
-    precision, recall, f1, support = skm.precision_recall_fscore_support(
-        y_true, y_pred, labels=LABELS, zero_division=0
-    )
+    precision, recall, f1, support = skm.precision_recall_fscore_support(y_true, y_pred, labels=LABELS, zero_division=0)
     np.testing.assert_allclose(result.precision, precision)
     np.testing.assert_allclose(result.recall, recall)
     np.testing.assert_allclose(result.f1, f1)
     assert result.support == support.tolist()
     assert result.macro_precision == pytest.approx(
-        skm.precision_score(y_true, y_pred, labels=LABELS, average="macro", zero_division=0))
+        skm.precision_score(y_true, y_pred, labels=LABELS, average="macro", zero_division=0)
+    )
     assert result.macro_recall == pytest.approx(
-        skm.recall_score(y_true, y_pred, labels=LABELS, average="macro", zero_division=0))
+        skm.recall_score(y_true, y_pred, labels=LABELS, average="macro", zero_division=0)
+    )
     assert result.macro_f1 == pytest.approx(
-        skm.f1_score(y_true, y_pred, labels=LABELS, average="macro", zero_division=0))
-    np.testing.assert_array_equal(
-        result.confusion, skm.confusion_matrix(y_true, y_pred, labels=LABELS))
+        skm.f1_score(y_true, y_pred, labels=LABELS, average="macro", zero_division=0)
+    )
+    np.testing.assert_array_equal(result.confusion, skm.confusion_matrix(y_true, y_pred, labels=LABELS))
     for k in (1, 2, 3, 5):
-        assert result.top_k_accuracy[k] == pytest.approx(
-            skm.top_k_accuracy_score(y_true, proba, k=k, labels=LABELS))
+        assert result.top_k_accuracy[k] == pytest.approx(skm.top_k_accuracy_score(y_true, proba, k=k, labels=LABELS))
     assert result.top_k_accuracy[1] == pytest.approx(result.accuracy)
 
 
@@ -66,8 +65,7 @@ def test_report_names_every_class(example):
 def test_cell_indices_sorted_by_confidence_in_the_prediction():
     proba = np.full((6, 10), 0.01)
     # (index, true, predicted, confidence in the predicted class)
-    rows = [(0, 3, 4, 0.60), (1, 3, 4, 0.90), (2, 3, 3, 0.95), (3, 3, 4, 0.75),
-            (4, 1, 4, 0.99), (5, 3, 4, 0.90)]
+    rows = [(0, 3, 4, 0.60), (1, 3, 4, 0.90), (2, 3, 3, 0.95), (3, 3, 4, 0.75), (4, 1, 4, 0.99), (5, 3, 4, 0.90)]
     y_true = np.zeros(6, int)
     for index, true, pred, confidence in rows:
         proba[index, pred] = confidence
@@ -112,12 +110,15 @@ def test_to_dict_is_json_ready(example):
     assert {"macro_f1", "macro_precision", "macro_recall", "ece"} <= set(data)
 
 
-@pytest.mark.parametrize("proba, y_true", [
-    (np.full((3, 10), 0.1), np.array([0, 1])),  # lengths differ
-    (np.full((3, 9), 0.1), np.array([0, 1, 2])),  # not ten classes
-    (np.full((1, 10), 0.1), np.array([10])),  # label out of range
-    (np.zeros((0, 10)), np.array([], int)),  # nothing
-])
+@pytest.mark.parametrize(
+    "proba, y_true",
+    [
+        (np.full((3, 10), 0.1), np.array([0, 1])),  # lengths differ
+        (np.full((3, 9), 0.1), np.array([0, 1, 2])),  # not ten classes
+        (np.full((1, 10), 0.1), np.array([10])),  # label out of range
+        (np.zeros((0, 10)), np.array([], int)),  # nothing
+    ],
+)
 def test_bad_input_is_refused(proba, y_true):
     with pytest.raises(ValueError):
         evaluate(proba, y_true)

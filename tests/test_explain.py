@@ -77,8 +77,9 @@ def test_default_label_is_the_predicted_class(bars_classifier):
     image = np.zeros((28, 28), np.float32)
     image[5:20, 14] = 255  # only a vertical stroke: class 0 wins
     assert int(np.argmax(bars_classifier.predict_proba(image)[0])) == VERTICAL
-    np.testing.assert_allclose(explain.occlusion_map(bars_classifier, image),
-                               explain.occlusion_map(bars_classifier, image, label=VERTICAL))
+    np.testing.assert_allclose(
+        explain.occlusion_map(bars_classifier, image), explain.occlusion_map(bars_classifier, image, label=VERTICAL)
+    )
 
 
 def test_occlusion_runs_every_variant_in_one_call(bars_classifier, two_strokes):
@@ -102,8 +103,7 @@ def test_occlusion_works_for_scikit_learn_models(small_data):
     from fmnist_core.classifier import SklearnClassifier
 
     flat = small_data.x_train.reshape(len(small_data.x_train), -1) / 255.0
-    classifier = SklearnClassifier(
-        LogisticRegression(max_iter=40, tol=1e-2).fit(flat, small_data.y_train), "sk_logreg")
+    classifier = SklearnClassifier(LogisticRegression(max_iter=40, tol=1e-2).fit(flat, small_data.y_train), "sk_logreg")
     heat = explain.occlusion_map(classifier, small_data.x_test[0])
     assert heat.shape == (28, 28) and 0 <= heat.min() and heat.max() == pytest.approx(1.0)
     assert not explain.has_conv_layer(classifier)

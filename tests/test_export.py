@@ -14,9 +14,15 @@ def _classifier(flip_tta: bool, rule: str):
     from fmnist_core.classifier import KerasClassifier
 
     keras.utils.set_random_seed(1)
-    model = keras.Sequential([keras.Input((28, 28)), keras.layers.Rescaling(1 / 255),
-                              keras.layers.Flatten(), keras.layers.Dense(16, activation="relu"),
-                              keras.layers.Dense(10, activation="softmax")])
+    model = keras.Sequential(
+        [
+            keras.Input((28, 28)),
+            keras.layers.Rescaling(1 / 255),
+            keras.layers.Flatten(),
+            keras.layers.Dense(16, activation="relu"),
+            keras.layers.Dense(10, activation="softmax"),
+        ]
+    )
     meta = {"unsure": {"rule": rule, "threshold": 0.5, "calibrated_on": "test"}}
     return KerasClassifier(model, "mlp", meta, flip_tta=flip_tta)
 
@@ -33,8 +39,9 @@ def images() -> np.ndarray:
     return np.random.default_rng(0).integers(0, 256, (8, 28, 28)).astype(np.float32)
 
 
-@pytest.mark.parametrize("flip_tta, rule", [(False, "max_probability"), (True, "max_probability"),
-                                            (True, "energy"), (True, "logit_lead")])
+@pytest.mark.parametrize(
+    "flip_tta, rule", [(False, "max_probability"), (True, "max_probability"), (True, "energy"), (True, "logit_lead")]
+)
 def test_savedmodel_gives_the_app_probabilities(tmp_path, images, flip_tta, rule):
     from fmnist_core.export import export
     from fmnist_core.prediction import predict
@@ -84,8 +91,7 @@ def test_bundled_model_savedmodel_matches_the_app(tmp_path, small_data):
     classifier = registry.load_default()
     target = export(classifier, "fashion-mnist", "savedmodel", tmp_path)
     images = small_data.x_test[:64].astype(np.float32)
-    np.testing.assert_allclose(_served_probabilities(target, images),
-                               classifier.predict_proba(images), atol=1e-5)
+    np.testing.assert_allclose(_served_probabilities(target, images), classifier.predict_proba(images), atol=1e-5)
 
 
 @pytest.mark.slow

@@ -28,12 +28,14 @@ def tiny_classifier(seed: int = 0):
     from fmnist_core.classifier import KerasClassifier
 
     keras.utils.set_random_seed(seed)
-    model = keras.Sequential([
-        keras.Input((28, 28)),
-        keras.layers.Rescaling(1 / 255),
-        keras.layers.Flatten(),
-        keras.layers.Dense(10, activation="softmax"),
-    ])
+    model = keras.Sequential(
+        [
+            keras.Input((28, 28)),
+            keras.layers.Rescaling(1 / 255),
+            keras.layers.Flatten(),
+            keras.layers.Dense(10, activation="softmax"),
+        ]
+    )
     return KerasClassifier(model, kind="logreg", meta={"test_seed": seed})
 
 
@@ -57,8 +59,20 @@ def find_page_file(word: str) -> str:
 def page_text(app: AppTest) -> str:
     """Every text-like element of an AppTest run, joined, to search for messages."""
     parts = []
-    for kind in ("title", "header", "subheader", "markdown", "caption", "text", "code",
-                 "error", "warning", "info", "success", "exception"):
+    for kind in (
+        "title",
+        "header",
+        "subheader",
+        "markdown",
+        "caption",
+        "text",
+        "code",
+        "error",
+        "warning",
+        "info",
+        "success",
+        "exception",
+    ):
         parts += [str(getattr(el, "value", "")) for el in getattr(app, kind)]
     for table in app.dataframe:
         value = table.value
@@ -84,8 +98,21 @@ def fresh_streamlit_caches():
 
 
 BAD_NAMES = [
-    "", ".", "..", "../evil", "../../etc/passwd", "a/b", "/abs", "a\\b", "..\\evil",
-    "name\x00null", "line\nbreak", "tab\there", "bell\x07", "esc\x1b[31mred", "del\x7f",
+    "",
+    ".",
+    "..",
+    "../evil",
+    "../../etc/passwd",
+    "a/b",
+    "/abs",
+    "a\\b",
+    "..\\evil",
+    "name\x00null",
+    "line\nbreak",
+    "tab\there",
+    "bell\x07",
+    "esc\x1b[31mred",
+    "del\x7f",
     "x" * 300,
 ]
 
@@ -144,7 +171,10 @@ def save_until_killed(folder: Path, attempt: int, kill_after: float) -> list[str
     is ready (nearly always inside a save), and return the names it reported as saved."""
     process = subprocess.Popen(
         [sys.executable, "-c", SAVE_FOREVER, str(folder), str(Path(__file__).parent), str(attempt)],
-        cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        cwd=REPO_ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
         env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"),
     )
     try:
@@ -218,8 +248,7 @@ def test_corrupted_model_is_listed_as_broken_and_the_rest_still_loads(models_dir
     assert entries["bad-model"].broken
     assert not entries["good-model"].broken
     expected = tiny_classifier(1).predict_proba(probe_images())
-    np.testing.assert_allclose(
-        registry.load("good-model").predict_proba(probe_images()), expected, atol=1e-6)
+    np.testing.assert_allclose(registry.load("good-model").predict_proba(probe_images()), expected, atol=1e-6)
     assert good.exists()
 
 
@@ -277,10 +306,15 @@ def test_cli_without_dataset_says_the_same(no_dataset, tmp_path):
         "import sys, pathlib, fmnist_core.data as d; d.DEBIAN_DIR = pathlib.Path(sys.argv[1]);"
         "from fmnist_core.cli import main; sys.exit(main(['info']))"
     )
-    env = dict(os.environ, FMNIST_DATA_DIR=str(no_dataset), HOME=str(tmp_path),
-               FMNIST_OFFLINE="1")
-    result = subprocess.run([sys.executable, "-c", code, str(tmp_path / "none")], cwd=REPO_ROOT,
-                            capture_output=True, text=True, env=env, timeout=120)
+    env = dict(os.environ, FMNIST_DATA_DIR=str(no_dataset), HOME=str(tmp_path), FMNIST_OFFLINE="1")
+    result = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path / "none")],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
     assert result.returncode == 1
     assert "Traceback" not in result.stderr
     assert "Fashion-MNIST was not found" in result.stderr

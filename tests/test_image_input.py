@@ -40,13 +40,21 @@ def test_every_case_is_read_or_refused_as_labelled(corpus):
             assert message.isprintable() and 10 < len(message) < 300, case.name
 
 
-@pytest.mark.parametrize("filename, words", [
-    ("document.pdf", ["PDF"]), ("drawing.svg", ["SVG"]), ("page.png", ["HTML", ".png"]),
-    ("random.png", ["not an image"]), ("truncated.jpg", ["JPEG", "damaged"]),
-    ("bad_crc.png", ["PNG", "damaged"]), ("empty.png", ["empty"]),
-    ("one_pixel.png", ["1 x 1"]), ("photo.jpg", ["HEIC"]),
-    ("transparent.png", ["transparent"]),
-])
+@pytest.mark.parametrize(
+    "filename, words",
+    [
+        ("document.pdf", ["PDF"]),
+        ("drawing.svg", ["SVG"]),
+        ("page.png", ["HTML", ".png"]),
+        ("random.png", ["not an image"]),
+        ("truncated.jpg", ["JPEG", "damaged"]),
+        ("bad_crc.png", ["PNG", "damaged"]),
+        ("empty.png", ["empty"]),
+        ("one_pixel.png", ["1 x 1"]),
+        ("photo.jpg", ["HEIC"]),
+        ("transparent.png", ["transparent"]),
+    ],
+)
 def test_messages_say_what_the_file_is(corpus, filename, words):
     path = next(case.path for case in corpus if case.path.name == filename)
     with pytest.raises(ImageInputError) as caught:
@@ -106,10 +114,14 @@ def test_palette_transparency_is_composited():
     assert tuple(array[0, 0]) == (255, 255, 255)  # a dark-blue object goes on white
 
 
-@pytest.mark.parametrize("values, expected", [
-    (np.full((20, 20), 65535, np.uint16), 255), (np.full((20, 20), 32896, np.uint16), 128),
-    (np.full((20, 20), 0.5, np.float32), 128),
-])
+@pytest.mark.parametrize(
+    "values, expected",
+    [
+        (np.full((20, 20), 65535, np.uint16), 255),
+        (np.full((20, 20), 32896, np.uint16), 128),
+        (np.full((20, 20), 0.5, np.float32), 128),
+    ],
+)
 def test_deep_modes_keep_their_brightness(values, expected):
     fmt = "PNG" if values.dtype == np.uint16 else "TIFF"
     image = decode_image(encode(Image.fromarray(values), fmt))

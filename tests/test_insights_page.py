@@ -39,14 +39,17 @@ def test_chances_read_as_percentages_then_odds():
     from ui.insights import chance
 
     assert [chance(p) for p in (0.0123, 0.00099, 4e-5, 2e-7)] == [
-        "1.2%", "1 in 1,000", "1 in 25,000", "under 1 in a million"]
+        "1.2%",
+        "1 in 1,000",
+        "1 in 25,000",
+        "under 1 in a million",
+    ]
 
 
 def test_a_change_that_rounds_to_nothing_has_no_arrow_and_no_colour():
     from ui.insights import _change
 
-    assert _change(0.0081, 0.0079) == {"delta": "unchanged from 0.008", "delta_color": "off",
-                                       "delta_arrow": "off"}
+    assert _change(0.0081, 0.0079) == {"delta": "unchanged from 0.008", "delta_color": "off", "delta_arrow": "off"}
     assert _change(0.0300, 0.0120) == {"delta": "-0.018 from 0.030", "delta_color": "inverse"}
 
 
@@ -85,8 +88,12 @@ def test_every_tab_draws_its_content(no_bundle):
     assert any(c.startswith("Why ") for image in app.image for c in image.captions)
 
     _open_tab(app, "Calibration")
-    assert [m.label for m in app.metric] == ["Expected calibration error", "ECE on those 5,000",
-                                             "Log loss", "Temperature T"]
+    assert [m.label for m in app.metric] == [
+        "Expected calibration error",
+        "ECE on those 5,000",
+        "Log loss",
+        "Temperature T",
+    ]
     assert len(app.get("plotly_chart")) == 1
     # One definition, one number: the Evaluate page's ECE, on all 10,000 test images.
     from fmnist_core.data import load_dataset
@@ -133,8 +140,7 @@ def _widgets_script(path: str) -> None:
 
 
 def test_widgets_explain_one_image(tiny_cnn_path):
-    app = AppTest.from_function(_widgets_script, args=(str(tiny_cnn_path),),
-                                default_timeout=TIMEOUT).run()
+    app = AppTest.from_function(_widgets_script, args=(str(tiny_cnn_path),), default_timeout=TIMEOUT).run()
     assert not app.exception, app.exception
     method = app.radio(key="classify_saliency_method")
     assert method.options == ["Grad-CAM", "Occlusion"]  # the traced one first: a click's cost

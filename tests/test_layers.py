@@ -109,8 +109,7 @@ def test_the_first_filters_are_the_kernels_set_and_drawn_mid_grey_for_zero():
 
 def test_a_dense_layer_shows_its_hand_computed_activations_and_weight_images():
     model = dense_model()
-    assert [(s.name, s.layers) for s in layers.stages(model)] == [
-        ("hidden", ("hidden",)), ("scores", ("scores",))]
+    assert [(s.name, s.layers) for s in layers.stages(model)] == [("hidden", ("hidden",)), ("scores", ("scores",))]
     image = np.zeros((28, 28), np.float32)
     image[0, 0], image[14, 14] = 7.0, 9.0
     hidden = layers.stage_outputs(model, image)["hidden"]
@@ -152,8 +151,7 @@ def test_a_channel_favours_the_training_images_that_excite_it():
     assert examples.indices["pool"].shape == (2, 3) and examples.indices["scores"].shape == (10, 3)
 
 
-@pytest.mark.parametrize("kind", ["logreg", "mlp", "deep_mlp", "simple_cnn", "fast_cnn",
-                                  "standard_cnn", "strong_cnn"])
+@pytest.mark.parametrize("kind", ["logreg", "mlp", "deep_mlp", "simple_cnn", "fast_cnn", "standard_cnn", "strong_cnn"])
 def test_every_keras_zoo_model_shows_its_stages_and_first_layer(kind, real_data):
     from fmnist_core.zoo import ZOO
     from ui.layers import build_view
@@ -163,8 +161,7 @@ def test_every_keras_zoo_model_shows_its_stages_and_first_layer(kind, real_data)
     outputs = layers.stage_outputs(model, image)
     found = layers.stages(model)
     assert [outputs[s.name].shape for s in found] == [s.shape for s in found]
-    np.testing.assert_allclose(outputs[found[-1].name], model(image[None].astype(np.float32))[0],
-                               atol=1e-5)
+    np.testing.assert_allclose(outputs[found[-1].name], model(image[None].astype(np.float32))[0], atol=1e-5)
     filters = layers.first_layer_filters(model)
     cnn = "cnn" in kind
     assert filters.shape[1:] == ((3, 3) if cnn else (28, 28))
@@ -185,8 +182,9 @@ def test_each_epoch_event_carries_a_small_snapshot_of_the_network(small_data):
     from fmnist_core.training import EpochEnd, TrainConfig, train
 
     events = []
-    result = train(TrainConfig(model="fast_cnn", epochs=2, batch_size=64, validation_split=0.1),
-                   small_data, on_event=events.append)
+    result = train(
+        TrainConfig(model="fast_cnn", epochs=2, batch_size=64, validation_split=0.1), small_data, on_event=events.append
+    )
     epochs = [e for e in events if isinstance(e, EpochEnd)]
     assert len(epochs) == 2 and all(e.layers is not None for e in epochs)
     last = pickle.loads(pickle.dumps(epochs[-1])).layers  # as it crosses the job's pipe

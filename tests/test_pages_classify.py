@@ -119,8 +119,9 @@ def test_the_real_canvas_component_runs_under_apptest(app):
 
 
 def test_the_csv_neutralises_file_names_that_look_like_formulas():
-    table = classify.outcomes_table([classify.Outcome("=HYPERLINK(1).png", error="bad"),
-                                     classify.Outcome("shoe.png", error="bad")], "model 'x'")
+    table = classify.outcomes_table(
+        [classify.Outcome("=HYPERLINK(1).png", error="bad"), classify.Outcome("shoe.png", error="bad")], "model 'x'"
+    )
     lines = classify.table_csv(table).decode().splitlines()
     assert lines[1].startswith("'=HYPERLINK") and lines[2].startswith("shoe.png")
 
@@ -139,8 +140,7 @@ def test_with_the_bundled_model_a_photo_goes_to_the_photo_model(models_dir):
     app.run()
     assert not app.exception and not app.error
     assert any("Answered by the photo-tuned bundled model" in c for c in texts(app.caption))
-    app.get("file_uploader")[0].set_value(("test.png", png_bytes(np.zeros((28, 28), np.uint8)),
-                                           "image/png"))
+    app.get("file_uploader")[0].set_value(("test.png", png_bytes(np.zeros((28, 28), np.uint8)), "image/png"))
     app.run()
     assert not app.exception and not any("photo-tuned" in c for c in texts(app.caption))
 
@@ -158,8 +158,7 @@ def test_single_images_move_to_litert_and_the_page_says_what_answered(models_dir
         assert not app.exception
         timings += [c for c in texts(app.caption) if c.startswith("Answered by the bundled")]
         time.sleep(1)
-    assert re.fullmatch(r"Answered by the bundled model in \d+\.\d ms \(LiteRT\)\.",
-                        timings[-1]), timings
+    assert re.fullmatch(r"Answered by the bundled model in \d+\.\d ms \(LiteRT\)\.", timings[-1]), timings
     assert all(re.search(r"\((LiteRT|TensorFlow)\)", t) for t in timings)
 
 
@@ -209,8 +208,10 @@ def test_a_photo_answered_by_another_model_offers_the_photo_model(app):
 
 def test_the_gallery_shows_the_photos_and_a_tidy_csv(app, real_data):
     long_name = "a-very-long-file-name-from-a-phone-camera-20261207-123456.png"
-    files = [(long_name, png_bytes(real_data.x_test[0]), "image/png"),
-             ("b.png", png_bytes(real_data.x_test[1]), "image/png")]
+    files = [
+        (long_name, png_bytes(real_data.x_test[0]), "image/png"),
+        ("b.png", png_bytes(real_data.x_test[1]), "image/png"),
+    ]
     app.get("file_uploader")[0].set_value(files)
     app.run()
     gallery = app.image[0]
@@ -218,8 +219,7 @@ def test_the_gallery_shows_the_photos_and_a_tidy_csv(app, real_data):
     assert len(classify.short_name(long_name)) <= 22
     rows = classify.table_csv(app.dataframe[0].value).decode().splitlines()
     header = rows[0].split(",")
-    assert header[:7] == ["file", "prediction", "confidence", "unsure", "second guess",
-                          "second confidence", "model"]
+    assert header[:7] == ["file", "prediction", "confidence", "unsure", "second guess", "second confidence", "model"]
     confidence = rows[1].split(",")[2]
     assert len(confidence.split(".")[-1]) <= 4  # no 16-digit confidences
     assert "model 'tiny'" in rows[1]

@@ -72,8 +72,11 @@ def dialog_titles(app) -> list[str]:
 
     def walk(node) -> None:
         proto = getattr(node, "proto", None)
-        if getattr(proto, "DESCRIPTOR", None) is not None and proto.DESCRIPTOR.name == "Block" \
-                and proto.WhichOneof("type") == "dialog":
+        if (
+            getattr(proto, "DESCRIPTOR", None) is not None
+            and proto.DESCRIPTOR.name == "Block"
+            and proto.WhichOneof("type") == "dialog"
+        ):
             found.append(proto.dialog.title)
         for child in getattr(node, "children", {}).values():
             walk(child)

@@ -72,9 +72,9 @@ def test_a_caption_marks_the_answer_right_or_wrong_and_the_true_class_in_bold():
     proba = np.zeros(10)
     proba[[0, 2, 6]] = [0.9, 0.09, 0.01]  # T-shirt/top, Pullover, Shirt
     assert evaluations.top_k_caption(proba, true_label=6) == (
-        "true **Shirt**  \n❌ T-shirt/top 90%  \n· Pullover 9%  \n· **Shirt** 1%")
-    assert evaluations.top_k_caption(proba, true_label=0).split("  \n")[1] == (
-        "✅ **T-shirt/top** 90%")
+        "true **Shirt**  \n❌ T-shirt/top 90%  \n· Pullover 9%  \n· **Shirt** 1%"
+    )
+    assert evaluations.top_k_caption(proba, true_label=0).split("  \n")[1] == ("✅ **T-shirt/top** 90%")
 
 
 def test_the_table_twin_and_the_other_tabs_run(app):
@@ -116,8 +116,10 @@ def test_confusion_figure_markers_carry_true_and_predicted_labels():
 
 
 def test_selection_callbacks_store_the_cell(monkeypatch):
-    state = {evaluations.CHART_KEY: {"selection": {"points": [{"customdata": [4, 6, 10, 0.1]}]}},
-             evaluations.TABLE_KEY: {"selection": {"cells": [(1, "Dress")]}}}
+    state = {
+        evaluations.CHART_KEY: {"selection": {"points": [{"customdata": [4, 6, 10, 0.1]}]}},
+        evaluations.TABLE_KEY: {"selection": {"cells": [(1, "Dress")]}},
+    }
     monkeypatch.setattr(evaluations.st, "session_state", state)
     evaluations.cell_from_chart()
     assert state[evaluations.CELL_KEY] == (4, 6)

@@ -108,8 +108,12 @@ def test_a_bad_space_is_a_message_naming_the_field():
 
 
 def test_a_study_of_another_model_is_a_message(small_data):
-    sweep.run_sweep(sweep.SweepSettings(model="logreg", trials=1, study="mlp", space={
-        "epochs": 1, "train_limit": 100, "learning_rate": 0.01}), small_data)
+    sweep.run_sweep(
+        sweep.SweepSettings(
+            model="logreg", trials=1, study="mlp", space={"epochs": 1, "train_limit": 100, "learning_rate": 0.01}
+        ),
+        small_data,
+    )
     app = tiny_form(open_page(PAGE))
     assert start(app) is None
     assert any("already holds trials of logreg, not mlp" in text for text in plain(app.error))

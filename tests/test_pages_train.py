@@ -71,8 +71,7 @@ def test_a_tiny_run_shows_its_charts_and_is_saved_and_made_active(models_dir):
     assert run.job.error is None
     app.run()  # what the polling fragment shows once the job has ended
     assert not app.exception
-    assert {c.key for c in app.get("plotly_chart")} >= {
-        "train_loss_chart", "train_accuracy_chart", "train_lr_chart"}
+    assert {c.key for c in app.get("plotly_chart")} >= {"train_loss_chart", "train_accuracy_chart", "train_lr_chart"}
     assert any("guesses after epoch 2" in text for text in texts(app.markdown))
     # The live preview sends its pictures inside the page: no /media/ URL a redraw withdraws.
     assert sum(h.value.count("data:image/png;base64,") for h in app.get("html")) == 16
@@ -167,9 +166,11 @@ def test_a_failed_run_shows_a_friendly_error_not_a_traceback(small_data):
 
 def test_events_become_tables_and_a_progress_line():
     config = TrainConfig(epochs=2)
-    events = [PhaseChange("fitting", "x"),
-              EpochEnd(0, 2, 1.2, 0.6, 1.1, 0.62, 1e-3, 3.0, 3.0, (1, 2)),
-              BatchProgress(1, 5, 10, 1.5, 0.5, 1e-3, 900.0)]
+    events = [
+        PhaseChange("fitting", "x"),
+        EpochEnd(0, 2, 1.2, 0.6, 1.1, 0.62, 1e-3, 3.0, 3.0, (1, 2)),
+        BatchProgress(1, 5, 10, 1.5, 0.5, 1e-3, 900.0),
+    ]
     batches, epochs = training.batch_table(events), training.epoch_table(events)
     assert batches["epoch"].tolist() == [1.5]
     assert epochs["val_accuracy"].tolist() == [0.62]
@@ -250,10 +251,12 @@ def test_a_model_far_below_its_presets_accuracy_is_not_shown_as_a_success(models
 
 
 def test_an_epoch_cut_short_by_stop_is_plotted_where_it_ended():
-    events = [BatchProgress(0, 10, 10, 1.0, 0.5, 1e-3, 900.0),
-              EpochEnd(0, 5, 1.0, 0.5, None, None, 1e-3, 3.0, 12.0, ()),
-              BatchProgress(1, 4, 10, 0.8, 0.6, 1e-3, 900.0),
-              EpochEnd(1, 5, 0.8, 0.6, None, None, 1e-3, 4.0, 0.0, ())]
+    events = [
+        BatchProgress(0, 10, 10, 1.0, 0.5, 1e-3, 900.0),
+        EpochEnd(0, 5, 1.0, 0.5, None, None, 1e-3, 3.0, 12.0, ()),
+        BatchProgress(1, 4, 10, 0.8, 0.6, 1e-3, 900.0),
+        EpochEnd(1, 5, 0.8, 0.6, None, None, 1e-3, 4.0, 0.0, ()),
+    ]
     assert training.epoch_table(events)["epoch"].tolist() == [1.0, 1.4]
 
 

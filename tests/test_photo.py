@@ -73,8 +73,14 @@ def test_the_same_photo_always_gives_the_same_input():
 
     photo = Image.open(FIXTURE_PHOTOS_DIR / "t-shirt.jpg")
     first = prepare(photo).image28
-    cv2.kmeans(np.random.default_rng(0).random((500, 3), np.float32), 5, None,
-               (cv2.TERM_CRITERIA_MAX_ITER, 5, 1.0), 3, cv2.KMEANS_PP_CENTERS)
+    cv2.kmeans(
+        np.random.default_rng(0).random((500, 3), np.float32),
+        5,
+        None,
+        (cv2.TERM_CRITERIA_MAX_ITER, 5, 1.0),
+        3,
+        cv2.KMEANS_PP_CENTERS,
+    )
     np.testing.assert_array_equal(prepare(photo).image28, first)
 
 
@@ -115,8 +121,10 @@ def test_the_shipped_photo_model_on_the_photos_shipped_with_the_tests():
     from fmnist_core.prediction import predict
 
     model = registry.load(registry.photo_model_path())
-    answers = {path.stem: predict(model, prepare(read_image_file(path)).image28)[0]
-               for path in sorted(FIXTURE_PHOTOS_DIR.glob("*.jpg"))}
+    answers = {
+        path.stem: predict(model, prepare(read_image_file(path)).image28)[0]
+        for path in sorted(FIXTURE_PHOTOS_DIR.glob("*.jpg"))
+    }
     assert set(answers) == {"t-shirt", "pants", "dress", "shoes", "hat"}
     assert answers["t-shirt"].label in UPPER_BODY and answers["pants"].name == "Trouser"
     assert answers["dress"].name == "Dress" and answers["shoes"].label in LOOSE["shoes"]
@@ -148,8 +156,7 @@ def test_the_shipped_photo_model_on_development_photos_it_was_never_fitted_on():
     model = registry.load(registry.photo_model_path())
     assert not photos.skipped and fitted_on(model, photos.files) == 0
     predictions = predict(model, photos.images)
-    scores = score(photos, np.array([p.label for p in predictions]),
-                   np.array([p.unsure for p in predictions]))
+    scores = score(photos, np.array([p.label for p in predictions]), np.array([p.unsure for p in predictions]))
     recorded = model.meta["photo_head"]["dev"]
     for key in ("strict", "loose", "unsure_out_of_scope", "unsure_mapped"):
         assert getattr(scores, key) == pytest.approx(recorded[key], abs=0.005), key

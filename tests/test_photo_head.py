@@ -83,9 +83,9 @@ def test_a_folder_without_class_folders_is_refused_with_the_names_it_wants(tmp_p
 
 
 def test_scores_follow_the_strict_and_loose_definitions():
-    photos = photo_head.PhotoSet(np.zeros((5, 28, 28), np.uint8),
-                                 np.array(["t-shirt", "t-shirt", "longsleeve", "shoes", "hat"]),
-                                 [""] * 5, "")
+    photos = photo_head.PhotoSet(
+        np.zeros((5, 28, 28), np.uint8), np.array(["t-shirt", "t-shirt", "longsleeve", "shoes", "hat"]), [""] * 5, ""
+    )
     labels = np.array([0, 6, 2, 3, 8])  # exact, upper-body, upper-body, wrong, anything
     unsure = np.array([False, False, True, False, True])
     scores = photo_head.score(photos, labels, unsure)
@@ -111,8 +111,7 @@ def worn_folder(tmp_path_factory):
     root = tmp_path_factory.mktemp("worn")
     (root / "images").mkdir()
     (root / "masks").mkdir()
-    (root / "labels.json").write_text(json.dumps({"0": "null", "1": "coat", "2": "pants", "3": "hat",
-                                                  "4": "skin"}))
+    (root / "labels.json").write_text(json.dumps({"0": "null", "1": "coat", "2": "pants", "3": "hat", "4": "skin"}))
     for stem in ("0001", "0002"):
         picture = np.full((200, 120, 3), 200, np.uint8)
         mask = np.zeros((200, 120), np.uint8)
@@ -140,8 +139,7 @@ def fitted(bundled, photo_folder, worn_folder, small_data):
     """The mechanics need no accuracy: 600 dataset images anchor the head instead of 20,000
     (test_photo.py checks the shipped model on real photos)."""
     photos = photo_head.load_photo_set(photo_folder)
-    return photos, photo_head.fit_photo_model(bundled, small_data, photos,
-                                              worn.load_worn_set(worn_folder), folds=2)
+    return photos, photo_head.fit_photo_model(bundled, small_data, photos, worn.load_worn_set(worn_folder), folds=2)
 
 
 def test_the_unsure_threshold_is_the_best_split_that_flags_few_garments(monkeypatch):
@@ -185,8 +183,11 @@ def test_the_photos_a_model_was_fitted_on_are_known_by_content(bundled, fitted, 
     other = tmp_path / "other.png"
     _photo((1, 2, 3), 100, 100).save(other)
     assert photo_head.fitted_on(result.classifier, [str(copy), str(other)]) == 1
-    older = KerasClassifier(result.classifier.model, result.classifier.kind,  # before digests
-                            meta={"photo_head": {"folder": "/elsewhere/photos/dev"}})
+    older = KerasClassifier(
+        result.classifier.model,
+        result.classifier.kind,  # before digests
+        meta={"photo_head": {"folder": "/elsewhere/photos/dev"}},
+    )
     assert photo_head.fitted_on(older, photos.files) is None
 
 
@@ -196,35 +197,59 @@ def test_the_photo_model_survives_a_registry_round_trip(fitted, models_dir):
     registry.save(result.classifier, "photo")
     loaded = registry.load("photo")
     assert unsure_rule(loaded)["rule"] == "logit_lead" and loaded.flip_tta
-    np.testing.assert_allclose(loaded.predict_proba(photos.images),
-                               result.classifier.predict_proba(photos.images), atol=1e-5)
+    np.testing.assert_allclose(
+        loaded.predict_proba(photos.images), result.classifier.predict_proba(photos.images), atol=1e-5
+    )
 
 
 @pytest.mark.slow  # refits the photo model's dense layers (the module's `fitted`)
 def test_photos_go_to_the_photo_model_and_the_rest_to_the_model_asked_for(bundled, fitted):
     photos, result = fitted
-    inputs = [PipelineResult(photos.images[0], kind="photo"),
-              PipelineResult(photos.images[1], kind="sketch"),
-              PipelineResult(photos.images[2], kind="photo")]
+    inputs = [
+        PipelineResult(photos.images[0], kind="photo"),
+        PipelineResult(photos.images[1], kind="sketch"),
+        PipelineResult(photos.images[2], kind="photo"),
+    ]
     routed = predict_inputs(bundled, inputs, result.classifier)
     by_photo_model = predict(result.classifier, photos.images[[0, 2]])
     by_bundled = predict(bundled, photos.images[[1]])
     assert [p.probabilities.tolist() for p in routed] == [
-        by_photo_model[0].probabilities.tolist(), by_bundled[0].probabilities.tolist(),
-        by_photo_model[1].probabilities.tolist()]
+        by_photo_model[0].probabilities.tolist(),
+        by_bundled[0].probabilities.tolist(),
+        by_photo_model[1].probabilities.tolist(),
+    ]
     alone = predict_inputs(bundled, inputs)  # no photo model: one model for all
-    assert [p.probabilities.tolist() for p in alone] == [p.probabilities.tolist()
-                                                       for p in predict(bundled, photos.images[:3])]
+    assert [p.probabilities.tolist() for p in alone] == [
+        p.probabilities.tolist() for p in predict(bundled, photos.images[:3])
+    ]
     assert predict_inputs(bundled, [], result.classifier) == []
 
 
 @pytest.mark.slow
 def test_the_photo_model_command_reports_figures_and_saves(photo_folder, worn_folder, models_dir):
     completed = subprocess.run(
-        [sys.executable, "-m", "fmnist_core", "photo-model", "--photos", str(photo_folder),
-         "--worn", str(worn_folder), "--dev", str(photo_folder), "--folds", "2",
-         "--name", "tuned", "--json"],
-        cwd=REPO_ROOT, capture_output=True, text=True, timeout=600)
+        [
+            sys.executable,
+            "-m",
+            "fmnist_core",
+            "photo-model",
+            "--photos",
+            str(photo_folder),
+            "--worn",
+            str(worn_folder),
+            "--dev",
+            str(photo_folder),
+            "--folds",
+            "2",
+            "--name",
+            "tuned",
+            "--json",
+        ],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert completed.returncode == 0, completed.stderr
     result = json.loads(completed.stdout.strip().splitlines()[-1])
     assert result["photos"] == 18 and result["skipped"] == 1 and result["worn_garments"] == 4
@@ -238,8 +263,7 @@ def test_the_photo_model_command_reports_figures_and_saves(photo_folder, worn_fo
     assert result["dev"]["unsure_mapped"] == pytest.approx(measured.unsure_mapped, abs=1e-4)
 
 
-def test_folders_that_cannot_tune_a_model_are_refused_with_the_reason(tmp_path, photo_folder, bundled,
-                                                                      real_data):
+def test_folders_that_cannot_tune_a_model_are_refused_with_the_reason(tmp_path, photo_folder, bundled, real_data):
     unreadable = tmp_path / "unreadable"
     (unreadable / "pants").mkdir(parents=True)
     (unreadable / "pants" / "a.png").write_bytes(b"not a png")
@@ -270,8 +294,7 @@ def test_a_photo_model_tuned_from_another_bundled_model_is_not_used(fitted, tmp_
 
     _, result = fitted
     monkeypatch.setattr(paths, "ASSETS_DIR", tmp_path)
-    bundled_meta = registry.read_entry(registry.save(result.classifier, registry.DEFAULT_MODEL,
-                                                     folder=tmp_path)).meta
+    bundled_meta = registry.read_entry(registry.save(result.classifier, registry.DEFAULT_MODEL, folder=tmp_path)).meta
     monkeypatch.setitem(result.classifier.meta, "trunk_saved_at", bundled_meta["saved_at"])
     registry.save(result.classifier, registry.PHOTO_MODEL, folder=tmp_path)
     assert photo_head.photo_classifier_or_none() is not None

@@ -43,8 +43,7 @@ def image(label: int, confidence: float) -> np.ndarray:
 
 
 def test_one_call_for_the_whole_batch_and_ordered_top_k():
-    classifier = FixedClassifier({"unsure": {"rule": "max_probability", "threshold": 0.5,
-                                             "calibrated_on": "test"}})
+    classifier = FixedClassifier({"unsure": {"rule": "max_probability", "threshold": 0.5, "calibrated_on": "test"}})
     batch = np.stack([image(3, 0.9), image(7, 0.3), image(0, 0.6)])
     predictions = predict(classifier, batch, top_k=4)
     assert classifier.calls == 1
@@ -91,8 +90,7 @@ def test_calibration_separates_garments_from_the_rest():
 def test_calibration_never_flags_more_than_allowed():
     labels = np.arange(200) % 10
     spread = np.stack([image(int(c), 0.3 + 0.7 * i / 200) for i, c in enumerate(labels)])
-    rule = calibrate_unsure(FixedClassifier(), spread, labels, x_ood=spread[:50],
-                            max_unsure=0.1)
+    rule = calibrate_unsure(FixedClassifier(), spread, labels, x_ood=spread[:50], max_unsure=0.1)
     assert rule["unsure_rate_in_distribution"] <= 0.1
 
 
@@ -152,8 +150,7 @@ def test_the_logit_lead_rule_flags_spread_belief_whatever_the_energy():
     assert classifier.calls == 1 and [p.unsure for p in predictions] == [False, True, False]
     assert predictions[1].unsure_reason == OUT_OF_SCOPE and predictions[0].label == 2
     assert unsure_rule(FixedClassifier({"unsure": rule})) == DEFAULT_UNSURE  # no logits
-    assert unsure_rule(LogitClassifier(logits, {"unsure": {**rule, "threshold": float("nan")}})) \
-        == DEFAULT_UNSURE
+    assert unsure_rule(LogitClassifier(logits, {"unsure": {**rule, "threshold": float("nan")}})) == DEFAULT_UNSURE
 
 
 class RowsClassifier(Classifier):
@@ -164,8 +161,7 @@ class RowsClassifier(Classifier):
 
     def __init__(self, rows, meta=None):
         self.rows = np.asarray(rows, np.float32)
-        self.meta = meta or {"unsure": {"rule": "max_probability", "threshold": 0.3,
-                                        "calibrated_on": "test"}}
+        self.meta = meta or {"unsure": {"rule": "max_probability", "threshold": 0.3, "calibrated_on": "test"}}
 
     def predict_proba(self, images):
         return self.rows[: len(np.asarray(images).reshape(-1, 28, 28))]
@@ -198,9 +194,10 @@ def test_the_photo_model_flags_out_of_scope_photos_whoever_answers():
     from fmnist_core.thumbnail import PipelineResult
 
     confident = RowsClassifier([_row(Shirt=0.78, Coat=0.12, Pullover=0.1)] * 2)
-    judge = RowsClassifier([_row(Shirt=0.12, Coat=0.1, Bag=0.1) + 0.085] * 2,
-                           meta={"unsure": {"rule": "max_probability", "threshold": 0.5,
-                                            "calibrated_on": "test"}})
+    judge = RowsClassifier(
+        [_row(Shirt=0.12, Coat=0.1, Bag=0.1) + 0.085] * 2,
+        meta={"unsure": {"rule": "max_probability", "threshold": 0.5, "calibrated_on": "test"}},
+    )
     photo = PipelineResult(np.zeros((28, 28), np.uint8), [], "photo")
     sketch = PipelineResult(np.zeros((28, 28), np.uint8), [], "sketch")
     plain = predict_inputs(confident, [photo, sketch])

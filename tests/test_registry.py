@@ -78,9 +78,7 @@ def test_keras_round_trip(models_dir, images):
     np.testing.assert_array_equal(loaded.predict_proba(x), original.predict_proba(x))
     # The same model through a path to its folder and to its model file.
     for by_path in (path, str(path / "model.keras")):
-        np.testing.assert_array_equal(
-            registry.load(by_path).predict_proba(x[:5]), original.predict_proba(x[:5])
-        )
+        np.testing.assert_array_equal(registry.load(by_path).predict_proba(x[:5]), original.predict_proba(x[:5]))
 
 
 def test_sklearn_round_trip_is_signed(models_dir, images, estimator):
@@ -197,8 +195,11 @@ SAVE_THEN_HANG = textwrap.dedent("""
 def test_process_killed_mid_save(models_dir, estimator):
     registry.save(tiny_sklearn(estimator), "kept")
     child = subprocess.Popen(
-        [sys.executable, "-c", SAVE_THEN_HANG], cwd=REPO_ROOT, env=dict(os.environ),
-        stdout=subprocess.PIPE, text=True,
+        [sys.executable, "-c", SAVE_THEN_HANG],
+        cwd=REPO_ROOT,
+        env=dict(os.environ),
+        stdout=subprocess.PIPE,
+        text=True,
     )
     try:
         assert child.stdout.readline().strip() == "saving"
@@ -235,8 +236,16 @@ def test_corrupt_entries_are_listed_broken_and_the_rest_loads(models_dir, images
     (models_dir / "stray_file.txt").write_text("ignored: not a folder")
 
     entries = {e.name: e for e in registry.list_entries()}
-    assert set(entries) == {"good_keras", "good_sklearn", "flipped", "truncated", "garbage",
-                            "no_meta", "bad_meta", "no_model"}
+    assert set(entries) == {
+        "good_keras",
+        "good_sklearn",
+        "flipped",
+        "truncated",
+        "garbage",
+        "no_meta",
+        "bad_meta",
+        "no_model",
+    }
     assert entries["good_keras"].broken is None and entries["good_sklearn"].broken is None
     assert "model.keras" in entries["garbage"].broken
     assert "meta.json is missing" in entries["no_meta"].broken
@@ -250,14 +259,17 @@ def test_corrupt_entries_are_listed_broken_and_the_rest_loads(models_dir, images
     assert registry.load("good_sklearn").predict_proba(images[0][:3]).shape == (3, 10)
 
 
-@pytest.mark.parametrize("change, reason", [
-    ({"params": "many"}, "'params' is not a number"),
-    ({"metrics": [0.9]}, "'metrics' is not an object"),
-    ({"metrics": {"accuracy": None}}, "metrics 'accuracy' is not a number"),
-    ({"metrics": {"per_class": {"Bag": {"precision": "high"}}}}, "metrics 'per_class' is not a table"),
-    ({"history": {"loss": ["low"]}}, "'history' is not lists of numbers"),
-    ({"config": "fast"}, "'config' is not an object"),
-])
+@pytest.mark.parametrize(
+    "change, reason",
+    [
+        ({"params": "many"}, "'params' is not a number"),
+        ({"metrics": [0.9]}, "'metrics' is not an object"),
+        ({"metrics": {"accuracy": None}}, "metrics 'accuracy' is not a number"),
+        ({"metrics": {"per_class": {"Bag": {"precision": "high"}}}}, "metrics 'per_class' is not a table"),
+        ({"history": {"loss": ["low"]}}, "'history' is not lists of numbers"),
+        ({"config": "fast"}, "'config' is not an object"),
+    ],
+)
 def test_a_malformed_meta_breaks_only_its_own_entry(models_dir, estimator, change, reason):
     """Listings and cards format these fields; a hand-edited meta.json must not break them."""
     registry.save(tiny_sklearn(estimator), "good")
@@ -303,19 +315,22 @@ def _patch_central_header(archive: Path, entry: str, offset: int, size: int, val
     data = bytearray(archive.read_bytes())
     start = 0
     while (at := data.find(b"PK\x01\x02", start)) != -1:
-        name_length = int.from_bytes(data[at + 28:at + 30], "little")
-        if data[at + 46:at + 46 + name_length] == entry.encode():
-            old = int.from_bytes(data[at + offset:at + offset + size], "little")
-            data[at + offset:at + offset + size] = value(old).to_bytes(size, "little")
+        name_length = int.from_bytes(data[at + 28 : at + 30], "little")
+        if data[at + 46 : at + 46 + name_length] == entry.encode():
+            old = int.from_bytes(data[at + offset : at + offset + size], "little")
+            data[at + offset : at + offset + size] = value(old).to_bytes(size, "little")
         start = at + 4
     archive.write_bytes(bytes(data))
 
 
-@pytest.mark.parametrize("offset, size, value, reason", [
-    (8, 2, lambda flags: flags | 1, "RuntimeError"),  # marked encrypted
-    (10, 2, lambda method: 99, "NotImplementedError"),  # an unknown compression method
-    (24, 4, lambda length: 0xFFFF_FFF0, "claims"),  # 4 GB unpacked: a zip bomb's claim
-])
+@pytest.mark.parametrize(
+    "offset, size, value, reason",
+    [
+        (8, 2, lambda flags: flags | 1, "RuntimeError"),  # marked encrypted
+        (10, 2, lambda method: 99, "NotImplementedError"),  # an unknown compression method
+        (24, 4, lambda length: 0xFFFF_FFF0, "claims"),  # 4 GB unpacked: a zip bomb's claim
+    ],
+)
 def test_a_hostile_keras_archive_is_a_broken_entry(models_dir, offset, size, value, reason):
     registry.save(tiny_keras(), "good")
     path = registry.save(tiny_keras(), "hostile")
@@ -353,8 +368,11 @@ def test_a_keras_model_that_is_no_fashion_mnist_classifier_is_refused(models_dir
     inputs = keras.Input((28, 28))
     model = keras.Model(inputs, keras.layers.Dense(3)(keras.layers.Flatten()(inputs)))
     registry.save(KerasClassifier(model, "logreg", {}), "three_classes")
-    with pytest.raises(RegistryError, match=r"model 'three_classes' is not a Fashion-MNIST "
-                       r"classifier: it maps \(None, 28, 28\) to \(None, 3\)"):
+    with pytest.raises(
+        RegistryError,
+        match=r"model 'three_classes' is not a Fashion-MNIST "
+        r"classifier: it maps \(None, 28, 28\) to \(None, 3\)",
+    ):
         registry.load("three_classes")
 
 
@@ -408,10 +426,26 @@ def test_delete_and_rename(models_dir, estimator):
     assert not (models_dir / "broken").exists()
 
 
-@pytest.mark.parametrize("name", [
-    "", "   ", "..", ".", "../x", "a/b", "a\\b", "x\n", "tab\there", "nul\x00", ".hidden",
-    "x" * 65, "bidi\u202etxt", " padded", "c:drive",
-])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "",
+        "   ",
+        "..",
+        ".",
+        "../x",
+        "a/b",
+        "a\\b",
+        "x\n",
+        "tab\there",
+        "nul\x00",
+        ".hidden",
+        "x" * 65,
+        "bidi\u202etxt",
+        " padded",
+        "c:drive",
+    ],
+)
 def test_bad_names_are_refused(models_dir, estimator, name):
     with pytest.raises(RegistryError, match="model name"):
         registry.validate_name(name)

@@ -21,11 +21,20 @@ def tiny_mlp():
 
     keras.utils.set_random_seed(0)
     meta = {
-        "config": {"kind": "mlp", "epochs": 2, "note": "<b>not bold</b>", "dropout": None,
-                   "augment": {"flip": True, "shift": 0.1}},
-        "history": {"loss": [1.2, 0.8], "val_loss": [1.0, 0.9],
-                    "accuracy": [0.6, 0.7], "val_accuracy": [0.65, 0.68],
-                    "learning_rate": [0.001, 0.0005]},
+        "config": {
+            "kind": "mlp",
+            "epochs": 2,
+            "note": "<b>not bold</b>",
+            "dropout": None,
+            "augment": {"flip": True, "shift": 0.1},
+        },
+        "history": {
+            "loss": [1.2, 0.8],
+            "val_loss": [1.0, 0.9],
+            "accuracy": [0.6, 0.7],
+            "val_accuracy": [0.65, 0.68],
+            "learning_rate": [0.001, 0.0005],
+        },
     }
     return KerasClassifier(zoo.build_mlp(), "mlp", meta)
 
@@ -54,8 +63,7 @@ def test_report_has_every_section_and_its_content(html, tiny_mlp, small_data):
     evaluation = evaluate(tiny_mlp.predict_proba(small_data.x_test), small_data.y_test)
     classes_right = sum(evaluation.confusion[c, c] > 0 for c in range(10))
     mistakes = min(report.EXAMPLES, int((evaluation.y_pred != evaluation.y_true).sum()))
-    assert html.count('<div class="card"><img src="data:image/png;base64,') == (
-        classes_right + mistakes)
+    assert html.count('<div class="card"><img src="data:image/png;base64,') == (classes_right + mistakes)
     assert "Plotly.newPlot" in html and html.count("plotly-graph-div") == 3  # curves, matrix, refs
     assert "validation" in html and "epochs" in html  # curves and config
     assert all(group in html for group in report.CURVE_GROUPS)  # loss, accuracy, learning rate
@@ -83,8 +91,7 @@ def test_scikit_learn_model_without_history_still_reports(small_data):
     from fmnist_core.classifier import SklearnClassifier
 
     flat = small_data.x_train.reshape(len(small_data.x_train), -1)
-    classifier = SklearnClassifier(
-        DummyClassifier(strategy="prior").fit(flat, small_data.y_train), "sk_logreg")
+    classifier = SklearnClassifier(DummyClassifier(strategy="prior").fit(flat, small_data.y_train), "sk_logreg")
     html = report.build_report_html(classifier, small_data, name="dummy")
     assert "No per-epoch history" in html and "No training configuration" in html
     assert "<h2>Compared with published results</h2>" in html
@@ -128,8 +135,7 @@ def _figures(html: str) -> list[dict]:
     """Every plotly figure of the report: (data, layout) as Plotly.newPlot receives them."""
     import json
 
-    calls = re.findall(r'Plotly\.newPlot\(\s*"[^"]+",\s*(\[.*?\]),\s*(\{.*?\}),\s*\{"displaylogo"',
-                       html, re.S)
+    calls = re.findall(r'Plotly\.newPlot\(\s*"[^"]+",\s*(\[.*?\]),\s*(\{.*?\}),\s*\{"displaylogo"', html, re.S)
     return [{"data": json.loads(data), "layout": json.loads(layout)} for data, layout in calls]
 
 
@@ -157,23 +163,41 @@ def test_every_model_card_is_written_by_one_function_from_the_meta():
     from fmnist_core import registry
     from fmnist_core.cli import photo_model
 
-    meta = {"kind": "sk_forest", "title": "Random forest", "description": "Trees, voting.",
-            "params": 1234, "train_seconds": 12.3, "stop_reason": "stopped", "trees": 40,
-            "train_images": 900, "validation_images": 100, "dataset_checksum": "abc",
-            "metrics": {"accuracy": 0.81, "macro_f1": 0.8, "ece": 0.05,
-                        "per_class": {"Bag": {"precision": 0.9, "recall": 0.8, "f1": 0.85,
-                                              "support": 100}}},
-            "config": {"model": "sk_forest"}}
+    meta = {
+        "kind": "sk_forest",
+        "title": "Random forest",
+        "description": "Trees, voting.",
+        "params": 1234,
+        "train_seconds": 12.3,
+        "stop_reason": "stopped",
+        "trees": 40,
+        "train_images": 900,
+        "validation_images": 100,
+        "dataset_checksum": "abc",
+        "metrics": {
+            "accuracy": 0.81,
+            "macro_f1": 0.8,
+            "ece": 0.05,
+            "per_class": {"Bag": {"precision": 0.9, "recall": 0.8, "f1": 0.85, "support": 100}},
+        },
+        "config": {"model": "sk_forest"},
+    }
     card = report.model_card(meta, "Model card: forest", "python -m fmnist_core train")
-    for line in ("# Model card: forest", "    python -m fmnist_core train", "Trees, voting.",
-                 "- trainable parameters: 1,234", "- trees grown: 40",
-                 "- training time: 12 s (stop reason: stopped)",
-                 "- training images: 900, held out for validation: 100",
-                 "## Test set (10,000 images)", "- accuracy: 0.8100",
-                 "| Bag | 0.9000 | 0.8000 | 0.8500 | 100 |", '  "model": "sk_forest"'):
+    for line in (
+        "# Model card: forest",
+        "    python -m fmnist_core train",
+        "Trees, voting.",
+        "- trainable parameters: 1,234",
+        "- trees grown: 40",
+        "- training time: 12 s (stop reason: stopped)",
+        "- training images: 900, held out for validation: 100",
+        "## Test set (10,000 images)",
+        "- accuracy: 0.8100",
+        "| Bag | 0.9000 | 0.8000 | 0.8500 | 100 |",
+        '  "model": "sk_forest"',
+    ):
         assert line in card.splitlines(), line
-    assert "\n\n\n" not in card and "# Model card: bare\n\n- kind: None\n" == report.model_card(
-        {}, "Model card: bare")
+    assert "\n\n\n" not in card and "# Model card: bare\n\n- kind: None\n" == report.model_card({}, "Model card: bare")
 
     shipped = json.loads((registry.photo_model_path() / "meta.json").read_text())
     photo_card = photo_model.model_card(shipped, "python -m fmnist_core photo-model")

@@ -9,8 +9,20 @@ import pytest
 from fmnist_core.errors import ImageInputError
 from fmnist_core.sketch import FILL_LEVEL, sketch_to_input
 
-SHIRT = np.array([(0.3, 0.15), (0.7, 0.15), (0.9, 0.35), (0.78, 0.45), (0.72, 0.38),
-                  (0.72, 0.85), (0.28, 0.85), (0.28, 0.38), (0.22, 0.45), (0.1, 0.35)])
+SHIRT = np.array(
+    [
+        (0.3, 0.15),
+        (0.7, 0.15),
+        (0.9, 0.35),
+        (0.78, 0.45),
+        (0.72, 0.38),
+        (0.72, 0.85),
+        (0.28, 0.85),
+        (0.28, 0.38),
+        (0.22, 0.45),
+        (0.1, 0.35),
+    ]
+)
 
 
 def outline(side: int, channels: int, background: int, ink: int, alpha_background: int = 255):
@@ -34,7 +46,6 @@ def test_outline_on_transparent_canvas_becomes_a_filled_silhouette():
     assert abs((rows.min() + rows.max()) / 2 - 13.5) <= 1  # centred by bounding box
 
 
-
 # Trousers drawn as one outline: waistband on top, two legs, the space between them open
 # at the bottom (canvas coordinates of a 280-pixel canvas, as the app's is).
 TROUSERS = [(70, 30), (210, 30), (225, 260), (165, 260), (140, 100), (115, 260), (55, 260)]
@@ -56,8 +67,13 @@ def test_an_open_shape_is_not_filled(brush):
 def test_an_outline_with_a_small_gap_is_still_filled():
     canvas = np.zeros((280, 280, 4), np.uint8)
     canvas[..., 3] = 255
-    cv2.polylines(canvas, [np.array([(60, 40), (220, 40), (220, 250), (60, 250), (60, 46)],
-                                    np.int32)], False, (255, 255, 255, 255), 14)
+    cv2.polylines(
+        canvas,
+        [np.array([(60, 40), (220, 40), (220, 250), (60, 250), (60, 46)], np.int32)],
+        False,
+        (255, 255, 255, 255),
+        14,
+    )
     image = sketch_to_input(canvas).image28
     assert image[12:16, 12:16].mean() >= FILL_LEVEL - 10
 
@@ -85,11 +101,14 @@ def test_steps_are_pictures():
         assert isinstance(title, str) and picture.dtype == np.uint8 and picture.ndim in (2, 3)
 
 
-@pytest.mark.parametrize("canvas", [
-    np.zeros((280, 280, 4), np.uint8),  # transparent, nothing drawn
-    np.full((280, 280, 4), 255, np.uint8),  # opaque white
-    np.full((100, 100, 3), 30, np.uint8),  # plain dark
-])
+@pytest.mark.parametrize(
+    "canvas",
+    [
+        np.zeros((280, 280, 4), np.uint8),  # transparent, nothing drawn
+        np.full((280, 280, 4), 255, np.uint8),  # opaque white
+        np.full((100, 100, 3), 30, np.uint8),  # plain dark
+    ],
+)
 def test_empty_canvas_asks_for_a_drawing(canvas):
     with pytest.raises(ImageInputError, match="draw something"):
         sketch_to_input(canvas)

@@ -9,12 +9,14 @@ from fmnist_core import suspects
 
 
 def test_ranking_by_loss_among_disagreements():
-    proba = np.array([
-        [0.9, 0.1] + [0.0] * 8,   # agrees with label 0: never a suspect
-        [0.3, 0.7] + [0.0] * 8,   # label 0, p = 0.3
-        [0.05, 0.95] + [0.0] * 8,  # label 0, p = 0.05: the most suspect
-        [0.6, 0.4] + [0.0] * 8,   # label 1, p = 0.4
-    ])
+    proba = np.array(
+        [
+            [0.9, 0.1] + [0.0] * 8,  # agrees with label 0: never a suspect
+            [0.3, 0.7] + [0.0] * 8,  # label 0, p = 0.3
+            [0.05, 0.95] + [0.0] * 8,  # label 0, p = 0.05: the most suspect
+            [0.6, 0.4] + [0.0] * 8,  # label 1, p = 0.4
+        ]
+    )
     found = suspects.rank_suspects(proba, np.array([0, 0, 0, 1]))
     assert [s.index for s in found] == [2, 1, 3]
     first = found[0]
@@ -30,8 +32,7 @@ def test_finds_a_flipped_label_in_a_small_set(small_data):
     from fmnist_core.classifier import SklearnClassifier
 
     flat = small_data.x_train.reshape(len(small_data.x_train), -1) / 255.0
-    classifier = SklearnClassifier(
-        LogisticRegression(max_iter=40, tol=1e-2).fit(flat, small_data.y_train), "sk_logreg")
+    classifier = SklearnClassifier(LogisticRegression(max_iter=40, tol=1e-2).fit(flat, small_data.y_train), "sk_logreg")
     images, labels = small_data.x_test, small_data.y_test.copy()
     proba = classifier.predict_proba(images)
     right = np.flatnonzero(proba.argmax(axis=1) == labels)

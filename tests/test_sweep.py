@@ -35,9 +35,17 @@ from fmnist_core.training import EpochEnd, TrainConfig
 
 REPO = Path(__file__).resolve().parent.parent
 # Tiny trials: the small_data fixture's 600 images, 90% of them for training, 2 epochs.
-TINY = {"epochs": 2, "learning_rate": Range(1e-3, 1e-2, log=True), "batch_size": 64,
-        "schedule": "constant", "optimizer": "adam", "dropout": 0.0, "l2": Range(1e-6, 1e-4, log=True),
-        "augment": "none", "validation_split": 0.1}
+TINY = {
+    "epochs": 2,
+    "learning_rate": Range(1e-3, 1e-2, log=True),
+    "batch_size": 64,
+    "schedule": "constant",
+    "optimizer": "adam",
+    "dropout": 0.0,
+    "l2": Range(1e-6, 1e-4, log=True),
+    "augment": "none",
+    "validation_split": 0.1,
+}
 
 
 @pytest.fixture
@@ -51,6 +59,7 @@ def sweeps_dir(tmp_path, monkeypatch) -> Path:
 @pytest.fixture
 def no_test_set(monkeypatch):
     """Trials must never measure anything on the test set."""
+
     def refuse(*args, **kwargs):
         raise AssertionError("a trial looked at the test set")
 
@@ -98,19 +107,22 @@ def test_a_space_file_overrides_only_its_fields(tmp_path):
     assert load_space(json_path, "mlp")["dropout"] == Range(0, 0.2)
 
 
-@pytest.mark.parametrize("changes, message", [
-    ({"lr": 0.1}, "unknown field 'lr'"),
-    ({"learning_rate": {"low": 0.1, "high": 0.01}}, "field 'learning_rate': low (0.1) is above high"),
-    ({"l2": {"low": 0, "high": 0.01, "log": True}}, "field 'l2': a log-scale range must start above 0"),
-    ({"schedule": ["constant", "warm"]}, "field 'schedule': unknown choice 'warm'"),
-    ({"dropout": {"low": 0.0, "high": 1.5}}, "field 'dropout' = 1.5: dropout must be at least 0 and below 1"),
-    ({"validation_split": 0}, "field 'validation_split': trials are scored on validation accuracy"),
-    ({"epochs": {"low": 1, "high": 2.5}}, "field 'epochs': a range of whole numbers needs whole ends"),
-    ({"batch_size": []}, "field 'batch_size': the list of choices is empty"),
-    ({"optimizer": {"low": 1, "high": 2}}, "field 'optimizer' takes a list of choices"),
-    ({"learning_rate": {"low": 0.1}}, "field 'learning_rate': a range is"),
-    ({"epochs": "many"}, "field 'epochs': 'many' is not a number"),
-])
+@pytest.mark.parametrize(
+    "changes, message",
+    [
+        ({"lr": 0.1}, "unknown field 'lr'"),
+        ({"learning_rate": {"low": 0.1, "high": 0.01}}, "field 'learning_rate': low (0.1) is above high"),
+        ({"l2": {"low": 0, "high": 0.01, "log": True}}, "field 'l2': a log-scale range must start above 0"),
+        ({"schedule": ["constant", "warm"]}, "field 'schedule': unknown choice 'warm'"),
+        ({"dropout": {"low": 0.0, "high": 1.5}}, "field 'dropout' = 1.5: dropout must be at least 0 and below 1"),
+        ({"validation_split": 0}, "field 'validation_split': trials are scored on validation accuracy"),
+        ({"epochs": {"low": 1, "high": 2.5}}, "field 'epochs': a range of whole numbers needs whole ends"),
+        ({"batch_size": []}, "field 'batch_size': the list of choices is empty"),
+        ({"optimizer": {"low": 1, "high": 2}}, "field 'optimizer' takes a list of choices"),
+        ({"learning_rate": {"low": 0.1}}, "field 'learning_rate': a range is"),
+        ({"epochs": "many"}, "field 'epochs': 'many' is not a number"),
+    ],
+)
 def test_a_bad_space_is_refused_naming_the_field(changes, message):
     with pytest.raises(SpaceError) as caught:
         override(default_space("mlp"), changes)
@@ -178,8 +190,9 @@ def test_pruning_ends_a_weak_trial_early(small_data, sweeps_dir):
     pruner stops it at its second epoch, the first it may judge."""
     import optuna
 
-    settings = tiny(trials=4, study="pruning", space={**TINY, "epochs": 4,
-                                                     "learning_rate": Range(1e-7, 1e-2, log=True)})
+    settings = tiny(
+        trials=4, study="pruning", space={**TINY, "epochs": 4, "learning_rate": Range(1e-7, 1e-2, log=True)}
+    )
     study = sweep.open_study(settings)
     for rate in (3e-3, 4e-3, 5e-3, 1e-7):
         study.enqueue_trial({"learning_rate": rate, "l2": 1e-6})
@@ -211,8 +224,7 @@ def test_stop_ends_the_running_trial_and_the_study_resumes(small_data, sweeps_di
     events = []
     second = run_sweep(tiny(trials=2), small_data, events.append)
     assert second.reason == "completed"
-    assert events[0] == SweepStarted("mlp", str(sweeps_dir / sweep.JOURNAL_FILE), 2,
-                                     ("validation accuracy",), "median")
+    assert events[0] == SweepStarted("mlp", str(sweeps_dir / sweep.JOURNAL_FILE), 2, ("validation accuracy",), "median")
     assert [row["state"] for row in second.rows] == ["complete", "stopped", "complete", "complete"]
     assert [row["trial"] for row in second.rows] == [0, 1, 2, 3]
 
@@ -231,8 +243,10 @@ def test_a_study_of_another_model_or_objective_is_refused_and_kept(small_data, s
     assert len(sweep.find_study("shared").trials) == 1
 
 
-@pytest.mark.parametrize("url", ["postgresql://sweeper:s3cret@127.0.0.1:9/sweeps",
-                                 "nosuchdb://somewhere/x", "sqlite:////nonexistent-dir/x/y.db"])
+@pytest.mark.parametrize(
+    "url",
+    ["postgresql://sweeper:s3cret@127.0.0.1:9/sweeps", "nosuchdb://somewhere/x", "sqlite:////nonexistent-dir/x/y.db"],
+)
 def test_an_unusable_storage_is_a_message_without_its_password(small_data, sweeps_dir, url):
     with pytest.raises(SweepError) as caught:
         run_sweep(tiny(trials=1, storage=url), small_data)
@@ -241,9 +255,12 @@ def test_an_unusable_storage_is_a_message_without_its_password(small_data, sweep
 
 
 def test_bad_settings_are_refused():
-    for settings, message in [(tiny(trials=0), "at least 1 trial"), (tiny(timeout=-1), "above 0"),
-                              (tiny(pruner="fast"), "unknown pruner"),
-                              (tiny(model="sk_svm"), "scikit-learn model")]:
+    for settings, message in [
+        (tiny(trials=0), "at least 1 trial"),
+        (tiny(timeout=-1), "above 0"),
+        (tiny(pruner="fast"), "unknown pruner"),
+        (tiny(model="sk_svm"), "scikit-learn model"),
+    ]:
         with pytest.raises(sweep.FmnistError, match=message):
             settings.validate()
 
@@ -252,8 +269,14 @@ def test_bad_settings_are_refused():
 
 
 def _cli(*args: str, env: dict[str, str], timeout: float = 600) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "fmnist_core", "sweep", *args], cwd=REPO, env=env,
-                          capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "fmnist_core", "sweep", *args],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 @pytest.mark.slow
@@ -261,8 +284,20 @@ def test_two_worker_processes_share_one_study_without_losing_or_repeating_trials
     space = tmp_path / "tiny.yaml"
     space.write_text("epochs: 2\ntrain_limit: 600\nbatch_size: 64\nschedule: constant\n")
     env = {**os.environ, "FMNIST_SWEEPS_DIR": str(tmp_path / "sweeps"), "FMNIST_OFFLINE": "1"}
-    result = _cli("--model", "mlp", "--trials", "5", "--workers", "2", "--space", str(space),
-                  "--pruner", "none", "--json", env=env)
+    result = _cli(
+        "--model",
+        "mlp",
+        "--trials",
+        "5",
+        "--workers",
+        "2",
+        "--space",
+        str(space),
+        "--pruner",
+        "none",
+        "--json",
+        env=env,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     outcome = json.loads(result.stdout)
     rows = outcome["trials"]

@@ -29,8 +29,7 @@ pytestmark = pytest.mark.slow
 def _unavailable(reason: str) -> None:
     if os.environ.get("CI"):
         pytest.fail(f"PostgreSQL is needed on CI: {reason}")
-    pytest.skip(f"no PostgreSQL server to test against: {reason} "
-                "(as root, `make test` installs Debian's postgresql)")
+    pytest.skip(f"no PostgreSQL server to test against: {reason} (as root, `make test` installs Debian's postgresql)")
 
 
 def _free_port() -> int:
@@ -63,10 +62,23 @@ def postgres_url():
         return subprocess.run([*as_user, *command], capture_output=True, text=True, timeout=120)
 
     made = run(str(bindir / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres", "-E", "UTF8")
-    started = made.returncode == 0 and run(
-        str(bindir / "pg_ctl"), "-D", str(data), "-w", "-t", "60", "-l", str(folder / "log"),
-        "-o", f"-p {port} -k {folder} -c listen_addresses=127.0.0.1 -c fsync=off", "start"
-    ).returncode == 0
+    started = (
+        made.returncode == 0
+        and run(
+            str(bindir / "pg_ctl"),
+            "-D",
+            str(data),
+            "-w",
+            "-t",
+            "60",
+            "-l",
+            str(folder / "log"),
+            "-o",
+            f"-p {port} -k {folder} -c listen_addresses=127.0.0.1 -c fsync=off",
+            "start",
+        ).returncode
+        == 0
+    )
     if not started:
         log = (folder / "log").read_text(errors="replace")[-1500:] if (folder / "log").exists() else ""
         shutil.rmtree(folder, ignore_errors=True)
@@ -79,10 +91,17 @@ def postgres_url():
 
 
 def test_two_workers_share_one_study_in_postgresql(postgres_url, small_data):
-    space = {"epochs": 2, "learning_rate": Range(1e-3, 1e-2, log=True), "batch_size": 64,
-             "schedule": "constant", "augment": "none", "validation_split": 0.1}
-    settings = SweepSettings(model="mlp", trials=3, space=space, storage=postgres_url,
-                             study="shared-by-two", pruner="none")
+    space = {
+        "epochs": 2,
+        "learning_rate": Range(1e-3, 1e-2, log=True),
+        "batch_size": 64,
+        "schedule": "constant",
+        "augment": "none",
+        "validation_split": 0.1,
+    }
+    settings = SweepSettings(
+        model="mlp", trials=3, space=space, storage=postgres_url, study="shared-by-two", pruner="none"
+    )
     workers = [SweepJob.start(settings, small_data) for _ in range(2)]
     assert all(worker.wait(600) for worker in workers), "the workers did not finish"
     assert [worker.error for worker in workers] == [None, None]

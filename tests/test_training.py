@@ -62,12 +62,15 @@ def test_events_arrive_in_order_with_sane_fields(small_data):
     assert meta["unsure"]["calibrated_on"].startswith(f"{meta['validation_images']} held-out")
 
 
-@pytest.mark.parametrize("images, batch, per_call, expected", [
-    (57_000, 256, 16, (224, 16)),  # the presets: one batch more per epoch, whole calls
-    (540, 32, 4, (17, 1)),  # 20 steps would be 18% more: one step a call instead
-    (2_850, 256, 16, (12, 12)),  # a divisor that fits exactly
-    (100, 128, 16, (1, 1)),
-])
+@pytest.mark.parametrize(
+    "images, batch, per_call, expected",
+    [
+        (57_000, 256, 16, (224, 16)),  # the presets: one batch more per epoch, whole calls
+        (540, 32, 4, (17, 1)),  # 20 steps would be 18% more: one step a call instead
+        (2_850, 256, 16, (12, 12)),  # a divisor that fits exactly
+        (100, 128, 16, (1, 1)),
+    ],
+)
 def test_an_epoch_is_a_whole_number_of_compiled_calls(images, batch, per_call, expected):
     assert epoch_steps(images, batch, per_call) == expected
 
@@ -83,8 +86,9 @@ def test_the_optimizer_runs_the_steps_that_the_schedule_and_the_progress_count(s
     config = replace(TINY, batch_size=11, steps_per_execution=3)
     meta = train(config, small_data, on_event=events.append).meta
     assert meta["steps_per_epoch"] == 51 and meta["optimizer_steps"] == 3 * 51
-    assert [max(b.step for b in events if isinstance(b, BatchProgress) and b.epoch == epoch)
-            for epoch in range(3)] == [51] * 3
+    assert [max(b.step for b in events if isinstance(b, BatchProgress) and b.epoch == epoch) for epoch in range(3)] == [
+        51
+    ] * 3
 
 
 def test_stop_from_another_thread_keeps_a_working_model(small_data):
@@ -115,11 +119,13 @@ def test_a_forest_grows_in_stages_into_the_forest_of_one_fit(small_data):
     assert [e.done for e in stages] == list(range(10, 101, 10))
     assert all(e.total == 100 and e.unit == "trees" and e.elapsed > 0 for e in stages)
     assert classifier.meta["trees"] == 100
-    one_fit = ZOO["sk_forest"].build(seed=3).fit(
-        small_data.x_train.reshape(len(small_data.x_train), -1) / 255.0, small_data.y_train)
+    one_fit = (
+        ZOO["sk_forest"]
+        .build(seed=3)
+        .fit(small_data.x_train.reshape(len(small_data.x_train), -1) / 255.0, small_data.y_train)
+    )
     flat_test = small_data.x_test.reshape(len(small_data.x_test), -1) / 255.0
-    np.testing.assert_allclose(classifier.estimator.predict_proba(flat_test),
-                               one_fit.predict_proba(flat_test))
+    np.testing.assert_allclose(classifier.estimator.predict_proba(flat_test), one_fit.predict_proba(flat_test))
 
 
 def test_a_stopped_forest_keeps_the_trees_it_grew(small_data):
@@ -136,8 +142,7 @@ def test_a_stopped_forest_keeps_the_trees_it_grew(small_data):
 
 
 def test_early_stopping_ends_the_run_and_keeps_the_best_epoch(small_data):
-    config = TrainConfig(model="mlp", epochs=60, batch_size=32, validation_split=0.2,
-                         early_stopping_patience=2)
+    config = TrainConfig(model="mlp", epochs=60, batch_size=32, validation_split=0.2, early_stopping_patience=2)
     classifier = train(config, small_data)
     val_loss = classifier.meta["history"]["val_loss"]
     assert classifier.meta["stop_reason"] == "early stopping" and len(val_loss) < 60
@@ -162,14 +167,12 @@ def test_the_schedule_shapes_the_learning_rate(small_data, schedule):
     else:  # warm up from 1/25 of the rate for 30% of the steps, then down
         assert rates[0] < 0.002 and rates[peak] == pytest.approx(0.01, rel=0.05)
         assert 0.2 < peak / len(rates) < 0.4 and rates[-1] < 0.0005
-        assert np.all(np.diff(rates[:peak + 1]) > 0) and np.all(np.diff(rates[peak:]) < 0)
+        assert np.all(np.diff(rates[: peak + 1]) > 0) and np.all(np.diff(rates[peak:]) < 0)
 
 
-@pytest.mark.parametrize("optimizer, keras_class", [
-    ("adam", "Adam"), ("adamw", "AdamW"), ("sgd", "SGD")])
+@pytest.mark.parametrize("optimizer, keras_class", [("adam", "Adam"), ("adamw", "AdamW"), ("sgd", "SGD")])
 @pytest.mark.slow  # trains once per optimizer
-def test_each_optimizer_trains_and_dropout_and_l2_reach_the_layers(small_data, optimizer,
-                                                                   keras_class, monkeypatch):
+def test_each_optimizer_trains_and_dropout_and_l2_reach_the_layers(small_data, optimizer, keras_class, monkeypatch):
     import keras
 
     from fmnist_core import training
@@ -188,8 +191,11 @@ def test_each_optimizer_trains_and_dropout_and_l2_reach_the_layers(small_data, o
     assert np.isfinite(classifier.meta["history"]["loss"]).all()
     layers = classifier.model.layers
     assert {layer.rate for layer in layers if isinstance(layer, keras.layers.Dropout)} == {0.35}
-    l2 = [float(layer.kernel_regularizer.l2) for layer in layers
-          if isinstance(layer, keras.layers.Dense) and layer.kernel_regularizer is not None]
+    l2 = [
+        float(layer.kernel_regularizer.l2)
+        for layer in layers
+        if isinstance(layer, keras.layers.Dense) and layer.kernel_regularizer is not None
+    ]
     assert l2 and l2 == pytest.approx([0.002] * len(l2))
 
 
@@ -210,17 +216,20 @@ def test_the_terminal_progress_bar_redraws_its_line_and_keeps_where_a_stop_left_
     assert terminal.getvalue() == (
         "\r\033[Kepoch 1 [##########          ] 5/10 loss 0.5000 acc 0.8000 1,000 img/s"
         "\r\033[Kfitting [##########          ] 50/100 trees 3s"
-        "\r\033[Kfitting [####################] 100/100 trees 6s\n")
+        "\r\033[Kfitting [####################] 100/100 trees 6s\n"
+    )
     # Not a terminal (a log file, a pipe): no batch bars, one plain line per stage.
-    assert log.getvalue() == ("fitting [##########          ] 50/100 trees 3s\n"
-                              "fitting [####################] 100/100 trees 6s\n")
+    assert log.getvalue() == (
+        "fitting [##########          ] 50/100 trees 3s\nfitting [####################] 100/100 trees 6s\n"
+    )
 
     stopped = FakeTerminal()
     progress = Progress(stopped)
     progress(FitProgress(20, 100, "trees", 1.0))
     progress(PhaseChange("evaluating", "10000 test images"))
-    assert stopped.getvalue() == ("\r\033[Kfitting [####                ] 20/100 trees 1s\n"
-                                  "\r\033[Kevaluating: 10000 test images\n")
+    assert stopped.getvalue() == (
+        "\r\033[Kfitting [####                ] 20/100 trees 1s\n\r\033[Kevaluating: 10000 test images\n"
+    )
 
 
 def test_endless_batches_pass_over_every_image_once_per_epoch_in_a_new_order():
@@ -320,8 +329,9 @@ print(json.dumps({"replicas": c.meta["replicas"], "accuracy": c.meta["metrics"][
 def test_mirrored_strategy_on_two_logical_cpus():
     """fast_cnn, so that its fused BatchNorm updates moving statistics inside each replica."""
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "TF_CPP_MIN_LOG_LEVEL": "2"}
-    done = subprocess.run([sys.executable, "-c", MIRRORED], capture_output=True, text=True,
-                          env=env, cwd=REPO_ROOT, timeout=300)
+    done = subprocess.run(
+        [sys.executable, "-c", MIRRORED], capture_output=True, text=True, env=env, cwd=REPO_ROOT, timeout=300
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     result = json.loads(done.stdout.strip().splitlines()[-1])
     assert result["replicas"] == 2 and result["accuracy"] > 0.3
@@ -380,15 +390,18 @@ def test_train_cli_checks_the_name_before_training(models_dir, capsys, monkeypat
     assert "cannot contain /" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("option, value, message", [
-    ("--dropout", "1.5", "dropout must be at least 0 and below 1"),
-    ("--l2", "-0.1", "L2 must be from 0 to 1"),
-    ("--l2", "inf", "L2 must be from 0 to 1"),
-    ("--learning-rate", "inf", "the learning rate must be above 0 and at most 10"),
-    ("--learning-rate", "nan", "the learning rate must be above 0 and at most 10"),
-    ("--patience", "-1", "the early-stopping patience must not be negative"),
-    ("--seed", "-1", "the seed must be a whole number"),
-])
+@pytest.mark.parametrize(
+    "option, value, message",
+    [
+        ("--dropout", "1.5", "dropout must be at least 0 and below 1"),
+        ("--l2", "-0.1", "L2 must be from 0 to 1"),
+        ("--l2", "inf", "L2 must be from 0 to 1"),
+        ("--learning-rate", "inf", "the learning rate must be above 0 and at most 10"),
+        ("--learning-rate", "nan", "the learning rate must be above 0 and at most 10"),
+        ("--patience", "-1", "the early-stopping patience must not be negative"),
+        ("--seed", "-1", "the seed must be a whole number"),
+    ],
+)
 def test_train_cli_explains_out_of_range_options(capsys, option, value, message):
     from fmnist_core.cli import main
 
@@ -399,8 +412,7 @@ def test_train_cli_explains_out_of_range_options(capsys, option, value, message)
 def test_early_stopping_without_validation_images_is_refused(capsys):
     from fmnist_core.cli import main
 
-    assert main(["train", "--model", "mlp", "--no-save", "--patience", "3",
-                 "--validation-split", "0"]) == 1
+    assert main(["train", "--model", "mlp", "--no-save", "--patience", "3", "--validation-split", "0"]) == 1
     assert "early stopping watches the validation loss" in capsys.readouterr().err
     # The Train page keeps the greyed-out Keras fields of a scikit-learn model: no objection.
     TrainConfig(model="sk_forest", early_stopping_patience=3, validation_split=0).validate()
@@ -427,8 +439,9 @@ def test_bundle_writes_a_loadable_model_and_its_card(small_data, tmp_path):
     path = bundle(classifier, tmp_path, "python -m fmnist_core train --preset best --bundle")
     loaded = registry.load(path)
     assert loaded.flip_tta and loaded.meta["metrics"] == classifier.meta["metrics"]
-    np.testing.assert_allclose(loaded.predict_proba(small_data.x_test), classifier.predict_proba(small_data.x_test),
-                               atol=1e-5)
+    np.testing.assert_allclose(
+        loaded.predict_proba(small_data.x_test), classifier.predict_proba(small_data.x_test), atol=1e-5
+    )
     card = (path / registry.MODEL_CARD).read_text()
     assert "train --preset best --bundle" in card and "| Ankle boot |" in card
 

@@ -28,13 +28,23 @@ def browser_id() -> str:
     in_url = st.query_params.get(PARAM)
     if known is None:
         found = (in_url, st.context.cookies.get(COOKIE))
-        known = next((value for value in found  # (a test's context may hold no strings)
-                      if isinstance(value, str) and _VALID.fullmatch(value)),
-                     None) or uuid.uuid4().hex
+        known = (
+            next(
+                (
+                    value
+                    for value in found  # (a test's context may hold no strings)
+                    if isinstance(value, str) and _VALID.fullmatch(value)
+                ),
+                None,
+            )
+            or uuid.uuid4().hex
+        )
         st.session_state[KEY] = known
-        st.sidebar.html(f"<script>document.cookie = '{COOKIE}={known}; path=/; "
-                        f"max-age={COOKIE_DAYS * 86400}; SameSite=Strict';</script>",
-                        unsafe_allow_javascript=True)
+        st.sidebar.html(
+            f"<script>document.cookie = '{COOKIE}={known}; path=/; "
+            f"max-age={COOKIE_DAYS * 86400}; SameSite=Strict';</script>",
+            unsafe_allow_javascript=True,
+        )
     if in_url != known:
         st.query_params[PARAM] = known
     return known

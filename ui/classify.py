@@ -65,21 +65,24 @@ def classify_files(model: LoadedModel, files: Sequence[tuple[str, bytes]]) -> li
     return _classify(model, [(name, partial(prepare_upload, data, name)) for name, data in files])
 
 
-def _classify(model: LoadedModel, inputs: Sequence[tuple[str, Callable[[], PipelineResult]]]
-              ) -> list[Outcome]:
+def _classify(model: LoadedModel, inputs: Sequence[tuple[str, Callable[[], PipelineResult]]]) -> list[Outcome]:
     """Named inputs through the core's one road to predictions: photos go to the
     photo-tuned model when `model` is the bundled one, and the photo model judges every
     photo's scope whoever answers."""
     photo_model = photo_classifier()
     answers_photos = model.key == BUNDLED and photo_model is not None
     start = time.perf_counter()
-    answers = predict_images(model.classifier, [read for _, read in inputs],
-                             photo_model if answers_photos else None, scope_check=photo_model)
+    answers = predict_images(
+        model.classifier, [read for _, read in inputs], photo_model if answers_photos else None, scope_check=photo_model
+    )
     milliseconds = (time.perf_counter() - start) * 1000
     ready = sum(answer.prediction is not None for answer in answers)
-    return [Outcome(name, answer.result, answer.prediction,
-                    str(answer.error) if answer.error else None, milliseconds, ready)
-            for (name, _), answer in zip(inputs, answers)]
+    return [
+        Outcome(
+            name, answer.result, answer.prediction, str(answer.error) if answer.error else None, milliseconds, ready
+        )
+        for (name, _), answer in zip(inputs, answers)
+    ]
 
 
 def example_outcome(model: LoadedModel, example: Example) -> Outcome:
@@ -103,7 +106,7 @@ def short_name(name: str, limit: int = 22) -> str:
     if len(name) <= limit:
         return name
     keep = limit - 1
-    return f"{name[: keep - keep // 2]}…{name[-(keep // 2):]}"
+    return f"{name[: keep - keep // 2]}…{name[-(keep // 2) :]}"
 
 
 def outcomes_table(outcomes: Sequence[Outcome], model_label: str) -> pd.DataFrame:
@@ -116,20 +119,27 @@ def outcomes_table(outcomes: Sequence[Outcome], model_label: str) -> pd.DataFram
             rows.append({"file": outcome.name, "problem": outcome.error})
             continue
         _, second_name, second_probability = prediction.runner_up
-        rows.append({"file": outcome.name, "prediction": prediction.name,
-                     "confidence": round(prediction.confidence, 4),
-                     "unsure": prediction.unsure_reason or "no",
-                     "second guess": second_name,
-                     "second confidence": round(second_probability, 4),
-                     "model": answered_by(prediction, model_label)})
-    return pd.DataFrame(rows, columns=["file", "prediction", "confidence", "unsure",
-                                       "second guess", "second confidence", "model",
-                                       "problem"])
+        rows.append(
+            {
+                "file": outcome.name,
+                "prediction": prediction.name,
+                "confidence": round(prediction.confidence, 4),
+                "unsure": prediction.unsure_reason or "no",
+                "second guess": second_name,
+                "second confidence": round(second_probability, 4),
+                "model": answered_by(prediction, model_label),
+            }
+        )
+    return pd.DataFrame(
+        rows,
+        columns=["file", "prediction", "confidence", "unsure", "second guess", "second confidence", "model", "problem"],
+    )
 
 
 def table_csv(table: pd.DataFrame) -> bytes:
     """The table as UTF-8 CSV. A file name starting with = + - @ would run as a formula in a
     spreadsheet, so such cells get a leading apostrophe (the usual defence)."""
+
     def inert(value: object) -> object:
         return f"'{value}" if isinstance(value, str) and value[:1] in FORMULA_STARTS else value
 
@@ -142,8 +152,11 @@ def table_csv(table: pd.DataFrame) -> bytes:
 
 
 def show_error(outcome: Outcome) -> None:
-    st.error(f"**{escape_markdown(outcome.name)}** cannot be classified: "
-             f"{escape_markdown(outcome.error or 'unknown problem')}", icon=":material/error:")
+    st.error(
+        f"**{escape_markdown(outcome.name)}** cannot be classified: "
+        f"{escape_markdown(outcome.error or 'unknown problem')}",
+        icon=":material/error:",
+    )
 
 
 def prediction_caption(outcome: Outcome) -> str:
@@ -159,8 +172,9 @@ def photo_thumbnail(outcome: Outcome, side: int = 112) -> np.ndarray:
     """The input as the person gave it (a photo's first pipeline step), squared and small."""
     from PIL import Image
 
-    picture = outcome.result.steps[0][1] if outcome.result and outcome.result.steps else \
-        np.zeros((side, side), np.uint8)
+    picture = (
+        outcome.result.steps[0][1] if outcome.result and outcome.result.steps else np.zeros((side, side), np.uint8)
+    )
     image = Image.fromarray(squared(np.asarray(picture)))
     return np.asarray(image.resize((side, side), Image.Resampling.BILINEAR))
 
@@ -174,22 +188,23 @@ def unsure_message(prediction: Prediction, kind: str) -> str:
     class, or an input unlike its ten classes."""
     if prediction.near_tie and prediction.unsure_reason != OUT_OF_SCOPE:
         _, second, probability = prediction.runner_up
-        message = (f"The model hesitates between **{prediction.name}** "
-                   f"({prediction.confidence:.0%}) and **{second}** ({probability:.0%}).")
+        message = (
+            f"The model hesitates between **{prediction.name}** "
+            f"({prediction.confidence:.0%}) and **{second}** ({probability:.0%})."
+        )
         return message + {
-            "photo": " A photo showing the whole garment (sleeves, collar, length) helps "
-                     "tell them apart.",
+            "photo": " A photo showing the whole garment (sleeves, collar, length) helps tell them apart.",
             "sketch": " Draw what tells them apart: sleeves, collar, length.",
         }.get(kind, " Even people find such images hard.")
     if prediction.unsure_reason == OUT_OF_SCOPE and kind == "photo":
-        return ("This does not look enough like any of the ten classes. It may be something "
-                "they do not include (hats, shorts, skirts, bags of other shapes); if it is "
-                "one of them, a photo of it alone, filling the frame, helps.")
+        return (
+            "This does not look enough like any of the ten classes. It may be something "
+            "they do not include (hats, shorts, skirts, bags of other shapes); if it is "
+            "one of them, a photo of it alone, filling the frame, helps."
+        )
     return {
-        "photo": "The model is not confident about this photo: none of its ten classes "
-                 "fits it well.",
-        "sketch": "The model is not confident: try the garment's whole silhouette, large, "
-                  "filling the square.",
+        "photo": "The model is not confident about this photo: none of its ten classes fits it well.",
+        "sketch": "The model is not confident: try the garment's whole silhouette, large, filling the square.",
     }.get(kind, "Even in the dataset's own format this image is ambiguous to the model.")
 
 
@@ -197,8 +212,14 @@ def _use_photo_model() -> None:
     st.session_state["classify_model"] = BUNDLED
 
 
-def show_answer(model: LoadedModel, prediction: Prediction, result: PipelineResult,
-                outcome: Outcome, key: str, true_label: int | None) -> None:
+def show_answer(
+    model: LoadedModel,
+    prediction: Prediction,
+    result: PipelineResult,
+    outcome: Outcome,
+    key: str,
+    true_label: int | None,
+) -> None:
     """The headline, why it may be wrong, and which model answered how fast."""
     st.markdown(f"### {prediction.name} · {prediction.confidence:.1%}")
     if true_label is not None:
@@ -206,24 +227,34 @@ def show_answer(model: LoadedModel, prediction: Prediction, result: PipelineResu
         st.markdown(f"True class: **{CLASS_NAMES[true_label]}** {verdict}")
     if prediction.unsure or prediction.near_tie:
         st.warning(unsure_message(prediction, result.kind), icon=":material/warning:")
-    timing = (f"in {outcome.milliseconds:.1f} ms ({prediction.engine})" if outcome.batch_size == 1
-              else f"with the other {outcome.batch_size - 1} inputs in one batch, in "
-                   f"{outcome.milliseconds:.1f} ms")
+    timing = (
+        f"in {outcome.milliseconds:.1f} ms ({prediction.engine})"
+        if outcome.batch_size == 1
+        else f"with the other {outcome.batch_size - 1} inputs in one batch, in {outcome.milliseconds:.1f} ms"
+    )
     who = answered_by(prediction, escape_markdown(model.label))
     if prediction.by_photo_model:
-        st.caption(f"Answered by {who} {timing}: photos go to it, since it has the same "
-                   "convolutions as the bundled model with a last layer refitted on real photos.")
+        st.caption(
+            f"Answered by {who} {timing}: photos go to it, since it has the same "
+            "convolutions as the bundled model with a last layer refitted on real photos."
+        )
         return
     st.caption(f"Answered by {who} {timing}.")
     if result.kind == "photo" and photo_classifier() is not None and model.key != BUNDLED:
-        st.info(f"{who.capitalize()} was never tuned for photos; the bundled model's "
-                "photo-tuned version usually reads photos better.", icon=":material/info:")
-        st.button("Answer photos with the photo-tuned model", on_click=_use_photo_model,
-                  icon=":material/photo_camera:", key=f"{key}_use_photo_model")
+        st.info(
+            f"{who.capitalize()} was never tuned for photos; the bundled model's "
+            "photo-tuned version usually reads photos better.",
+            icon=":material/info:",
+        )
+        st.button(
+            "Answer photos with the photo-tuned model",
+            on_click=_use_photo_model,
+            icon=":material/photo_camera:",
+            key=f"{key}_use_photo_model",
+        )
 
 
-def show_prediction(model: LoadedModel, outcome: Outcome, key: str,
-                    true_label: int | None = None) -> None:
+def show_prediction(model: LoadedModel, outcome: Outcome, key: str, true_label: int | None = None) -> None:
     """One prediction, answer first: the headline, the 28x28 input beside the top-5
     probabilities, then one panel at a time (why, similar images, the map, the pipeline):
     only the open panel is computed."""
@@ -234,25 +265,31 @@ def show_prediction(model: LoadedModel, outcome: Outcome, key: str,
     show_answer(model, prediction, result, outcome, key, true_label)
     input_col, chart_col = st.columns([1, 2.4], vertical_alignment="center")
     input_col.image(pixelated(result.image28, 6), caption="What the model sees (28x28)")
-    chart_col.plotly_chart(charts.probability_figure(prediction.probabilities, top_k=5),
-                           key=f"{key}_probabilities", config={"displayModeBar": False})
+    chart_col.plotly_chart(
+        charts.probability_figure(prediction.probabilities, top_k=5),
+        key=f"{key}_probabilities",
+        config={"displayModeBar": False},
+    )
     # The model that answered is the one explained; the photo model shares the bundled
     # model's features, so similar images and the map stay the bundled model's.
     explained = (photo_classifier() if prediction.by_photo_model else None) or model.classifier
     explained_fingerprint = f"{model.fingerprint}:photo" if prediction.by_photo_model else model.fingerprint
     panels = {
-        WHY_PANEL: lambda: saliency_panel(explained, result.image28, key=f"{key}_saliency",
-                                          fingerprint=explained_fingerprint),
-        SIMILAR_PANEL: lambda: similar_images_panel(model.classifier, result.image28, k=8,
-                                                    key=f"{key}_similar",
-                                                    fingerprint=model.fingerprint),
-        MAP_PANEL: lambda: embedding_map_panel(model.classifier, model.fingerprint,
-                                               new_image=result.image28, key=f"{key}_map"),
+        WHY_PANEL: lambda: saliency_panel(
+            explained, result.image28, key=f"{key}_saliency", fingerprint=explained_fingerprint
+        ),
+        SIMILAR_PANEL: lambda: similar_images_panel(
+            model.classifier, result.image28, k=8, key=f"{key}_similar", fingerprint=model.fingerprint
+        ),
+        MAP_PANEL: lambda: embedding_map_panel(
+            model.classifier, model.fingerprint, new_image=result.image28, key=f"{key}_map"
+        ),
     }
     if len(result.steps) > 1:
         panels[PIPELINE_PANEL] = lambda: show_pipeline(result)
-    panels[LAYERS_PANEL] = lambda: layers_panel(explained, result.image28, key=f"{key}_layers",
-                                                fingerprint=explained_fingerprint)
+    panels[LAYERS_PANEL] = lambda: layers_panel(
+        explained, result.image28, key=f"{key}_layers", fingerprint=explained_fingerprint
+    )
     lazy_tabs(f"{key}_panel", panels)
 
 
@@ -269,5 +306,4 @@ def show_pipeline(result: PipelineResult) -> None:
     with st.container(horizontal=True):
         for title, picture in result.steps[:-1]:
             small = max(np.shape(picture)[:2]) <= 56
-            st.image(squared(pixelated(picture, 5) if small else picture), caption=title,
-                     width=STEP_WIDTH)
+            st.image(squared(pixelated(picture, 5) if small else picture), caption=title, width=STEP_WIDTH)

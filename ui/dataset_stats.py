@@ -14,8 +14,10 @@ from fmnist_core.data import Dataset
 from fmnist_core.embedding import EmbeddingMap, pixel_map
 
 SPLITS = {"train": "Training set", "test": "Test set"}
-PROJECTIONS = {"PCA": "PCA (linear, all classes' main directions)",
-               "t-SNE": "t-SNE (non-linear, keeps neighbours together)"}
+PROJECTIONS = {
+    "PCA": "PCA (linear, all classes' main directions)",
+    "t-SNE": "t-SNE (non-linear, keeps neighbours together)",
+}
 
 
 def split_arrays(data: Dataset, split: str) -> tuple[np.ndarray, np.ndarray]:
@@ -23,8 +25,7 @@ def split_arrays(data: Dataset, split: str) -> tuple[np.ndarray, np.ndarray]:
     return (data.x_train, data.y_train) if split == "train" else (data.x_test, data.y_test)
 
 
-def browse_order(data: Dataset, split: str, label: int | None,
-                 shuffle_seed: int | None) -> np.ndarray:
+def browse_order(data: Dataset, split: str, label: int | None, shuffle_seed: int | None) -> np.ndarray:
     """Indices to browse: one class or all, in file order or shuffled by `shuffle_seed`.
     The shuffle is not cached: every Shuffle click brings a new random seed, so a cache
     keyed by it grew by an entry per click, for good, and a shuffle takes a millisecond."""
@@ -68,14 +69,12 @@ def intensity_histogram(_data: Dataset, checksum: str, split: str) -> pd.DataFra
         (CLASS_NAMES[label], labels == label) for label in range(NUM_CLASSES)
     ]:
         counts = np.bincount(images[mask].ravel(), minlength=256)
-        frames.append(pd.DataFrame({"intensity": np.arange(256),
-                                    "share": counts / counts.sum(), "group": name}))
+        frames.append(pd.DataFrame({"intensity": np.arange(256), "share": counts / counts.sum(), "group": name}))
     return pd.concat(frames, ignore_index=True)
 
 
 @st.cache_data(show_spinner=False, max_entries=8, persist="disk")
-def projection(_data: Dataset, checksum: str, split: str, method: str, per_class: int,
-               seed: int = 0) -> EmbeddingMap:
+def projection(_data: Dataset, checksum: str, split: str, method: str, per_class: int, seed: int = 0) -> EmbeddingMap:
     """The 2-D map of the pixels of `per_class` random images of every class of a split."""
     images, labels = split_arrays(_data, split)
     return pixel_map(images, labels, method, per_class, seed)

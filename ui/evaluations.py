@@ -24,17 +24,23 @@ SCROLL_KEY = "eval_scroll_to_cell"  # set by a click: bring the cell's images in
 CELL_IMAGES_KEY = "eval_cell_images"  # the container of the selected cell's images
 CHART_KEY = "eval_confusion_chart"
 TABLE_KEY = "eval_confusion_table"
-COMPARISON_FORMATS = {"accuracy": tables.PERCENT, "macro F1": tables.PERCENT,
-                      "top-3 accuracy": tables.PERCENT, "ECE": tables.ECE,
-                      "parameters": tables.COUNT, "training (s)": tables.SECONDS}
-COMPARISON_COLUMNS = {"model": tables.wide_text(), "kind": tables.wide_text("small"),
-                      "source": tables.wide_text("large")}
+COMPARISON_FORMATS = {
+    "accuracy": tables.PERCENT,
+    "macro F1": tables.PERCENT,
+    "top-3 accuracy": tables.PERCENT,
+    "ECE": tables.ECE,
+    "parameters": tables.COUNT,
+    "training (s)": tables.SECONDS,
+}
+COMPARISON_COLUMNS = {
+    "model": tables.wide_text(),
+    "kind": tables.wide_text("small"),
+    "source": tables.wide_text("large"),
+}
 
 
-@st.cache_data(show_spinner="Classifying the 10,000 test images...", max_entries=16,
-               persist="disk")
-def test_evaluation(_classifier: Classifier, _data: Dataset, fingerprint: str,
-                    checksum: str) -> Evaluation:
+@st.cache_data(show_spinner="Classifying the 10,000 test images...", max_entries=16, persist="disk")
+def test_evaluation(_classifier: Classifier, _data: Dataset, fingerprint: str, checksum: str) -> Evaluation:
     """Every metric of a model on the test set; `fingerprint` names the model version and
     `checksum` the dataset, the two things the result depends on. Kept on disk too, so a
     restarted server does not classify the test set again for a model it has seen."""
@@ -42,9 +48,15 @@ def test_evaluation(_classifier: Classifier, _data: Dataset, fingerprint: str,
 
 
 def per_class_table(evaluation: Evaluation) -> pd.DataFrame:
-    return pd.DataFrame({"precision": evaluation.precision, "recall": evaluation.recall,
-                         "f1": evaluation.f1, "support": evaluation.support},
-                        index=list(CLASS_NAMES))
+    return pd.DataFrame(
+        {
+            "precision": evaluation.precision,
+            "recall": evaluation.recall,
+            "f1": evaluation.f1,
+            "support": evaluation.support,
+        },
+        index=list(CLASS_NAMES),
+    )
 
 
 def confusion_table(evaluation: Evaluation, normalised: bool) -> pd.DataFrame:
@@ -52,8 +64,7 @@ def confusion_table(evaluation: Evaluation, normalised: bool) -> pd.DataFrame:
     matrix = evaluation.confusion.astype(float)
     if normalised:
         matrix = matrix / matrix.sum(axis=1, keepdims=True).clip(min=1)
-    return pd.DataFrame(matrix, index=[f"true {n}" for n in CLASS_NAMES],
-                        columns=list(CLASS_NAMES))
+    return pd.DataFrame(matrix, index=[f"true {n}" for n in CLASS_NAMES], columns=list(CLASS_NAMES))
 
 
 def selected_cell() -> tuple[int, int] | None:
@@ -89,8 +100,10 @@ def top_k_caption(probabilities: np.ndarray, true_label: int, k: int = 3) -> str
     the model's answer first, marked right (✅) or wrong (❌); the true class in bold."""
     order = np.argsort(probabilities)[::-1][:k]
     marks = ["✅" if order[0] == true_label else "❌"] + ["·"] * (len(order) - 1)
-    lines = [f"{mark} {_bold_if(CLASS_NAMES[label], label == true_label)} "
-             f"{probabilities[label]:.0%}" for mark, label in zip(marks, order)]
+    lines = [
+        f"{mark} {_bold_if(CLASS_NAMES[label], label == true_label)} {probabilities[label]:.0%}"
+        for mark, label in zip(marks, order)
+    ]
     return f"true **{CLASS_NAMES[true_label]}**  \n" + "  \n".join(lines)
 
 
@@ -108,10 +121,17 @@ def gallery_captions(evaluation: Evaluation, indices: np.ndarray) -> list[str]:
 def _meta_row(model: str, meta: dict[str, Any]) -> dict[str, Any]:
     metrics = meta.get("metrics") or {}
     top_k = metrics.get("top_k") or {}
-    return {"model": model, "kind": meta.get("kind"), "accuracy": metrics.get("accuracy"),
-            "macro F1": metrics.get("macro_f1"), "top-3 accuracy": top_k.get("3"),
-            "ECE": metrics.get("ece"), "parameters": meta.get("params"),
-            "training (s)": meta.get("train_seconds"), "source": "this app"}
+    return {
+        "model": model,
+        "kind": meta.get("kind"),
+        "accuracy": metrics.get("accuracy"),
+        "macro F1": metrics.get("macro_f1"),
+        "top-3 accuracy": top_k.get("3"),
+        "ECE": metrics.get("ece"),
+        "parameters": meta.get("params"),
+        "training (s)": meta.get("train_seconds"),
+        "source": "this app",
+    }
 
 
 def comparable_models() -> dict[str, dict[str, Any]]:
@@ -129,19 +149,33 @@ def comparable_models() -> dict[str, dict[str, Any]]:
     return {key: meta for key, meta in found.items() if (meta.get("metrics") or {})}
 
 
-def comparison_table(models: dict[str, dict[str, Any]], labels: dict[str, str],
-                     with_references: bool) -> pd.DataFrame:
+def comparison_table(models: dict[str, dict[str, Any]], labels: dict[str, str], with_references: bool) -> pd.DataFrame:
     """One row per chosen model (from its stored metrics) plus the published references."""
     rows = [_meta_row(labels.get(key, key), meta) for key, meta in models.items()]
     if with_references:
-        rows += [{"model": reference.name, "accuracy": (reference.low + reference.high) / 2,
-                  "source": f"published ({reference.label}): {reference.source}"}
-                 for reference in REFERENCE_ACCURACY]
-    table = pd.DataFrame(rows, columns=["model", "kind", "accuracy", "macro F1",
-                                        "top-3 accuracy", "ECE", "parameters",
-                                        "training (s)", "source"])
-    return table.sort_values("accuracy", ascending=False, na_position="last",
-                             ignore_index=True)
+        rows += [
+            {
+                "model": reference.name,
+                "accuracy": (reference.low + reference.high) / 2,
+                "source": f"published ({reference.label}): {reference.source}",
+            }
+            for reference in REFERENCE_ACCURACY
+        ]
+    table = pd.DataFrame(
+        rows,
+        columns=[
+            "model",
+            "kind",
+            "accuracy",
+            "macro F1",
+            "top-3 accuracy",
+            "ECE",
+            "parameters",
+            "training (s)",
+            "source",
+        ],
+    )
+    return table.sort_values("accuracy", ascending=False, na_position="last", ignore_index=True)
 
 
 def per_class_f1_table(models: dict[str, dict[str, Any]], labels: dict[str, str]) -> pd.DataFrame:
@@ -149,7 +183,8 @@ def per_class_f1_table(models: dict[str, dict[str, Any]], labels: dict[str, str]
     rows = []
     for key, meta in models.items():
         per_class = (meta.get("metrics") or {}).get("per_class") or {}
-        rows += [{"model": labels.get(key, key), "class": name,
-                  "f1": (per_class.get(name) or {}).get("f1")} for name in CLASS_NAMES]
+        rows += [
+            {"model": labels.get(key, key), "class": name, "f1": (per_class.get(name) or {}).get("f1")}
+            for name in CLASS_NAMES
+        ]
     return pd.DataFrame(rows, columns=["model", "class", "f1"])
-

@@ -39,9 +39,11 @@ class Example:
 @functools.cache
 def load_examples(folder: Path = EXAMPLES_DIR) -> tuple[Example, ...]:
     """Every example in `folder`, photos first, each group in file-name order."""
-    found = [Example(path.name, kind, path.read_bytes())
-             for kind in ("photo", "drawing")
-             for path in sorted(folder.glob(f"{kind}-*"))]
+    found = [
+        Example(path.name, kind, path.read_bytes())
+        for kind in ("photo", "drawing")
+        for path in sorted(folder.glob(f"{kind}-*"))
+    ]
     return tuple(found)
 
 

@@ -34,19 +34,29 @@ def squared(image: np.ndarray) -> np.ndarray:
     return np.pad(array, padding + [(0, 0)] * (array.ndim - 2))
 
 
-def enlarged_image_dialog(images: np.ndarray, captions: Sequence[str], details: Sequence[str],
-                          position: int, key: str,
-                          explain: Callable[[int], None] | None = None) -> None:
+def enlarged_image_dialog(
+    images: np.ndarray,
+    captions: Sequence[str],
+    details: Sequence[str],
+    position: int,
+    key: str,
+    explain: Callable[[int], None] | None = None,
+) -> None:
     """Open image `position` of a grid large, in a dialog titled with what it is (the first
     part of its details, "Test set, image 12"; "Image" when there are none)."""
     detail = details[position] if details else ""
     heading = detail.split(" · ", 1)[0].split(":", 1)[0] if detail else "Image"
-    st.dialog(heading, width="large")(_enlarged)(images, captions, detail, position, key,
-                                                  explain)
+    st.dialog(heading, width="large")(_enlarged)(images, captions, detail, position, key, explain)
 
 
-def _enlarged(images: np.ndarray, captions: Sequence[str], detail: str, position: int,
-              key: str, explain: Callable[[int], None] | None) -> None:
+def _enlarged(
+    images: np.ndarray,
+    captions: Sequence[str],
+    detail: str,
+    position: int,
+    key: str,
+    explain: Callable[[int], None] | None,
+) -> None:
     """The image as a large pixel map whose hover shows every pixel's value, beside it
     whatever `explain` draws (the model's view of this image), and Previous / Next through
     the grid. A step reruns the page, which opens the dialog again on the neighbour, so that
@@ -55,17 +65,23 @@ def _enlarged(images: np.ndarray, captions: Sequence[str], detail: str, position
         st.rerun()  # a step was asked for: the whole page, so that the grid opens it
     with st.container(horizontal=True, vertical_alignment="center"):
         for label, icon, step, disabled in (
-                ("Previous", ":material/chevron_left:", -1, position == 0),
-                ("Next", ":material/chevron_right:", 1, position == len(images) - 1)):
-            st.button(label, icon=icon, key=f"{key}_zoom_{label.lower()}", disabled=disabled,
-                      on_click=_zoom_to, args=(key, position + step))
+            ("Previous", ":material/chevron_left:", -1, position == 0),
+            ("Next", ":material/chevron_right:", 1, position == len(images) - 1),
+        ):
+            st.button(
+                label,
+                icon=icon,
+                key=f"{key}_zoom_{label.lower()}",
+                disabled=disabled,
+                on_click=_zoom_to,
+                args=(key, position + step),
+            )
         st.caption(f"{position + 1} of {len(images)}")
     st.markdown(f"**{captions[position]}**")
     if detail:
         st.caption(detail)
     image_col, explain_col = st.columns(2) if explain else (st.container(), None)
-    image_col.plotly_chart(image_figure(images[position], size=380),
-                           config={"displayModeBar": False})
+    image_col.plotly_chart(image_figure(images[position], size=380), config={"displayModeBar": False})
     if explain is not None and explain_col is not None:
         with explain_col:
             explain(position)
@@ -101,16 +117,14 @@ def image_grid(
                 # Button before caption: captions differ in length, images and buttons
                 # do not, so the buttons line up.
                 st.image(pixelated(images[position], scale))
-                if st.button(":material/zoom_in:", key=f"{key}_enlarge_{position}",
-                             help="Enlarge", type="tertiary"):
+                if st.button(":material/zoom_in:", key=f"{key}_enlarge_{position}", help="Enlarge", type="tertiary"):
                     opened = position
                 st.caption(captions[position])
     if opened is not None and 0 <= opened < len(images):
         enlarged_image_dialog(images, captions, details or [], opened, key, explain)
 
 
-def thumbnail_strip(images: np.ndarray, captions: Sequence[str],
-                    scale: int = THUMBNAIL_SCALE) -> None:
+def thumbnail_strip(images: np.ndarray, captions: Sequence[str], scale: int = THUMBNAIL_SCALE) -> None:
     """Images in one flowing row with captions and no buttons: cheap to redraw every second.
 
     A fixed width: otherwise a long caption ("❌ Shirt (is Coat)") stretches its image."""
@@ -119,8 +133,7 @@ def thumbnail_strip(images: np.ndarray, captions: Sequence[str],
     st.image(thumbnails, caption=list(captions), width=width)
 
 
-def inline_strip(images: np.ndarray, captions: Sequence[str],
-                 scale: int = THUMBNAIL_SCALE) -> None:
+def inline_strip(images: np.ndarray, captions: Sequence[str], scale: int = THUMBNAIL_SCALE) -> None:
     """Like thumbnail_strip, but with the pictures inside the page (PNG data URIs), for a
     view redrawn every second: st.image serves each picture at a /media/ URL that the next
     redraw withdraws, so the browser, still fetching the last redraw's pictures, got 404s
@@ -132,7 +145,8 @@ def inline_strip(images: np.ndarray, captions: Sequence[str],
         f'alt="{html.escape(caption)}" style="image-rendering:pixelated;display:block">'
         f'<figcaption style="font-size:0.75rem;line-height:1.2;opacity:0.7">'
         f"{html.escape(caption)}</figcaption></figure>"
-        for image, caption in zip(images, captions))
+        for image, caption in zip(images, captions)
+    )
     st.html(f'<div style="display:flex;flex-wrap:wrap;gap:0.5rem 1rem">{figures}</div>')
 
 

@@ -26,7 +26,8 @@ def scroll_to(key: str, request: str) -> None:
     sight, and it has no scrolling of its own. `request` names this request (a click's
     target): the browser runs a script once, so the next request must differ."""
     selector = json.dumps(f".st-key-{key}")
-    st.html(f"""<script data-request={json.dumps(request)}>
+    st.html(
+        f"""<script data-request={json.dumps(request)}>
 (() => {{
   let tries = 0;
   const look = () => {{
@@ -36,4 +37,6 @@ def scroll_to(key: str, request: str) -> None:
   }};
   look();
 }})();
-</script>""", unsafe_allow_javascript=True)
+</script>""",
+        unsafe_allow_javascript=True,
+    )

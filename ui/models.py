@@ -99,8 +99,9 @@ def _stamp(folder: Path) -> str:
 def speed_up_in_background(classifier: Classifier) -> Classifier:
     """Start putting the model's single images on LiteRT (about 1 ms instead of 3; seconds
     of converting in a child process the first time): TensorFlow answers until then."""
-    threading.Thread(target=prediction.speed_up_predict, args=(classifier,),
-                     name="litert-speed-up", daemon=True).start()
+    threading.Thread(
+        target=prediction.speed_up_predict, args=(classifier,), name="litert-speed-up", daemon=True
+    ).start()
     return classifier
 
 
@@ -116,23 +117,24 @@ def load(key: str) -> LoadedModel:
         session_model = st.session_state.get(SESSION_MODEL_KEY)
         if session_model is None:
             raise RegistryError("this session has no unsaved model: train one on the Train page")
-        return _warmed(LoadedModel(key, "the unsaved model from Train", session_model.classifier,
-                                   f"session:{session_model.run_token}"))
+        return _warmed(
+            LoadedModel(
+                key, "the unsaved model from Train", session_model.classifier, f"session:{session_model.run_token}"
+            )
+        )
     if key == BUNDLED:
         folder = registry.default_model_path()
         if not folder.is_dir():
-            raise RegistryError("no bundled model yet: train one on the Train page, save it "
-                                "and make it active")
+            raise RegistryError("no bundled model yet: train one on the Train page, save it and make it active")
         label = "the bundled model"
     elif key.startswith(REGISTRY_PREFIX):
-        name = key[len(REGISTRY_PREFIX):]
+        name = key[len(REGISTRY_PREFIX) :]
         folder = paths.models_dir() / registry.validate_name(name)
         label = f"model '{name}'"
     else:
         raise RegistryError(f"unknown model {key!r}")
     stamp = _stamp(folder)
-    return _warmed(LoadedModel(key, label, _load_folder(str(folder), stamp),
-                               f"{folder}@{stamp}"))
+    return _warmed(LoadedModel(key, label, _load_folder(str(folder), stamp), f"{folder}@{stamp}"))
 
 
 _preloading = threading.Lock()
@@ -185,8 +187,7 @@ def photo_classifier() -> Classifier | None:
     """The bundled model's photo-tuned version, or None when there is none (or it was tuned
     from another bundled model). It answers photos when the bundled model is chosen, and
     judges every photo's scope whichever model answers."""
-    return _photo_classifier(_stamp(registry.photo_model_path()),
-                             _stamp(registry.default_model_path()))
+    return _photo_classifier(_stamp(registry.photo_model_path()), _stamp(registry.default_model_path()))
 
 
 def active_key() -> str:
@@ -212,9 +213,12 @@ def replace_gone_active_model(options: dict[str, str]) -> str:
     active, usable = active_key(), usable_active_key(options)
     if usable != active:
         gone = active.removeprefix(REGISTRY_PREFIX)
-        st.toast(f"Your active model {escape_markdown(gone)} is no longer available (deleted, "
-                 f"renamed or broken, perhaps by another user): now using "
-                 f"{escape_markdown(options[usable])}.", icon=":material/info:")
+        st.toast(
+            f"Your active model {escape_markdown(gone)} is no longer available (deleted, "
+            f"renamed or broken, perhaps by another user): now using "
+            f"{escape_markdown(options[usable])}.",
+            icon=":material/info:",
+        )
         set_active(usable)
     return usable
 
@@ -224,9 +228,11 @@ def model_picker(label: str, key: str) -> LoadedModel | None:
     or None (with a friendly message) when there is none or it cannot be loaded."""
     options = model_options()
     if not options:
-        st.info("There is no model yet: no bundled model and nothing saved. Train one on the "
-                "**Train** page (the quick preset takes under a minute).",
-                icon=":material/explore:")
+        st.info(
+            "There is no model yet: no bundled model and nothing saved. Train one on the "
+            "**Train** page (the quick preset takes under a minute).",
+            icon=":material/explore:",
+        )
         return None
     if st.session_state.get(key) not in options:
         st.session_state[key] = replace_gone_active_model(options)

@@ -21,20 +21,35 @@ class PageInfo:
 
 PAGES: tuple[PageInfo, ...] = (
     PageInfo("pages/home.py", "Home", ":material/home:", "what this app does"),
-    PageInfo("pages/dataset.py", "Dataset", ":material/photo_library:",
-             "browse the 70,000 images, class statistics and a 2-D map"),
-    PageInfo("pages/train.py", "Train", ":material/model_training:",
-             "train a model and watch it learn, live"),
-    PageInfo("pages/evaluate.py", "Evaluate", ":material/analytics:",
-             "click through the confusion matrix to the mistakes, compare models"),
-    PageInfo("pages/classify.py", "Classify", ":material/photo_camera:",
-             "classify your photos, drawings or test images, and see why"),
-    PageInfo("pages/insights.py", "Insights", ":material/biotech:",
-             "where images live in the model's mind, suspect labels, calibration"),
-    PageInfo("pages/sweep.py", "Sweep", ":material/tune:",
-             "search a model's training settings with Optuna, train the best"),
-    PageInfo("pages/models.py", "Models", ":material/inventory_2:",
-             "choose your active model, rename, download"),
+    PageInfo(
+        "pages/dataset.py",
+        "Dataset",
+        ":material/photo_library:",
+        "browse the 70,000 images, class statistics and a 2-D map",
+    ),
+    PageInfo("pages/train.py", "Train", ":material/model_training:", "train a model and watch it learn, live"),
+    PageInfo(
+        "pages/evaluate.py",
+        "Evaluate",
+        ":material/analytics:",
+        "click through the confusion matrix to the mistakes, compare models",
+    ),
+    PageInfo(
+        "pages/classify.py",
+        "Classify",
+        ":material/photo_camera:",
+        "classify your photos, drawings or test images, and see why",
+    ),
+    PageInfo(
+        "pages/insights.py",
+        "Insights",
+        ":material/biotech:",
+        "where images live in the model's mind, suspect labels, calibration",
+    ),
+    PageInfo(
+        "pages/sweep.py", "Sweep", ":material/tune:", "search a model's training settings with Optuna, train the best"
+    ),
+    PageInfo("pages/models.py", "Models", ":material/inventory_2:", "choose your active model, rename, download"),
 )
 
 

@@ -18,10 +18,13 @@ from ui import tables
 from ui.models import BUNDLED, active_key, registry_key, set_active
 from ui.text import escape_markdown
 
-REGISTRY_FORMATS = {"accuracy": tables.PERCENT, "macro F1": tables.PERCENT,
-                    "parameters": tables.COUNT, "training (s)": tables.SECONDS}
-REGISTRY_COLUMNS = {"name": tables.wide_text(), "status": tables.wide_text("large"),
-                    "kind": tables.wide_text("small")}
+REGISTRY_FORMATS = {
+    "accuracy": tables.PERCENT,
+    "macro F1": tables.PERCENT,
+    "parameters": tables.COUNT,
+    "training (s)": tables.SECONDS,
+}
+REGISTRY_COLUMNS = {"name": tables.wide_text(), "status": tables.wide_text("large"), "kind": tables.wide_text("small")}
 
 
 def all_entries() -> dict[str, Entry]:
@@ -40,15 +43,19 @@ def registry_table(entries: dict[str, Entry], active: str) -> pd.DataFrame:
     rows = []
     for key, entry in entries.items():
         summary = {} if entry.broken else entry.summary()
-        rows.append({
-            "": "active" if key == active else "",
-            "name": "bundled model" if key == BUNDLED else entry.name,
-            "status": f"broken: {entry.broken}" if entry.broken else "ok",
-            "kind": summary.get("kind"), "accuracy": summary.get("accuracy"),
-            "macro F1": summary.get("macro_f1"), "parameters": summary.get("params"),
-            "training (s)": summary.get("train_seconds"),
-            "saved": (summary.get("saved_at") or "")[:16] or None,
-        })
+        rows.append(
+            {
+                "": "active" if key == active else "",
+                "name": "bundled model" if key == BUNDLED else entry.name,
+                "status": f"broken: {entry.broken}" if entry.broken else "ok",
+                "kind": summary.get("kind"),
+                "accuracy": summary.get("accuracy"),
+                "macro F1": summary.get("macro_f1"),
+                "parameters": summary.get("params"),
+                "training (s)": summary.get("train_seconds"),
+                "saved": (summary.get("saved_at") or "")[:16] or None,
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -84,8 +91,13 @@ def history_table(meta: dict[str, Any]) -> pd.DataFrame:
     """A saved model's per-epoch history in the Train page's epoch-table layout."""
     history = meta.get("history") or {}
     epochs = len(history.get("loss", []))
-    columns = {"loss": "loss", "accuracy": "accuracy", "val_loss": "val_loss",
-               "val_accuracy": "val_accuracy", "learning_rate": "learning rate"}
+    columns = {
+        "loss": "loss",
+        "accuracy": "accuracy",
+        "val_loss": "val_loss",
+        "val_accuracy": "val_accuracy",
+        "learning_rate": "learning rate",
+    }
     table = pd.DataFrame({"epoch": range(1, epochs + 1)})
     for source, column in columns.items():
         values = history.get(source)

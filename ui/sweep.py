@@ -41,9 +41,17 @@ from ui.text import escape_markdown
 JOB_KEY = "sweep_job"
 POLL_SECONDS = 2.0
 FULL_TRAINING_SET = 60_000
-LABELS = {"epochs": "Epochs per trial", "learning_rate": "Learning rate", "batch_size": "Batch size",
-          "schedule": "Schedule", "optimizer": "Optimizer", "dropout": "Dropout", "l2": "L2 weight decay",
-          "augment": "Augmentation", "validation_split": "Validation share"}
+LABELS = {
+    "epochs": "Epochs per trial",
+    "learning_rate": "Learning rate",
+    "batch_size": "Batch size",
+    "schedule": "Schedule",
+    "optimizer": "Optimizer",
+    "dropout": "Dropout",
+    "l2": "L2 weight decay",
+    "augment": "Augmentation",
+    "validation_split": "Validation share",
+}
 NUMBER_CHOICES = {"batch_size": (32, 64, 128, 256, 512)}
 
 
@@ -69,11 +77,18 @@ def space_widgets(kind: str) -> Space:
         if isinstance(param, Range):
             low_col, high_col = st.columns(2)
             step = param.low if param.log else 0.05
-            low = low_col.number_input(f"{label}: from", value=float(param.low), key=f"{key}_low",
-                                       help="searched in log scale" if param.log else None,
-                                       format="%g", step=step, min_value=0.0)
-            high = high_col.number_input(f"{label}: to", value=float(param.high), key=f"{key}_high",
-                                         format="%g", step=step, min_value=0.0)
+            low = low_col.number_input(
+                f"{label}: from",
+                value=float(param.low),
+                key=f"{key}_low",
+                help="searched in log scale" if param.log else None,
+                format="%g",
+                step=step,
+                min_value=0.0,
+            )
+            high = high_col.number_input(
+                f"{label}: to", value=float(param.high), key=f"{key}_high", format="%g", step=step, min_value=0.0
+            )
             space[name] = Range(low, high, param.log)
         elif isinstance(param, Choice):
             options = CHOICE_FIELDS.get(name) or sorted(set(NUMBER_CHOICES.get(name, ())) | set(param.options))
@@ -82,8 +97,7 @@ def space_widgets(kind: str) -> Space:
         elif name in INT_FIELDS:
             space[name] = int(st.number_input(label, 1, 500, value=int(param), key=key))
         else:
-            space[name] = float(st.number_input(label, 0.0, 0.5, value=float(param), step=0.05,
-                                                key=key, format="%g"))
+            space[name] = float(st.number_input(label, 0.0, 0.5, value=float(param), step=0.05, key=key, format="%g"))
     return space
 
 
@@ -116,7 +130,7 @@ def status(events: list[Any], settings: SweepSettings) -> str:
         return "Starting (loading TensorFlow takes a few seconds)..."
     line = f"{len(ended)} of {settings.trials} trial(s) done"
     if len(started) > len(ended):
-        epochs = [e for e in events[events.index(started[-1]):] if isinstance(e, EpochEnd)]
+        epochs = [e for e in events[events.index(started[-1]) :] if isinstance(e, EpochEnd)]
         epoch = f", epoch {epochs[-1].epoch + 1} of {epochs[-1].epochs}" if epochs else ""
         line += f" · trial {started[-1].number} running{epoch}"
     return line + "."
@@ -126,8 +140,13 @@ def show_run(run: SweepRun) -> None:
     """Stop (outside the fragment, as on the Train page) and the live view of the study."""
     polling = run.job.running
     if polling:
-        st.button("Stop", icon=":material/stop:", key="sweep_stop", on_click=run.job.stop,
-                  help="End the running trial after its current steps; finished trials are kept")
+        st.button(
+            "Stop",
+            icon=":material/stop:",
+            key="sweep_stop",
+            on_click=run.job.stop,
+            help="End the running trial after its current steps; finished trials are kept",
+        )
     st.fragment(_live_view, run_every=POLL_SECONDS if polling else None)(run, polling)
 
 
@@ -137,8 +156,7 @@ def _live_view(run: SweepRun, polling: bool) -> None:
     if polling and not job.running:
         st.rerun()  # the sweep ended: a full run stops the polling and shows the outcome
     if not job.running and job.error:
-        st.error(f"The sweep ended with an error: {escape_markdown(job.error)}",
-                 icon=":material/error:")
+        st.error(f"The sweep ended with an error: {escape_markdown(job.error)}", icon=":material/error:")
     show_study(job.settings.study_name, job.settings.storage)
 
 
@@ -155,16 +173,23 @@ def show_study(name: str, storage: str | None = None) -> None:
     """The study's trials and Optuna's figures; nothing when it does not exist yet."""
     study = sweep.find_study(name, storage)
     if study is None or not study.trials:
-        st.info(f"The study **{escape_markdown(name)}** has no trials yet.",
-                icon=":material/hourglass_empty:")
+        st.info(f"The study **{escape_markdown(name)}** has no trials yet.", icon=":material/hourglass_empty:")
         return
     rows = trial_rows(study)
-    st.dataframe(trials_table(rows), hide_index=True, key="sweep_trials",
-                 column_config={"validation accuracy": st.column_config.NumberColumn(format="%.4f"),
-                                "seconds": st.column_config.NumberColumn(format="%.1f")})
+    st.dataframe(
+        trials_table(rows),
+        hide_index=True,
+        key="sweep_trials",
+        column_config={
+            "validation accuracy": st.column_config.NumberColumn(format="%.4f"),
+            "seconds": st.column_config.NumberColumn(format="%.1f"),
+        },
+    )
     sections: dict[str, Callable[[], None]] = {
-        title: partial(_figure, study, build) for title, build in _FIGURES.items()
-        if title != "Pareto front" or len(study.directions) > 1}
+        title: partial(_figure, study, build)
+        for title, build in _FIGURES.items()
+        if title != "Pareto front" or len(study.directions) > 1
+    }
     lazy_tabs("sweep_figure_tab", sections)
 
 
@@ -205,9 +230,13 @@ def _pareto(study: Any) -> go.Figure:
     return plot_pareto_front(study, target_names=[sweep.ACCURACY, sweep.SECONDS])
 
 
-_FIGURES = {"Optimisation history": _history, "Parallel coordinates": _parallel,
-            "Parameter importances": _importances, "Per-epoch validation accuracy": _intermediate,
-            "Pareto front": _pareto}
+_FIGURES = {
+    "Optimisation history": _history,
+    "Parallel coordinates": _parallel,
+    "Parameter importances": _importances,
+    "Per-epoch validation accuracy": _intermediate,
+    "Pareto front": _pareto,
+}
 
 
 def _figure(study: Any, build: Any) -> None:
@@ -230,11 +259,15 @@ def trial_picker(name: str, storage: str | None, data: Dataset) -> None:
     if not rows:
         return
     rows.sort(key=lambda row: -row["validation accuracy"])
-    labels = {row["trial"]: f"trial {row['trial']}: {row['validation accuracy']:.2%} validation "
-                            f"accuracy, {row['seconds']:.0f} s" for row in rows}
+    labels = {
+        row["trial"]: f"trial {row['trial']}: {row['validation accuracy']:.2%} validation "
+        f"accuracy, {row['seconds']:.0f} s"
+        for row in rows
+    }
     left, right = st.columns([3, 2], vertical_alignment="bottom")
-    chosen = left.selectbox("Train a trial's configuration for good", list(labels),
-                            format_func=labels.__getitem__, key="sweep_pick")
+    chosen = left.selectbox(
+        "Train a trial's configuration for good", list(labels), format_func=labels.__getitem__, key="sweep_pick"
+    )
     if right.button("Train it on the Train page", icon=":material/model_training:", key="sweep_train"):
         try:
             training.start_run(sweep.config_of(study, chosen), data)

@@ -55,18 +55,22 @@ FULL_TRAINING_SET = 60_000
 # The form's choices, with every preset's own values among them (a slider refuses a value it
 # does not offer).
 BATCH_SIZES = sorted({32, 64, 128, 256, 512} | {p.batch_size for p in PRESETS.values()})
-LEARNING_RATES = sorted({1e-4, 3e-4, 1e-3, 3e-3, 5e-3, 1e-2, 3e-2}
-                        | {p.learning_rate for p in PRESETS.values()})
+LEARNING_RATES = sorted({1e-4, 3e-4, 1e-3, 3e-3, 5e-3, 1e-2, 3e-2} | {p.learning_rate for p in PRESETS.values()})
 
 # The form: every TrainConfig field but these, each under the session-state key
 # "train_<field>" (two shortened); a preset fills them in.
 NOT_ON_THE_FORM = {"preview_count", "steps_per_execution", "devices", "cv_folds"}
 KEY_NAMES = {"early_stopping_patience": "patience", "train_limit": "limit"}
-FIELDS = {f.name: f"train_{KEY_NAMES.get(f.name, f.name)}" for f in fields(TrainConfig)
-          if f.name not in NOT_ON_THE_FORM}
+FIELDS = {
+    f.name: f"train_{KEY_NAMES.get(f.name, f.name)}" for f in fields(TrainConfig) if f.name not in NOT_ON_THE_FORM
+}
 # The widget value that stands for a field's None.
-WIDGET_NONE = {"dropout": MODEL_DEFAULT, "l2": MODEL_DEFAULT, "early_stopping_patience": 0,
-               "train_limit": FULL_TRAINING_SET}
+WIDGET_NONE = {
+    "dropout": MODEL_DEFAULT,
+    "l2": MODEL_DEFAULT,
+    "early_stopping_patience": 0,
+    "train_limit": FULL_TRAINING_SET,
+}
 FIELD_TYPES = get_type_hints(TrainConfig)
 
 
@@ -106,8 +110,7 @@ def config_value(name: str, value: Any) -> Any:
         return AUGMENTATIONS[value]
     if name in WIDGET_NONE and value == WIDGET_NONE[name]:
         return None
-    kind = next((t for t in get_args(FIELD_TYPES[name]) if t is not type(None)),
-                FIELD_TYPES[name])
+    kind = next((t for t in get_args(FIELD_TYPES[name]) if t is not type(None)), FIELD_TYPES[name])
     return kind(value)
 
 
@@ -145,14 +148,19 @@ def size_note(config: TrainConfig, asked_epochs: int) -> Note | None:
     steps = planned_steps(config, FULL_TRAINING_SET)
     images = f"{config.train_limit:,} training images instead of {FULL_TRAINING_SET:,}"
     if config.epochs > asked_epochs:
-        return Note(f"{images}: {config.epochs} epochs instead of {asked_epochs}, so that the "
-                    f"model takes the {steps:,} optimiser steps the full set would give it. "
-                    "That takes as long as the full set; fewer distinct images still cost some "
-                    "accuracy.", warning=False)
-    return Note(f"{images}: {steps:,} optimiser steps instead of {full:,}. Expect a much weaker "
-                "model (the quick preset fell from 90.8% to 48.8% on 10,000 images); tick "
-                "\"Keep the optimiser steps\" to train as many steps as on the full set.",
-                warning=True)
+        return Note(
+            f"{images}: {config.epochs} epochs instead of {asked_epochs}, so that the "
+            f"model takes the {steps:,} optimiser steps the full set would give it. "
+            "That takes as long as the full set; fewer distinct images still cost some "
+            "accuracy.",
+            warning=False,
+        )
+    return Note(
+        f"{images}: {steps:,} optimiser steps instead of {full:,}. Expect a much weaker "
+        "model (the quick preset fell from 90.8% to 48.8% on 10,000 images); tick "
+        '"Keep the optimiser steps" to train as many steps as on the full set.',
+        warning=True,
+    )
 
 
 def shortfall(config: TrainConfig, meta: dict[str, Any]) -> str | None:
@@ -164,16 +172,20 @@ def shortfall(config: TrainConfig, meta: dict[str, Any]) -> str | None:
         return None
     reference = PRESETS[preset]
     ignored = {"seed", "preview_count", "devices", "steps_per_execution"}
-    changes = [f"{LABELS.get(f.name, f.name.replace('_', ' '))} "
-               f"{_setting(f.name, getattr(config, f.name))} (preset: "
-               f"{_setting(f.name, getattr(reference, f.name))})"
-               for f in fields(TrainConfig)
-               if f.name not in ignored and getattr(config, f.name) != getattr(reference, f.name)]
+    changes = [
+        f"{LABELS.get(f.name, f.name.replace('_', ' '))} "
+        f"{_setting(f.name, getattr(config, f.name))} (preset: "
+        f"{_setting(f.name, getattr(reference, f.name))})"
+        for f in fields(TrainConfig)
+        if f.name not in ignored and getattr(config, f.name) != getattr(reference, f.name)
+    ]
     if meta.get("stop_reason") == "stopped":
         changes.insert(0, "stopped before the end")
-    return (f"{accuracy:.1%} test accuracy is far below the {PRESET_ACCURACY[preset]:.1%} the "
-            f"{preset} preset reaches with this model. What differs: "
-            f"{'; '.join(changes) or 'nothing but the seed'}.")
+    return (
+        f"{accuracy:.1%} test accuracy is far below the {PRESET_ACCURACY[preset]:.1%} the "
+        f"{preset} preset reaches with this model. What differs: "
+        f"{'; '.join(changes) or 'nothing but the seed'}."
+    )
 
 
 def _setting(name: str, value: Any) -> str:
@@ -229,11 +241,11 @@ def start_run(config: TrainConfig, data: Dataset, note: Note | None = None) -> N
     with _runs_lock:  # two tabs pressing Start at once start one run
         current = _runs.get(owner)
         if current is not None and current.job.running:
-            raise TrainingError("a run is already going in this browser: stop it or wait for "
-                                "it to finish before starting another")
+            raise TrainingError(
+                "a run is already going in this browser: stop it or wait for it to finish before starting another"
+            )
         config.validate()
-        _file(owner, RunState(TrainingJob.start(config, data), time.time(), uuid.uuid4().hex,
-                              note=note))
+        _file(owner, RunState(TrainingJob.start(config, data), time.time(), uuid.uuid4().hex, note=note))
 
 
 def discard_run(token: str) -> None:
@@ -249,8 +261,7 @@ def adopt_result(run: RunState) -> None:
     """Once per run: make its model this session's unsaved model and propose a name."""
     current = st.session_state.get(SESSION_MODEL_KEY)
     if run.job.result is not None and (current is None or current.run_token != run.token):
-        st.session_state[SESSION_MODEL_KEY] = SessionModel(speed_up_in_background(run.job.result),
-                                                           run.token)
+        st.session_state[SESSION_MODEL_KEY] = SessionModel(speed_up_in_background(run.job.result), run.token)
         st.session_state[SAVE_NAME_KEY] = default_name(run.job.config)
 
 
@@ -271,9 +282,15 @@ def default_name(config: TrainConfig) -> str:
 def batch_table(events: list[Any]) -> pd.DataFrame:
     """One row per BatchProgress, x in fractional epochs so batches and epochs share an axis."""
     rows = [
-        {"epoch": e.epoch + e.step / e.steps_per_epoch, "loss": e.loss, "accuracy": e.accuracy,
-         "learning rate": e.learning_rate, "images/s": e.images_per_second}
-        for e in events if isinstance(e, BatchProgress)
+        {
+            "epoch": e.epoch + e.step / e.steps_per_epoch,
+            "loss": e.loss,
+            "accuracy": e.accuracy,
+            "learning rate": e.learning_rate,
+            "images/s": e.images_per_second,
+        }
+        for e in events
+        if isinstance(e, BatchProgress)
     ]
     return pd.DataFrame(rows, columns=["epoch", "loss", "accuracy", "learning rate", "images/s"])
 
@@ -287,14 +304,21 @@ def epoch_table(events: list[Any]) -> pd.DataFrame:
             last_batch = e
         elif isinstance(e, EpochEnd):
             x: float = e.epoch + 1
-            if (last_batch is not None and last_batch.epoch == e.epoch
-                    and last_batch.step < last_batch.steps_per_epoch):  # cut short
+            if (
+                last_batch is not None and last_batch.epoch == e.epoch and last_batch.step < last_batch.steps_per_epoch
+            ):  # cut short
                 x = e.epoch + last_batch.step / last_batch.steps_per_epoch
-            rows.append({"epoch": x, "loss": e.loss, "accuracy": e.accuracy,
-                         "val_loss": e.val_loss, "val_accuracy": e.val_accuracy,
-                         "learning rate": e.learning_rate})
-    return pd.DataFrame(rows, columns=["epoch", "loss", "accuracy", "val_loss", "val_accuracy",
-                                       "learning rate"])
+            rows.append(
+                {
+                    "epoch": x,
+                    "loss": e.loss,
+                    "accuracy": e.accuracy,
+                    "val_loss": e.val_loss,
+                    "val_accuracy": e.val_accuracy,
+                    "learning rate": e.learning_rate,
+                }
+            )
+    return pd.DataFrame(rows, columns=["epoch", "loss", "accuracy", "val_loss", "val_accuracy", "learning rate"])
 
 
 def progress(events: list[Any], config: TrainConfig, started_at: float) -> tuple[float, str]:
@@ -311,8 +335,7 @@ def progress(events: list[Any], config: TrainConfig, started_at: float) -> tuple
         stage = stages[-1]
         fraction = stage.done / stage.total
         left = stage.elapsed * (1 - fraction) / fraction
-        return fraction, (f"Fitting: {stage.done} of {stage.total} {stage.unit} · "
-                          f"about {_duration(left)} left")
+        return fraction, (f"Fitting: {stage.done} of {stage.total} {stage.unit} · about {_duration(left)} left")
     if not batches:
         if phases and phases[-1].phase != "setting up":
             return 0.0, f"{phases[-1].phase.capitalize()}: {phases[-1].detail}."
@@ -330,9 +353,11 @@ def progress(events: list[Any], config: TrainConfig, started_at: float) -> tuple
     else:
         elapsed = time.time() - started_at
         left = elapsed * (1 - fraction) / max(fraction, 1e-6)
-    return fraction, (f"Epoch {last.epoch + 1} of {config.epochs} · step {last.step} of "
-                      f"{last.steps_per_epoch} · about {_duration(left)} left · "
-                      f"{last.images_per_second:,.0f} images/s")
+    return fraction, (
+        f"Epoch {last.epoch + 1} of {config.epochs} · step {last.step} of "
+        f"{last.steps_per_epoch} · about {_duration(left)} left · "
+        f"{last.images_per_second:,.0f} images/s"
+    )
 
 
 def _duration(seconds: float) -> str:
@@ -349,8 +374,13 @@ def show_run(run: RunState, data: Dataset) -> None:
     if polling:
         # Outside the fragment, so that the click never has to reach a fragment run that is
         # replaced every second (the browser test's Stop went unanswered twice).
-        st.button("Stop", icon=":material/stop:", key="train_stop", on_click=run.job.stop,
-                  help="End training after the current steps and keep what was learnt")
+        st.button(
+            "Stop",
+            icon=":material/stop:",
+            key="train_stop",
+            on_click=run.job.stop,
+            help="End training after the current steps and keep what was learnt",
+        )
     st.fragment(_live_view, run_every=POLL_SECONDS if polling else None)(run, data, polling)
 
 
@@ -369,11 +399,10 @@ def _live_view(run: RunState, data: Dataset, polling: bool) -> None:
     if batches.empty and epochs.empty:
         return
     loss_col, accuracy_col, rate_col = st.columns(3)
-    loss_col.plotly_chart(charts.training_curves_figure(batches, epochs, "loss", "Loss"),
-                          key="train_loss_chart")
+    loss_col.plotly_chart(charts.training_curves_figure(batches, epochs, "loss", "Loss"), key="train_loss_chart")
     accuracy_col.plotly_chart(
-        charts.training_curves_figure(batches, epochs, "accuracy", "Accuracy"),
-        key="train_accuracy_chart")
+        charts.training_curves_figure(batches, epochs, "accuracy", "Accuracy"), key="train_accuracy_chart"
+    )
     rate_col.plotly_chart(charts.learning_rate_figure(batches), key="train_lr_chart")
     training_layers_view(events, data.x_test[0])
     _preview_grid(events, data)
@@ -386,12 +415,9 @@ def _preview_grid(events: list[Any], data: Dataset) -> None:
         return
     guesses = last_epoch.preview_predictions
     right = sum(int(g == t) for g, t in zip(guesses, data.y_test))
-    st.markdown(f"**The model's guesses after epoch {last_epoch.epoch + 1}**: "
-                f"{right} of {len(guesses)} right")
+    st.markdown(f"**The model's guesses after epoch {last_epoch.epoch + 1}**: {right} of {len(guesses)} right")
     captions = [
-        f"✅ {CLASS_NAMES[guess]}" if guess == truth
-        else f"❌ {CLASS_NAMES[guess]} (is {CLASS_NAMES[truth]})"
+        f"✅ {CLASS_NAMES[guess]}" if guess == truth else f"❌ {CLASS_NAMES[guess]} (is {CLASS_NAMES[truth]})"
         for guess, truth in zip(guesses, data.y_test)
     ]
     inline_strip(data.x_test[: len(guesses)], captions)
-

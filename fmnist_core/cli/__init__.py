@@ -15,12 +15,24 @@ import sys
 from collections.abc import Callable, Iterator
 
 # Subcommands in the order `--help` lists them; each is fmnist_core.cli.<name>.
-COMMANDS = ("info", "report", "train", "sweep", "photo-model", "evaluate", "models", "bench",
-            "predict", "serve", "export")
+COMMANDS = (
+    "info",
+    "report",
+    "train",
+    "sweep",
+    "photo-model",
+    "evaluate",
+    "models",
+    "bench",
+    "predict",
+    "serve",
+    "export",
+)
 
 
 def whole_number(letter: str, low: int, high: int) -> Callable[[str], int]:
     """An argparse type: a whole number from `low` to `high`, refused in plain words."""
+
     def parse(text: str) -> int:
         try:
             value = int(text)
@@ -47,8 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m fmnist_core",
         description="Fashion-MNIST: data, training, evaluation and prediction from the terminal.",
     )
-    parser.add_argument("--verbose", action="store_true",
-                        help="also show TensorFlow's own start-up messages on stderr")
+    parser.add_argument("--verbose", action="store_true", help="also show TensorFlow's own start-up messages on stderr")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in COMMANDS:
         importlib.import_module(f"fmnist_core.cli.{name.replace('-', '_')}").register(subparsers)
@@ -94,8 +105,7 @@ def native_stderr_silenced() -> Iterator[None]:
     with open(os.devnull, "wb") as devnull:
         os.dup2(devnull.fileno(), 2)
     python_stderr = sys.stderr
-    sys.stderr = open(real, "w", encoding=python_stderr.encoding, errors="backslashreplace",
-                      buffering=1, closefd=False)
+    sys.stderr = open(real, "w", encoding=python_stderr.encoding, errors="backslashreplace", buffering=1, closefd=False)
     try:
         yield
     finally:

@@ -21,9 +21,10 @@ REFERENCE_ROUNDS, REFERENCE_CALLS = 7, 10
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
-        "bench", help="measure training time, accuracy and latency of the presets and the bundled model",
+        "bench",
+        help="measure training time, accuracy and latency of the presets and the bundled model",
         description="Train the quick and standard presets, load the bundled model, and print a table. "
-                    "Rows may also name any zoo model (trained with default settings).",
+        "Rows may also name any zoo model (trained with default settings).",
     )
     parser.add_argument("--only", help=f"comma-separated rows (default: {','.join(DEFAULT_ROWS)})")
     parser.add_argument("--quick", action="store_true", help="only the quick preset and the bundled model")
@@ -59,9 +60,11 @@ def reference_step_ms() -> float:
     from fmnist_core.zoo import ZOO
 
     rng = np.random.default_rng(0)
-    step = training_step(ZOO["fast_cnn"].build(),
-                         tf.constant(rng.integers(0, 256, (128, 28, 28)).astype(np.float32)),
-                         tf.constant(rng.integers(0, NUM_CLASSES, 128)))
+    step = training_step(
+        ZOO["fast_cnn"].build(),
+        tf.constant(rng.integers(0, 256, (128, 28, 28)).astype(np.float32)),
+        tf.constant(rng.integers(0, NUM_CLASSES, 128)),
+    )
     step().numpy()  # trace
     rounds = []
     for _ in range(REFERENCE_ROUNDS):
@@ -132,22 +135,29 @@ def measure(row: str, data: Any, train_limit: int | None) -> dict[str, Any]:
 def run(args: argparse.Namespace) -> int:
     from fmnist_core.data import load_dataset
 
-    rows = ("quick", "bundled") if args.quick else tuple(
-        r.strip() for r in (args.only or ",".join(DEFAULT_ROWS)).split(",") if r.strip())
+    rows = (
+        ("quick", "bundled")
+        if args.quick
+        else tuple(r.strip() for r in (args.only or ",".join(DEFAULT_ROWS)).split(",") if r.strip())
+    )
     data = load_dataset()
     if not args.json:
-        print(f"{'row':<10} {'model':<12} {'params':>9} {'train s':>8} {'test acc':>9} {'1-image ms':>11} "
-              f"{'TF ms':>7} {'ref step ms':>12}")
+        print(
+            f"{'row':<10} {'model':<12} {'params':>9} {'train s':>8} {'test acc':>9} {'1-image ms':>11} "
+            f"{'TF ms':>7} {'ref step ms':>12}"
+        )
     for row in rows:
         result = measure(row, data, args.train_limit)
         if args.json:
             print(json.dumps(result), flush=True)
             continue
         seconds = "-" if result["train_seconds"] is None else f"{result['train_seconds']:.1f}"
-        reference = "-" if result["reference_step_ms"] is None else "{:.1f}/{:.1f}".format(
-            *result["reference_step_ms"])
+        reference = "-" if result["reference_step_ms"] is None else "{:.1f}/{:.1f}".format(*result["reference_step_ms"])
         tta = " (flip TTA)" if result["flip_tta"] else ""
-        print(f"{row:<10} {result['model']:<12} {result['params']:>9,} {seconds:>8} "
-              f"{result['accuracy']:>9.4f} {result['latency_ms']:>11.2f} "
-              f"{result['tensorflow_ms']:>7.2f} {reference:>12}{tta}", flush=True)
+        print(
+            f"{row:<10} {result['model']:<12} {result['params']:>9,} {seconds:>8} "
+            f"{result['accuracy']:>9.4f} {result['latency_ms']:>11.2f} "
+            f"{result['tensorflow_ms']:>7.2f} {reference:>12}{tta}",
+            flush=True,
+        )
     return 0

@@ -9,12 +9,14 @@ from typing import Any
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
-        "evaluate", help="measure a model on the test set",
+        "evaluate",
+        help="measure a model on the test set",
         description="Accuracy, per-class precision/recall/F1, confusion matrix, top-k accuracy "
         "and calibration error of a model on the Fashion-MNIST test set.",
     )
     parser.add_argument(
-        "--model", metavar="NAME_OR_PATH",
+        "--model",
+        metavar="NAME_OR_PATH",
         help="a registry name, or the path of a model folder (default: the bundled model)",
     )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
@@ -49,8 +51,10 @@ def _print_table(summary: dict[str, Any], report: str) -> None:
     top_k = "  ".join(f"top-{k} {acc:.2%}" for k, acc in summary["top_k"].items())
     print(f"model:      {summary['model']} ({summary['kind']}, {summary['params']:,} parameters)")
     print(f"test set:   {summary['count']} images from {summary['dataset']}")
-    print(f"accuracy:   {summary['accuracy']:.2%}    macro F1: {summary['macro_f1']:.4f}    "
-          f"calibration error (ECE): {summary['ece']:.4f}")
+    print(
+        f"accuracy:   {summary['accuracy']:.2%}    macro F1: {summary['macro_f1']:.4f}    "
+        f"calibration error (ECE): {summary['ece']:.4f}"
+    )
     print(f"top-k:      {top_k}\n")
     print(report)
     print("confusion matrix (rows: true class, columns: predicted class)")

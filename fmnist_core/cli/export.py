@@ -7,18 +7,21 @@ import argparse
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
-        "export", help="export a model for TensorFlow Serving, a v2 server or LiteRT",
+        "export",
+        help="export a model for TensorFlow Serving, a v2 server or LiteRT",
         description="Write OUT/NAME/1/: a SavedModel in TensorFlow Serving's layout whose "
         "serving signature gives the app's probabilities, or the LiteRT file the app "
         "makes (model.tflite).",
     )
-    parser.add_argument("--model", metavar="NAME_OR_PATH",
-                        help="a saved model's name or folder (default: the bundled model, "
-                             "exported as 'fashion-mnist')")
-    parser.add_argument("--format", choices=("savedmodel", "tflite"), default="savedmodel",
-                        help="default savedmodel")
-    parser.add_argument("--out", required=True, metavar="DIR",
-                        help="the model repository to write into (made if missing)")
+    parser.add_argument(
+        "--model",
+        metavar="NAME_OR_PATH",
+        help="a saved model's name or folder (default: the bundled model, exported as 'fashion-mnist')",
+    )
+    parser.add_argument("--format", choices=("savedmodel", "tflite"), default="savedmodel", help="default savedmodel")
+    parser.add_argument(
+        "--out", required=True, metavar="DIR", help="the model repository to write into (made if missing)"
+    )
     parser.set_defaults(run=run)
 
 

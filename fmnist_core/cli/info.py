@@ -9,7 +9,8 @@ from typing import Any
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
-        "info", help="show where the dataset was found and what it holds",
+        "info",
+        help="show where the dataset was found and what it holds",
         description="Find the Fashion-MNIST files, verify them and summarise them.",
     )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
@@ -37,6 +38,5 @@ def run(args: argparse.Namespace) -> int:
     print(f"train:   {summary['train']} images    test: {summary['test']} images")
     print(f"{'label':>5}  {'class':<12} {'train':>6} {'test':>6}")
     for label, name in enumerate(CLASS_NAMES):
-        print(f"{label:>5}  {name:<12} {summary['train_counts'][label]:>6} "
-              f"{summary['test_counts'][label]:>6}")
+        print(f"{label:>5}  {name:<12} {summary['train_counts'][label]:>6} {summary['test_counts'][label]:>6}")
     return 0

@@ -11,7 +11,8 @@ from fmnist_core.cli import printable
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
-        "models", help="list saved models and the bundled default",
+        "models",
+        help="list saved models and the bundled default",
         description="List the model registry (FMNIST_MODELS_DIR, default data/models), newest "
         "first. Entries that cannot be loaded are marked broken, with the reason.",
     )
@@ -46,5 +47,7 @@ def _line(row: dict[str, Any]) -> str:
         return f"  {printable(row['name']):<24} BROKEN: {printable(row['broken'])}"
     accuracy = "-" if row["accuracy"] is None else f"{row['accuracy']:.2%}"
     params = "-" if row["params"] is None else f"{row['params']:,}"
-    return (f"  {printable(row['name']):<24} {printable(row['kind']):<12} {params:>10} params  "
-            f"accuracy {accuracy:>7}  saved {printable(row['saved_at'])[:19]}")
+    return (
+        f"  {printable(row['name']):<24} {printable(row['kind']):<12} {params:>10} params  "
+        f"accuracy {accuracy:>7}  saved {printable(row['saved_at'])[:19]}"
+    )

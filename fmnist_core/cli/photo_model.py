@@ -28,21 +28,37 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     from fmnist_core.paths import DEV_PHOTOS_DIR, TRAIN_PHOTOS_DIR, WORN_PHOTOS_DIR
 
     parser = subparsers.add_parser(
-        "photo-model", help="tune the bundled model for phone photos (new dense layers)",
+        "photo-model",
+        help="tune the bundled model for phone photos (new dense layers)",
         description="Refit the bundled model's dense layers on Fashion-MNIST plus labelled photos "
-                    "in FOLDER/<class>/ (dress, pants, t-shirt, shirt, outwear, longsleeve, "
-                    "shoes; hat, shorts, skirt as garments with no class) and garments cut out "
-                    "of photos of people, choose the unsure threshold on out-of-fold scores of "
-                    "the photos, measure on the development photos, and write assets/photo_model/.",
+        "in FOLDER/<class>/ (dress, pants, t-shirt, shirt, outwear, longsleeve, "
+        "shoes; hat, shorts, skirt as garments with no class) and garments cut out "
+        "of photos of people, choose the unsure threshold on out-of-fold scores of "
+        "the photos, measure on the development photos, and write assets/photo_model/.",
     )
-    parser.add_argument("--photos", type=Path, default=TRAIN_PHOTOS_DIR, metavar="FOLDER",
-                        help=f"labelled photos to fit on (default: {TRAIN_PHOTOS_DIR})")
-    parser.add_argument("--worn", type=Path, default=WORN_PHOTOS_DIR, metavar="FOLDER",
-                        help=f"photos of people with pixel masks to fit on (default: {WORN_PHOTOS_DIR})")
+    parser.add_argument(
+        "--photos",
+        type=Path,
+        default=TRAIN_PHOTOS_DIR,
+        metavar="FOLDER",
+        help=f"labelled photos to fit on (default: {TRAIN_PHOTOS_DIR})",
+    )
+    parser.add_argument(
+        "--worn",
+        type=Path,
+        default=WORN_PHOTOS_DIR,
+        metavar="FOLDER",
+        help=f"photos of people with pixel masks to fit on (default: {WORN_PHOTOS_DIR})",
+    )
     parser.add_argument("--no-worn", action="store_true", help="fit on --photos only")
-    parser.add_argument("--dev", type=Path, default=DEV_PHOTOS_DIR, metavar="FOLDER",
-                        help="labelled photos to measure on, never fitted on (default: "
-                             f"{DEV_PHOTOS_DIR}; skipped when it does not exist)")
+    parser.add_argument(
+        "--dev",
+        type=Path,
+        default=DEV_PHOTOS_DIR,
+        metavar="FOLDER",
+        help="labelled photos to measure on, never fitted on (default: "
+        f"{DEV_PHOTOS_DIR}; skipped when it does not exist)",
+    )
     parser.add_argument("--folds", type=int, default=5, help="folds for the out-of-fold scores (default 5)")
     parser.add_argument("--name", help="save in the model registry under NAME instead of bundling")
     parser.add_argument("--json", action="store_true", help="print the figures as one JSON object")
@@ -50,13 +66,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _table(figures: dict[str, Any]) -> str:
-    return "\n".join([
-        "| measure | value |", "|---|---|",
-        f"| strict accuracy | {figures['strict']:.1%} |",
-        f"| loose accuracy | {figures['loose']:.1%} |",
-        f"| `unsure` on hat, shorts, skirt | {figures['unsure_out_of_scope']:.1%} |",
-        f"| `unsure` on photos with a class | {figures['unsure_mapped']:.1%} |",
-    ])
+    return "\n".join(
+        [
+            "| measure | value |",
+            "|---|---|",
+            f"| strict accuracy | {figures['strict']:.1%} |",
+            f"| loose accuracy | {figures['loose']:.1%} |",
+            f"| `unsure` on hat, shorts, skirt | {figures['unsure_out_of_scope']:.1%} |",
+            f"| `unsure` on photos with a class | {figures['unsure_mapped']:.1%} |",
+        ]
+    )
 
 
 def model_card(meta: dict[str, Any], command: str) -> str:
@@ -68,19 +87,23 @@ def model_card(meta: dict[str, Any], command: str) -> str:
     recipe = head["recipe"]
     folders = ", ".join(f"{name} {count}" for name, count in head["per_folder"].items())
     dev = head.get("dev")
-    dev_section = (f"""## Development photos ({dev['photos']} photos of `{dev['folder']}`, never fitted on)
+    dev_section = (
+        f"""## Development photos ({dev["photos"]} photos of `{dev["folder"]}`, never fitted on)
 
 Optimistic for new photos: the recipe's settings were chosen by comparing recipes on them.
 
 {_table(dev)}
 
-Weakest folders: {dev['weakest']}.
-""" if dev else "## Development photos\n\nNot measured (no development folder was given).\n")
+Weakest folders: {dev["weakest"]}.
+"""
+        if dev
+        else "## Development photos\n\nNot measured (no development folder was given).\n"
+    )
     about = f"""The bundled model's convolutions unchanged; its hidden dense layer and last layer refitted
 (started from the bundled model's) on the convolutions' features of
-{recipe['dataset_images']:,} Fashion-MNIST training images, of {head['photos']} labelled phone
-photos, each also mirrored and shifted by {recipe['photo_shift']} pixels ({folders}), and of
-{head['worn_garments']:,} garments cut out of {head['worn_photos']:,} photos of people by their pixel
+{recipe["dataset_images"]:,} Fashion-MNIST training images, of {head["photos"]} labelled phone
+photos, each also mirrored and shifted by {recipe["photo_shift"]} pixels ({folders}), and of
+{head["worn_garments"]:,} garments cut out of {head["worn_photos"]:,} photos of people by their pixel
 labels. Photos of hats, shorts and skirts (no Fashion-MNIST class) and synthetic
 non-garments were given uniform targets, so the model spreads its belief over such inputs.
 See `fmnist_core/photo_head.py`.
@@ -91,17 +114,21 @@ Fashion-MNIST-like images go to the bundled model itself.
     folds = f"{head['folds']} folds: each photo scored by layers not fitted on it"
     out_of_fold = f"""## Training photos, out of fold ({folds})
 
-{_table(head['out_of_fold'])}
+{_table(head["out_of_fold"])}
 
 `unsure` rule: the largest logit's lead over the mean logit (logits averaged with the mirror
 image) under
-{rule['threshold']:.4f}: of the thresholds that flag at most {recipe['max_unsure_mapped']:.0%} of these
+{rule["threshold"]:.4f}: of the thresholds that flag at most {recipe["max_unsure_mapped"]:.0%} of these
 photos of garments with a class, the one that flags the most out-of-scope photos more.
 """
-    return card(meta, "Bundled photo model: the bundled CNN tuned for phone photos", command,
-                about=about, sections=[dev_section, out_of_fold],
-                facts=[f"fitting: the photo path or its cache, features, {head['folds']} folds, "
-                       "final fit"])
+    return card(
+        meta,
+        "Bundled photo model: the bundled CNN tuned for phone photos",
+        command,
+        about=about,
+        sections=[dev_section, out_of_fold],
+        facts=[f"fitting: the photo path or its cache, features, {head['folds']} folds, final fit"],
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -126,12 +153,17 @@ def run(args: argparse.Namespace) -> int:
     fitted = fit_photo_model(trunk, data, photos, worn, folds=args.folds)
     classifier = fitted.classifier
     classifier.meta.update(
-        title="Strong CNN tuned for photos", dataset_checksum=data.checksum,
-        train_seconds=round(time.perf_counter() - start, 1), trunk=trunk.meta.get("title"),
+        title="Strong CNN tuned for photos",
+        dataset_checksum=data.checksum,
+        train_seconds=round(time.perf_counter() - start, 1),
+        trunk=trunk.meta.get("title"),
         trunk_saved_at=trunk.meta.get("saved_at"),
         trunk_accuracy=trunk.meta["metrics"]["accuracy"],
         metrics=evaluate(classifier.predict_proba(data.x_test), data.y_test).to_dict(),
-        params=int(classifier.params), history={}, stopped_early=False, stop_reason="completed",
+        params=int(classifier.params),
+        history={},
+        stopped_early=False,
+        stop_reason="completed",
     )
     dev = None
     if args.dev.is_dir():
@@ -145,25 +177,36 @@ def run(args: argparse.Namespace) -> int:
         command = shlex.join(["python", "-m", "fmnist_core", *sys.argv[1:]])
         (path / MODEL_CARD).write_text(model_card(classifier.meta, command))
     oof = fitted.out_of_fold
-    result = {"path": str(path), "photos": len(photos.folders), "skipped": len(photos.skipped),
-              "worn_garments": 0 if worn is None else len(worn.labels),
-              "out_of_fold": {"strict": oof.strict, "loose": oof.loose,
-                              "unsure_out_of_scope": oof.unsure_out_of_scope,
-                              "unsure_mapped": oof.unsure_mapped},
-              "dev": dev and {key: dev[key] for key in ("strict", "loose", "unsure_out_of_scope",
-                                                         "unsure_mapped")},
-              "threshold": fitted.threshold, "seconds": classifier.meta["train_seconds"],
-              "test_accuracy": classifier.meta["metrics"]["accuracy"]}
+    result = {
+        "path": str(path),
+        "photos": len(photos.folders),
+        "skipped": len(photos.skipped),
+        "worn_garments": 0 if worn is None else len(worn.labels),
+        "out_of_fold": {
+            "strict": oof.strict,
+            "loose": oof.loose,
+            "unsure_out_of_scope": oof.unsure_out_of_scope,
+            "unsure_mapped": oof.unsure_mapped,
+        },
+        "dev": dev and {key: dev[key] for key in ("strict", "loose", "unsure_out_of_scope", "unsure_mapped")},
+        "threshold": fitted.threshold,
+        "seconds": classifier.meta["train_seconds"],
+        "test_accuracy": classifier.meta["metrics"]["accuracy"],
+    }
     if args.json:
         print(json.dumps(result))
         return 0
-    print(f"fitted on {len(photos.folders)} photos ({len(photos.skipped)} skipped) and "
-          f"{result['worn_garments']} worn garments in {result['seconds']:.0f} s; out of fold: "
-          f"strict {oof.strict:.1%}, loose {oof.loose:.1%}, unsure on no-class photos "
-          f"{oof.unsure_out_of_scope:.1%}, on the others {oof.unsure_mapped:.1%}")
+    print(
+        f"fitted on {len(photos.folders)} photos ({len(photos.skipped)} skipped) and "
+        f"{result['worn_garments']} worn garments in {result['seconds']:.0f} s; out of fold: "
+        f"strict {oof.strict:.1%}, loose {oof.loose:.1%}, unsure on no-class photos "
+        f"{oof.unsure_out_of_scope:.1%}, on the others {oof.unsure_mapped:.1%}"
+    )
     if dev:
-        print(f"development photos ({dev['photos']}, never fitted on): strict {dev['strict']:.1%}, "
-              f"loose {dev['loose']:.1%}, unsure on no-class photos {dev['unsure_out_of_scope']:.1%}, "
-              f"on the others {dev['unsure_mapped']:.1%}; weakest: {dev['weakest']}")
+        print(
+            f"development photos ({dev['photos']}, never fitted on): strict {dev['strict']:.1%}, "
+            f"loose {dev['loose']:.1%}, unsure on no-class photos {dev['unsure_out_of_scope']:.1%}, "
+            f"on the others {dev['unsure_mapped']:.1%}; weakest: {dev['weakest']}"
+        )
     print(f"test accuracy {result['test_accuracy']:.4f}; saved to {path}")
     return 0

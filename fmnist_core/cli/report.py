@@ -10,15 +10,16 @@ DEFAULT_NAME = "bundled"
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
-        "report", help="write a model's report as one self-contained HTML file",
+        "report",
+        help="write a model's report as one self-contained HTML file",
         description="Evaluate a model on the test set and write config, training curves, "
-                    "confusion matrix, per-class metrics, example predictions and the "
-                    "published reference figures into one HTML file.",
+        "confusion matrix, per-class metrics, example predictions and the "
+        "published reference figures into one HTML file.",
     )
-    parser.add_argument("--model", metavar="NAME_OR_PATH",
-                        help="a registry name or a model folder (default: the bundled model)")
-    parser.add_argument("--out", metavar="FILE", type=Path,
-                        help="where to write (default: ./report-<model name>.html)")
+    parser.add_argument(
+        "--model", metavar="NAME_OR_PATH", help="a registry name or a model folder (default: the bundled model)"
+    )
+    parser.add_argument("--out", metavar="FILE", type=Path, help="where to write (default: ./report-<model name>.html)")
     parser.set_defaults(run=run)
 
 

@@ -1,8 +1,8 @@
 """`sweep`: search a model's training settings with Optuna, on one machine or many.
 
-    python -m fmnist_core sweep --model fast_cnn --trials 30 --timeout 900
-    python -m fmnist_core sweep --model mlp --trials 40 --workers 2
-    python -m fmnist_core sweep --model mlp --trials 20 --storage postgresql://user:pw@db/sweeps --study mlp-shared
+python -m fmnist_core sweep --model fast_cnn --trials 30 --timeout 900
+python -m fmnist_core sweep --model mlp --trials 40 --workers 2
+python -m fmnist_core sweep --model mlp --trials 20 --storage postgresql://user:pw@db/sweeps --study mlp-shared
 """
 
 from __future__ import annotations
@@ -25,27 +25,39 @@ POLL_SECONDS = 0.5
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
-        "sweep", help="search a model's training settings (Optuna)",
+        "sweep",
+        help="search a model's training settings (Optuna)",
         description="Search a Keras model's training settings with Optuna (TPE sampling, pruning of "
-                    "weak trials on their per-epoch validation accuracy). Trials are scored on "
-                    "validation accuracy, never on the test set. Studies are kept in "
-                    "data/sweeps/sweeps.journal (or $FMNIST_SWEEPS_DIR) unless --storage names a "
-                    "database; running the same study again continues it. Ctrl-C stops the "
-                    "running trials and keeps the finished ones.",
+        "weak trials on their per-epoch validation accuracy). Trials are scored on "
+        "validation accuracy, never on the test set. Studies are kept in "
+        "data/sweeps/sweeps.journal (or $FMNIST_SWEEPS_DIR) unless --storage names a "
+        "database; running the same study again continues it. Ctrl-C stops the "
+        "running trials and keeps the finished ones.",
     )
     parser.add_argument("--model", metavar="KIND", required=True, help=f"one of {', '.join(KERAS_NAMES)}")
     parser.add_argument("--trials", type=int, default=20, help="trials to run (split over the workers)")
-    parser.add_argument("--timeout", type=float, metavar="S",
-                        help="start no trial after S seconds (a running trial finishes)")
-    parser.add_argument("--space", type=Path, metavar="FILE",
-                        help="YAML or JSON: ranges, choices or values put over the model's default space")
-    parser.add_argument("--storage", metavar="URL",
-                        help="a database URL (sqlite:///..., postgresql://..., mysql://...) or a journal "
-                             "file; workers on several machines with the same URL and --study share it")
+    parser.add_argument(
+        "--timeout", type=float, metavar="S", help="start no trial after S seconds (a running trial finishes)"
+    )
+    parser.add_argument(
+        "--space",
+        type=Path,
+        metavar="FILE",
+        help="YAML or JSON: ranges, choices or values put over the model's default space",
+    )
+    parser.add_argument(
+        "--storage",
+        metavar="URL",
+        help="a database URL (sqlite:///..., postgresql://..., mysql://...) or a journal "
+        "file; workers on several machines with the same URL and --study share it",
+    )
     parser.add_argument("--study", metavar="NAME", help="study name (default: the model kind)")
     parser.add_argument("--workers", type=int, default=1, help="worker processes on this machine")
-    parser.add_argument("--time-objective", action="store_true",
-                        help="also minimise training seconds: a Pareto front (trials are then not pruned)")
+    parser.add_argument(
+        "--time-objective",
+        action="store_true",
+        help="also minimise training seconds: a Pareto front (trials are then not pruned)",
+    )
     parser.add_argument("--pruner", choices=("median", "halving", "none"), default="median")
     parser.add_argument("--seed", type=int, help="the sampler's seed, for a repeatable search")
     parser.add_argument("--show-space", action="store_true", help="print the space and exit")
@@ -60,9 +72,17 @@ def settings_from_args(args: argparse.Namespace) -> Any:
     if args.workers < 1:
         raise SweepError("--workers must be at least 1")
     space = load_space(args.space, args.model) if args.space else default_space(args.model)
-    settings = SweepSettings(model=args.model, trials=args.trials, timeout=args.timeout, space=space,
-                             storage=args.storage, study=args.study, time_objective=args.time_objective,
-                             pruner=args.pruner, seed=args.seed)
+    settings = SweepSettings(
+        model=args.model,
+        trials=args.trials,
+        timeout=args.timeout,
+        space=space,
+        storage=args.storage,
+        study=args.study,
+        time_objective=args.time_objective,
+        pruner=args.pruner,
+        seed=args.seed,
+    )
     settings.validate()
     return settings
 
@@ -81,18 +101,22 @@ class Report:
         line = None
         if isinstance(event, SweepStarted):
             resumed = f", continuing after {event.earlier_trials} trials" if event.earlier_trials else ""
-            line = (f"study {event.study!r} in {event.storage}{resumed}; objective: "
-                    f"{' and '.join(event.objectives)}; pruner: {event.pruner}")
+            line = (
+                f"study {event.study!r} in {event.storage}{resumed}; objective: "
+                f"{' and '.join(event.objectives)}; pruner: {event.pruner}"
+            )
         elif isinstance(event, TrialStarted):
             line = f"trial {event.number}: " + ", ".join(f"{k}={_short(v)}" for k, v in event.params.items())
         elif isinstance(event, EpochEnd) and self.tty:
-            line = (f"  epoch {event.epoch + 1}/{event.epochs} val_acc {event.val_accuracy or 0:.4f} "
-                    f"{event.elapsed:.0f}s")
+            line = (
+                f"  epoch {event.epoch + 1}/{event.epochs} val_acc {event.val_accuracy or 0:.4f} {event.elapsed:.0f}s"
+            )
         elif isinstance(event, TrialEnded):
             accuracy = f"validation accuracy {event.accuracy:.4f}" if event.accuracy is not None else "no accuracy"
             seconds = f" in {event.seconds:.1f} s" if event.seconds is not None else ""
-            line = (f"trial {event.number} {event.state} after {event.epochs} epoch(s): {accuracy}{seconds}"
-                    + (f" ({event.message})" if event.message else ""))
+            line = f"trial {event.number} {event.state} after {event.epochs} epoch(s): {accuracy}{seconds}" + (
+                f" ({event.message})" if event.message else ""
+            )
         elif isinstance(event, SweepDone):
             line = f"{event.trials} trial(s) run in {event.elapsed:.0f} s ({event.reason})"
         if line is not None:
@@ -180,7 +204,7 @@ def run_workers(settings: Any, data: Any, workers: int, report: Report) -> tuple
 def _drain(jobs: list[Any], seen: list[int], report: Report) -> None:
     for index, job in enumerate(jobs):
         events = job.events
-        for event in events[seen[index]:]:
+        for event in events[seen[index] :]:
             report(event, worker=index + 1)
         seen[index] = len(events)
 
@@ -206,8 +230,14 @@ def run(args: argparse.Namespace) -> int:
     study = find_study(settings.study_name, settings.storage)
     rows = trial_rows(study)
     best = best_row(rows)
-    result = {"study": settings.study_name, "reason": reason, "trials_run": trials_run,
-              "trials_in_study": len(rows), "best": best, "trials": rows}
+    result = {
+        "study": settings.study_name,
+        "reason": reason,
+        "trials_run": trials_run,
+        "trials_in_study": len(rows),
+        "best": best,
+        "trials": rows,
+    }
     if best is not None:
         config = final_config(settings.model, best["config"])
         result["train_best"] = train_command(config)
@@ -216,13 +246,18 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(result, default=str))
         return 0
     counts = {state: sum(r["state"] == state for r in rows) for state in ("complete", "pruned", "stopped", "failed")}
-    print(f"study {settings.study_name!r}: {len(rows)} trials (" +
-          ", ".join(f"{n} {state}" for state, n in counts.items() if n) + ")")
+    print(
+        f"study {settings.study_name!r}: {len(rows)} trials ("
+        + ", ".join(f"{n} {state}" for state, n in counts.items() if n)
+        + ")"
+    )
     if best is None:
         print("no complete trial yet")
         return 0
-    print(f"best: trial {best['trial']}, validation accuracy {best['validation accuracy']:.4f} "
-          f"in {best['seconds']:.1f} s of training")
+    print(
+        f"best: trial {best['trial']}, validation accuracy {best['validation accuracy']:.4f} "
+        f"in {best['seconds']:.1f} s of training"
+    )
     print("train it for good (test accuracy measured then, for the first time):")
     print("  " + result["train_best"])
     return 0

@@ -23,18 +23,29 @@ from fmnist_core.registry import DEFAULT_MODEL, MODEL_CARD
 # no TensorFlow; tests/test_training.py checks that they match.
 PRESET_NAMES = ("quick", "standard", "best")
 AUGMENT_NAMES = ("none", "flip", "light", "basic", "photo")
-MODEL_NAMES = ("logreg", "mlp", "deep_mlp", "simple_cnn", "fast_cnn", "standard_cnn", "strong_cnn",
-               "sk_logreg", "sk_svm", "sk_forest")
+MODEL_NAMES = (
+    "logreg",
+    "mlp",
+    "deep_mlp",
+    "simple_cnn",
+    "fast_cnn",
+    "standard_cnn",
+    "strong_cnn",
+    "sk_logreg",
+    "sk_svm",
+    "sk_forest",
+)
 SCHEDULE_NAMES = ("constant", "cosine", "onecycle")
 OPTIMIZER_NAMES = ("adam", "adamw", "sgd")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
-        "train", help="train a model (a zoo kind or a preset) and save it",
+        "train",
+        help="train a model (a zoo kind or a preset) and save it",
         description="Train a model on Fashion-MNIST, evaluate it on the 10,000 test images and "
-                    "save it in the model registry. The bundled default model is made by "
-                    "`train --preset best --bundle`.",
+        "save it in the model registry. The bundled default model is made by "
+        "`train --preset best --bundle`.",
     )
     which = parser.add_mutually_exclusive_group(required=True)
     which.add_argument("--model", metavar="KIND", help=f"a zoo model: {', '.join(MODEL_NAMES)}")
@@ -48,24 +59,50 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--l2", type=float)
     parser.add_argument("--augment", choices=AUGMENT_NAMES, help="augmentation set (default: the preset's, or none)")
     parser.add_argument("--validation-split", type=float)
-    parser.add_argument("--patience", type=int, dest="early_stopping_patience",
-                        help="stop after this many epochs without validation progress")
+    parser.add_argument(
+        "--patience",
+        type=int,
+        dest="early_stopping_patience",
+        help="stop after this many epochs without validation progress",
+    )
     parser.add_argument("--seed", type=int)
     parser.add_argument("--train-limit", type=int, help="train on only this many (stratified) images")
-    parser.add_argument("--cv", type=int, metavar="K", dest="cv_folds",
-                        help="scikit-learn models: also report K-fold cross-validation on the training images")
-    parser.add_argument("--flip-tta", action="store_true", default=None,
-                        help="predict with the average of each image and its mirror")
+    parser.add_argument(
+        "--cv",
+        type=int,
+        metavar="K",
+        dest="cv_folds",
+        help="scikit-learn models: also report K-fold cross-validation on the training images",
+    )
+    parser.add_argument(
+        "--flip-tta", action="store_true", default=None, help="predict with the average of each image and its mirror"
+    )
     parser.add_argument("--name", help="registry name (default: kind and time)")
     parser.add_argument("--no-save", action="store_true", help="do not save the model")
-    parser.add_argument("--bundle", action="store_true",
-                        help=f"write the model as the app's bundled default (assets/{DEFAULT_MODEL}) with a model card")
+    parser.add_argument(
+        "--bundle",
+        action="store_true",
+        help=f"write the model as the app's bundled default (assets/{DEFAULT_MODEL}) with a model card",
+    )
     parser.add_argument("--json", action="store_true", help="print the final metrics as one JSON object")
     parser.set_defaults(run=run)
 
 
-OVERRIDES = ("epochs", "batch_size", "learning_rate", "schedule", "optimizer", "dropout", "l2",
-             "validation_split", "early_stopping_patience", "seed", "train_limit", "flip_tta", "cv_folds")
+OVERRIDES = (
+    "epochs",
+    "batch_size",
+    "learning_rate",
+    "schedule",
+    "optimizer",
+    "dropout",
+    "l2",
+    "validation_split",
+    "early_stopping_patience",
+    "seed",
+    "train_limit",
+    "flip_tta",
+    "cv_folds",
+)
 
 
 def config_from_args(args: argparse.Namespace) -> Any:
@@ -98,17 +135,24 @@ class Progress:
             self.stream.write("\n")  # keep where a stopped forest got to
             self.stage_bar_open = False
         if isinstance(event, BatchProgress) and self.tty:
-            self._line(f"epoch {event.epoch + 1} {_bar(event.step, event.steps_per_epoch)} "
-                       f"loss {event.loss:.4f} acc {event.accuracy:.4f} {event.images_per_second:,.0f} img/s", end="")
+            self._line(
+                f"epoch {event.epoch + 1} {_bar(event.step, event.steps_per_epoch)} "
+                f"loss {event.loss:.4f} acc {event.accuracy:.4f} {event.images_per_second:,.0f} img/s",
+                end="",
+            )
         elif isinstance(event, FitProgress):
             keep_open = self.tty and event.done < event.total
-            self._line(f"fitting {_bar(event.done, event.total)} {event.unit} {event.elapsed:.0f}s",
-                       end="" if keep_open else "\n")
+            self._line(
+                f"fitting {_bar(event.done, event.total)} {event.unit} {event.elapsed:.0f}s",
+                end="" if keep_open else "\n",
+            )
             self.stage_bar_open = keep_open
         elif isinstance(event, EpochEnd):
             val = f" val_acc {event.val_accuracy:.4f}" if event.val_accuracy is not None else ""
-            self._line(f"epoch {event.epoch + 1}/{event.epochs} loss {event.loss:.4f} acc {event.accuracy:.4f}"
-                       f"{val} lr {event.learning_rate:.2e} {event.elapsed:.0f}s, ~{event.eta_seconds:.0f}s left")
+            self._line(
+                f"epoch {event.epoch + 1}/{event.epochs} loss {event.loss:.4f} acc {event.accuracy:.4f}"
+                f"{val} lr {event.learning_rate:.2e} {event.elapsed:.0f}s, ~{event.eta_seconds:.0f}s left"
+            )
         elif isinstance(event, PhaseChange):
             self._line(f"{event.phase}: {event.detail}")
         elif isinstance(event, TrainingDone):
@@ -152,16 +196,23 @@ def hardware() -> str:
     fields = dict(line.split(":", 1) for line in lines if ":" in line)
     cpu = fields.get("Model name", platform.processor() or "unknown CPU").strip()
     cores = fields.get("CPU(s)", "?").strip()
-    return (f"{cpu}, {cores} CPU(s), {platform.system()} {platform.machine()}; "
-            f"Python {platform.python_version()}, TensorFlow {tf.__version__}")
+    return (
+        f"{cpu}, {cores} CPU(s), {platform.system()} {platform.machine()}; "
+        f"Python {platform.python_version()}, TensorFlow {tf.__version__}"
+    )
 
 
 def model_card(classifier: Any, command: str) -> str:
     """The bundled model's card: how it was made, how well it does, class by class."""
     from fmnist_core.report import model_card as card
 
-    return card(classifier.meta, f"Bundled model: {classifier.meta['title']}", command,
-                facts=[f"hardware: {hardware()}"], footer=AUGMENTATION_NOTE)
+    return card(
+        classifier.meta,
+        f"Bundled model: {classifier.meta['title']}",
+        command,
+        facts=[f"hardware: {hardware()}"],
+        footer=AUGMENTATION_NOTE,
+    )
 
 
 AUGMENTATION_NOTE = """Augmentation (`augment` above, see `fmnist_core/augment.py`): mirror images, shifts, scale
@@ -204,9 +255,11 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(result))
     else:
-        print(f"{result['kind']}: test accuracy {result['accuracy']:.4f}, macro F1 {result['macro_f1']:.4f}, "
-              f"{result['params']:,} parameters, {result['train_seconds']:.1f}s of training"
-              + (f", saved to {path}" if path else ""))
+        print(
+            f"{result['kind']}: test accuracy {result['accuracy']:.4f}, macro F1 {result['macro_f1']:.4f}, "
+            f"{result['params']:,} parameters, {result['train_seconds']:.1f}s of training"
+            + (f", saved to {path}" if path else "")
+        )
         if "cross_validation" in result:
             print(cross_validation_text(result["cross_validation"]))
     return 0

@@ -32,8 +32,7 @@ def served_name(model: str | None) -> str:
     if not model:
         return BUNDLED_NAME
     path = Path(model)
-    return (path.parent if path.name in (registry.KERAS_FILE, registry.PICKLE_FILE, registry.META)
-            else path).name
+    return (path.parent if path.name in (registry.KERAS_FILE, registry.PICKLE_FILE, registry.META) else path).name
 
 
 def load_served(model: str | None, single_images: bool = True) -> ServedModel:

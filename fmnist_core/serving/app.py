@@ -47,18 +47,19 @@ INLINE_BYTES = 32 * 1024  # a body this small holds an image or two: answered on
 MODEL_ENV = "FMNIST_SERVE_MODEL"  # the model a worker serves (app_from_environment)
 SERVER_NAME = "fmnist-studio"
 
-V2_EXAMPLE = {"inputs": [{"name": INPUT, "shape": [1, 784], "datatype": "UINT8",
-                          "data": [0] * 784}]}
+V2_EXAMPLE = {"inputs": [{"name": INPUT, "shape": [1, 784], "datatype": "UINT8", "data": [0] * 784}]}
 V1_EXAMPLE = {"instances": [[0] * 784]}
 
 
 def create_app(served: ServedModel) -> FastAPI:
     """The API around a loaded model."""
     app = FastAPI(
-        title="Fashion-MNIST Studio prediction API", version=VERSION,
+        title="Fashion-MNIST Studio prediction API",
+        version=VERSION,
         description=f"Serves the model **{served.name}**. Tensors are images as the dataset "
-                    "stores them: 28x28 pixels in 0..255, a bright garment on black. "
-                    "`POST /predict` takes photos and drawings as files.")
+        "stores them: 28x28 pixels in 0..255, a bright garment on black. "
+        "`POST /predict` takes photos and drawings as files.",
+    )
     app.add_middleware(BodyLimit, limit=MAX_BODY)
     app.add_exception_handler(FmnistError, _refused)  # RequestRefused and the core's errors
     # Starlette types every handler as taking any Exception, though it calls each with the
@@ -69,8 +70,7 @@ def create_app(served: ServedModel) -> FastAPI:
 
     def model(name: str) -> ServedModel:
         if name != served.name:
-            raise RequestRefused(404, f"no model named {name!r} here: this server serves "
-                                      f"{served.name!r}")
+            raise RequestRefused(404, f"no model named {name!r} here: this server serves {served.name!r}")
         return served
 
     @app.get("/v2/health/live", tags=["v2"])
@@ -88,35 +88,49 @@ def create_app(served: ServedModel) -> FastAPI:
     @app.get("/v2/models/{name}", tags=["v2"])
     async def model_metadata(name: str) -> dict[str, Any]:
         return {
-            "name": model(name).name, "versions": [VERSION], "platform": served.classifier.kind,
+            "name": model(name).name,
+            "versions": [VERSION],
+            "platform": served.classifier.kind,
             "inputs": [{"name": INPUT, "datatype": "FP32", "shape": [-1, 28, 28]}],
-            "outputs": [{"name": output, "datatype": datatype,
-                         "shape": [-1, 10] if output == "probabilities" else [-1]}
-                        for output, datatype in OUTPUTS.items()],
+            "outputs": [
+                {"name": output, "datatype": datatype, "shape": [-1, 10] if output == "probabilities" else [-1]}
+                for output, datatype in OUTPUTS.items()
+            ],
         }
 
     @app.get("/v2/models/{name}/ready", tags=["v2"])
     async def model_ready(name: str) -> dict[str, Any]:
         return {"name": model(name).name, "ready": True}
 
-    @app.post("/v2/models/{name}/infer", tags=["v2"],
-              openapi_extra=_json_body(V2_EXAMPLE, f"one tensor named {INPUT!r}, FP32 or UINT8, "
-                                                   f"[N, 28, 28] or [N, 784], N <= {MAX_IMAGES}"))
+    @app.post(
+        "/v2/models/{name}/infer",
+        tags=["v2"],
+        openapi_extra=_json_body(
+            V2_EXAMPLE, f"one tensor named {INPUT!r}, FP32 or UINT8, [N, 28, 28] or [N, 784], N <= {MAX_IMAGES}"
+        ),
+    )
     async def infer(name: str, request: Request) -> JSONResponse:
         """Open Inference Protocol v2: probabilities, labels and the `unsure` flag."""
         chosen = model(name)
         body = await request.body()
-        return await _compute(len(body), _v2_infer, chosen, body,
-                              request.headers.get("inference-header-content-length"))
+        return await _compute(
+            len(body), _v2_infer, chosen, body, request.headers.get("inference-header-content-length")
+        )
 
     @app.get("/v1/models/{name}", tags=["TensorFlow Serving"])
     async def model_status(name: str) -> dict[str, Any]:
         model(name)
-        return {"model_version_status": [{"version": VERSION, "state": "AVAILABLE",
-                                          "status": {"error_code": "OK", "error_message": ""}}]}
+        return {
+            "model_version_status": [
+                {"version": VERSION, "state": "AVAILABLE", "status": {"error_code": "OK", "error_message": ""}}
+            ]
+        }
 
-    @app.post("/v1/models/{name}:predict", tags=["TensorFlow Serving"],
-              openapi_extra=_json_body(V1_EXAMPLE, "instances: images of 28x28 or 784 pixels"))
+    @app.post(
+        "/v1/models/{name}:predict",
+        tags=["TensorFlow Serving"],
+        openapi_extra=_json_body(V1_EXAMPLE, "instances: images of 28x28 or 784 pixels"),
+    )
     async def tf_serving_predict(name: str, request: Request) -> JSONResponse:
         """TensorFlow Serving's REST shape: the probabilities of each instance, as the exported
         SavedModel's one output gives them."""
@@ -125,19 +139,21 @@ def create_app(served: ServedModel) -> FastAPI:
         return await _compute(len(body), _v1_predict, chosen, body)
 
     @app.post("/predict", tags=["images"], openapi_extra=_upload_body())
-    async def predict_files(request: Request,
-                            top_k: int = Query(3, ge=1, le=10, description="classes per answer"),
-                            drawings: bool = Query(False, description="the files are drawings "
-                                                   "(strokes on a plain background), as on the "
-                                                   "app's canvas")) -> JSONResponse:
+    async def predict_files(
+        request: Request,
+        top_k: int = Query(3, ge=1, le=10, description="classes per answer"),
+        drawings: bool = Query(
+            False, description="the files are drawings (strokes on a plain background), as on the app's canvas"
+        ),
+    ) -> JSONResponse:
         """Photos, drawings or dataset-like images as files (multipart, field `files`):
         each answer has the label, confidence, `unsure`, the top-k and the 28x28 input the
         model saw (a PNG data URI)."""
         files = await _uploads(request)
-        inputs = [lambda data=data, name=name: prepared_input(decode_image(data, name), drawings)
-                  for name, data in files]
-        answers = await run_in_threadpool(predict_images, served.classifier, inputs,
-                                          served.photo_classifier, top_k)
+        inputs = [
+            lambda data=data, name=name: prepared_input(decode_image(data, name), drawings) for name, data in files
+        ]
+        answers = await run_in_threadpool(predict_images, served.classifier, inputs, served.photo_classifier, top_k)
         return _upload_response(served, [name for name, _ in files], answers)
 
     return app
@@ -159,8 +175,11 @@ async def _compute(size: int, work: Callable[..., JSONResponse], *args: Any) -> 
 def _v2_infer(served: ServedModel, body: bytes, header_length: str | None) -> JSONResponse:
     payload, binary = v2_payload(body, header_length)
     images, outputs = v2_images(payload, binary), v2_requested_outputs(payload)
-    answer = {"model_name": served.name, "model_version": VERSION,
-              "outputs": v2_outputs(predict(served.classifier, images), outputs)}
+    answer = {
+        "model_name": served.name,
+        "model_version": VERSION,
+        "outputs": v2_outputs(predict(served.classifier, images), outputs),
+    }
     if "id" in payload:
         answer["id"] = payload["id"]
     return JSONResponse(answer)
@@ -174,8 +193,9 @@ def _v1_predict(served: ServedModel, body: bytes) -> JSONResponse:
 async def _uploads(request: Request) -> list[tuple[str, bytes]]:
     """The files of a multipart request as (name, bytes), within the limits."""
     if not request.headers.get("content-type", "").startswith("multipart/form-data"):
-        raise RequestRefused(415, 'send the images as multipart/form-data in the field "files" '
-                                  "(curl -F files=@photo.jpg)")
+        raise RequestRefused(
+            415, 'send the images as multipart/form-data in the field "files" (curl -F files=@photo.jpg)'
+        )
     form = await request.form(max_files=FORM_PARTS, max_fields=FORM_PARTS)
     parts = form.getlist("files")
     if not parts:
@@ -188,8 +208,7 @@ async def _uploads(request: Request) -> list[tuple[str, bytes]]:
     return [(part.filename or f"file {i + 1}", await part.read()) for i, part in enumerate(uploads)]
 
 
-def _upload_response(served: ServedModel, names: list[str],
-                     answers: list[ImageAnswer]) -> JSONResponse:
+def _upload_response(served: ServedModel, names: list[str], answers: list[ImageAnswer]) -> JSONResponse:
     """Every file's answer or error, in order; the status of the first failure, if any."""
     from fmnist_core.report import png_data_uri
 
@@ -198,15 +217,24 @@ def _upload_response(served: ServedModel, names: list[str],
         if answer.prediction is None or answer.result is None:
             rows.append({"file": name, "error": str(answer.error)})
             continue
-        rows.append({"file": name, **answer.prediction.as_dict(), "input": answer.result.kind,
-                     "image28": png_data_uri(answer.result.image28)})
+        rows.append(
+            {
+                "file": name,
+                **answer.prediction.as_dict(),
+                "input": answer.result.kind,
+                "image28": png_data_uri(answer.result.image28),
+            }
+        )
     failed = [(name, answer.error) for name, answer in zip(names, answers) if answer.error]
     body: dict[str, Any] = {"model": served.name, "predictions": rows}
     if not failed:
         return JSONResponse(body)
     name, error = failed[0]
-    summary = (f"{name}: {error}" if len(names) == 1 else
-               f"{len(failed)} of {len(names)} files could not be classified ({name}: {error})")
+    summary = (
+        f"{name}: {error}"
+        if len(names) == 1
+        else f"{len(failed)} of {len(names)} files could not be classified ({name}: {error})"
+    )
     return JSONResponse({"error": summary, **body}, status_code=status_of(error))
 
 
@@ -235,8 +263,9 @@ async def _http_error(request: Request, exc: HTTPException) -> JSONResponse:
 
 
 async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
-    problems = "; ".join(f"{' '.join(str(part) for part in problem['loc'])}: {problem['msg']}"
-                         for problem in exc.errors())
+    problems = "; ".join(
+        f"{' '.join(str(part) for part in problem['loc'])}: {problem['msg']}" for problem in exc.errors()
+    )
     return _error(422, problems)
 
 
@@ -277,13 +306,33 @@ class BodyLimit:
 
 def _json_body(example: dict[str, Any], description: str) -> dict[str, Any]:
     """The JSON body a route reads itself, for the OpenAPI docs."""
-    return {"requestBody": {"required": True, "description": description, "content": {
-        "application/json": {"schema": {"type": "object"}, "example": example}}}}
+    return {
+        "requestBody": {
+            "required": True,
+            "description": description,
+            "content": {"application/json": {"schema": {"type": "object"}, "example": example}},
+        }
+    }
 
 
 def _upload_body() -> dict[str, Any]:
-    return {"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
-        "type": "object", "required": ["files"],
-        "properties": {"files": {"type": "array", "maxItems": MAX_FILES,
-                                 "items": {"type": "string", "format": "binary"}}}}}}}}
-
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {
+                "multipart/form-data": {
+                    "schema": {
+                        "type": "object",
+                        "required": ["files"],
+                        "properties": {
+                            "files": {
+                                "type": "array",
+                                "maxItems": MAX_FILES,
+                                "items": {"type": "string", "format": "binary"},
+                            }
+                        },
+                    }
+                }
+            },
+        }
+    }

@@ -52,9 +52,10 @@ def v2_payload(body: bytes, header_length: str | None) -> tuple[dict[str, Any], 
     if header_length is None:
         return parse_json(body), b""
     if not header_length.isdigit() or int(header_length) > len(body):
-        raise RequestRefused(400, f"Inference-Header-Content-Length {header_length!r} does not fit "
-                                  f"a body of {len(body)} bytes")
-    return parse_json(body[: int(header_length)]), body[int(header_length):]
+        raise RequestRefused(
+            400, f"Inference-Header-Content-Length {header_length!r} does not fit a body of {len(body)} bytes"
+        )
+    return parse_json(body[: int(header_length)]), body[int(header_length) :]
 
 
 def v2_images(payload: dict[str, Any], binary: bytes = b"") -> np.ndarray:
@@ -65,8 +66,7 @@ def v2_images(payload: dict[str, Any], binary: bytes = b"") -> np.ndarray:
         raise RequestRefused(400, f'expected "inputs": a list of one tensor named "{INPUT}"')
     tensor = inputs[0]
     if tensor.get("name") != INPUT:
-        raise RequestRefused(400, f"unknown input {tensor.get('name')!r}: this model's one input "
-                                  f"is named {INPUT!r}")
+        raise RequestRefused(400, f"unknown input {tensor.get('name')!r}: this model's one input is named {INPUT!r}")
     datatype = tensor.get("datatype")
     if datatype not in DATATYPES:
         raise RequestRefused(422, f"datatype {datatype!r} is not supported: send FP32 or UINT8")
@@ -74,8 +74,7 @@ def v2_images(payload: dict[str, Any], binary: bytes = b"") -> np.ndarray:
     if not isinstance(shape, list) or not all(type(d) is int for d in shape):
         raise RequestRefused(400, '"shape" must be a list of whole numbers, e.g. [1, 28, 28]')
     if len(shape) not in (2, 3) or shape[1:] not in ([28, 28], [PIXELS]):
-        raise RequestRefused(422, f"shape {shape} is not one this model takes: "
-                                  f"{' or '.join(SHAPES)}")
+        raise RequestRefused(422, f"shape {shape} is not one this model takes: {' or '.join(SHAPES)}")
     _check_count(shape[0])
     parameters = tensor.get("parameters")
     if isinstance(parameters, dict) and "binary_data_size" in parameters:
@@ -83,9 +82,12 @@ def v2_images(payload: dict[str, Any], binary: bytes = b"") -> np.ndarray:
     else:
         values = _numbers(tensor.get("data"))
     if values.shape not in (tuple(shape), (shape[0] * PIXELS,)):
-        raise RequestRefused(422, f"data holds {values.size} numbers laid out as "
-                                  f"{list(values.shape)}; shape {shape} needs {shape[0] * PIXELS}, "
-                                  "flat or nested as the shape says")
+        raise RequestRefused(
+            422,
+            f"data holds {values.size} numbers laid out as "
+            f"{list(values.shape)}; shape {shape} needs {shape[0] * PIXELS}, "
+            "flat or nested as the shape says",
+        )
     return _pixels(values.reshape(-1, 28, 28), datatype)
 
 
@@ -94,12 +96,14 @@ def v2_requested_outputs(payload: dict[str, Any]) -> list[str]:
     requested = payload.get("outputs")
     if requested is None:
         return list(OUTPUTS)
-    names = ([item.get("name") if isinstance(item, dict) else item for item in requested]
-             if isinstance(requested, list) else [requested])
+    names = (
+        [item.get("name") if isinstance(item, dict) else item for item in requested]
+        if isinstance(requested, list)
+        else [requested]
+    )
     unknown = [name for name in names if name not in OUTPUTS]
     if unknown:
-        raise RequestRefused(400, f"unknown output {unknown[0]!r}: this model's outputs are "
-                                  f"{', '.join(OUTPUTS)}")
+        raise RequestRefused(400, f"unknown output {unknown[0]!r}: this model's outputs are {', '.join(OUTPUTS)}")
     return [str(name) for name in names]
 
 
@@ -111,8 +115,9 @@ def v2_outputs(predictions: Sequence[Prediction], names: Sequence[str]) -> list[
         "label": ([count], [p.label for p in predictions]),
         "unsure": ([count], [p.unsure for p in predictions]),
     }
-    return [{"name": name, "datatype": OUTPUTS[name], "shape": columns[name][0],
-             "data": columns[name][1]} for name in names]
+    return [
+        {"name": name, "datatype": OUTPUTS[name], "shape": columns[name][0], "data": columns[name][1]} for name in names
+    ]
 
 
 def v1_images(payload: dict[str, Any]) -> np.ndarray:
@@ -127,15 +132,15 @@ def v1_images(payload: dict[str, Any]) -> np.ndarray:
         if isinstance(rows, dict):
             rows = rows.get(INPUT)
     else:
-        raise RequestRefused(400, 'expected {"instances": [image, ...]}, each image 28x28 or 784 '
-                                  "pixels in 0..255")
+        raise RequestRefused(400, 'expected {"instances": [image, ...]}, each image 28x28 or 784 pixels in 0..255')
     if not isinstance(rows, list) or not rows:
         raise RequestRefused(422, '"instances" must be a non-empty list of images')
     _check_count(len(rows))
     values = _numbers(rows)
     if values.shape[1:] not in ((28, 28), (PIXELS,)):
-        raise RequestRefused(422, f"the instances are laid out as {list(values.shape)}: each must "
-                                  "be 28x28 or 784 pixels")
+        raise RequestRefused(
+            422, f"the instances are laid out as {list(values.shape)}: each must be 28x28 or 784 pixels"
+        )
     return _pixels(values.reshape(-1, 28, 28), "FP32")
 
 
@@ -143,8 +148,7 @@ def _check_count(count: int) -> None:
     if count < 1:
         raise RequestRefused(422, f"a batch of {count} images: send at least one")
     if count > MAX_IMAGES:
-        raise RequestRefused(413, f"a batch of {count} images is over the limit of {MAX_IMAGES} "
-                                  "per request: split it")
+        raise RequestRefused(413, f"a batch of {count} images is over the limit of {MAX_IMAGES} per request: split it")
 
 
 def _numbers(data: Any) -> np.ndarray:
@@ -160,8 +164,7 @@ def _numbers(data: Any) -> np.ndarray:
 def _binary(binary: bytes, size: Any, datatype: str) -> np.ndarray:
     """Binary tensor data: FP32 as little-endian 4-byte floats, UINT8 as bytes."""
     if type(size) is not int or size != len(binary):
-        raise RequestRefused(400, f"binary_data_size {size!r} does not match the {len(binary)} "
-                                  "bytes after the JSON")
+        raise RequestRefused(400, f"binary_data_size {size!r} does not match the {len(binary)} bytes after the JSON")
     dtype = np.dtype("<f4") if datatype == "FP32" else np.dtype(np.uint8)
     if size % dtype.itemsize:
         raise RequestRefused(422, f"{size} bytes are not a whole number of {datatype} values")
@@ -173,8 +176,11 @@ def _pixels(values: np.ndarray, datatype: str) -> np.ndarray:
     if not np.isfinite(values).all():
         raise RequestRefused(422, "the pixels hold NaN or infinite values")
     if values.min() < 0 or values.max() > 255:
-        raise RequestRefused(422, f"pixels must be in 0..255 (bright garment on black, as the "
-                                  f"dataset stores them); got {values.min():g} to {values.max():g}")
+        raise RequestRefused(
+            422,
+            f"pixels must be in 0..255 (bright garment on black, as the "
+            f"dataset stores them); got {values.min():g} to {values.max():g}",
+        )
     if datatype == "UINT8" and (values != np.round(values)).any():
         raise RequestRefused(422, "UINT8 pixels must be whole numbers")
     return values.astype(np.float32)

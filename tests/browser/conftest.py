@@ -72,7 +72,9 @@ def browser(playwright_instance):
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is missing: `make browser` installs Debian's chromium")
     browser = playwright_instance.chromium.launch(
-        executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True,
+        executable_path=CHROMIUM,
+        args=CHROMIUM_ARGS,
+        headless=True,
     )
     yield browser
     browser.close()

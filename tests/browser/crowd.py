@@ -100,8 +100,7 @@ async def _choose(page, label: str, option: str) -> None:
     await _settle(page)
 
 
-async def classify_test_images(context, url: str, user: int, model: str,
-                               indices: list[int]) -> list[Answer]:
+async def classify_test_images(context, url: str, user: int, model: str, indices: list[int]) -> list[Answer]:
     """One user: the Classify page, a model, the Test image tab, then each image by number."""
     page = await _open(context, url, "classify")
     await _choose(page, "Model", model)
@@ -112,7 +111,9 @@ async def classify_test_images(context, url: str, user: int, model: str,
     await page.wait_for_function(
         f"() => ({PREVIEW_SRC})() !== null && document.querySelector("
         f"'[data-testid=stApp]').getAttribute('data-test-script-state') === 'notRunning'",
-        timeout=2 * SLOW, polling=100)
+        timeout=2 * SLOW,
+        polling=100,
+    )
     await _settle(page)
     answers = []
     for index in indices:
@@ -124,7 +125,10 @@ async def classify_test_images(context, url: str, user: int, model: str,
         await page.wait_for_function(
             f"(before) => ({PREVIEW_SRC})() !== before && document.querySelector("
             f"'[data-testid=stApp]').getAttribute('data-test-script-state') === 'notRunning'",
-            arg=before, timeout=2 * SLOW, polling=50)  # queued behind 8 users and a run
+            arg=before,
+            timeout=2 * SLOW,
+            polling=50,
+        )  # queued behind 8 users and a run
         seconds = time.perf_counter() - start
         heading = page.get_by_role("heading", level=3).filter(has_text=PREDICTION)
         shown = (await heading.first.inner_text()).split(" · ")[0].strip()
@@ -189,8 +193,7 @@ async def _wait_for_text(page, text, timeout_ms: int) -> None:
             raise AssertionError(f"the page shows an error instead: {errors}")
         await asyncio.sleep(0.5)
     main = await page.locator("[data-testid=stMain]").inner_text()
-    raise AssertionError(f"no {text!r} within {timeout_ms / 1000:.0f} s; the page says: "
-                         f"{main[-1500:]}")
+    raise AssertionError(f"no {text!r} within {timeout_ms / 1000:.0f} s; the page says: {main[-1500:]}")
 
 
 async def stop_and_use_unsaved(page) -> None:
@@ -198,8 +201,7 @@ async def stop_and_use_unsaved(page) -> None:
     await page.get_by_role("button", name="Stop").click()
     await _wait_for_text(page, "Done:", TRAINING_WAIT_MS)
     await _settle(page)
-    await _rerun_after(page, page.get_by_role("button", name="Use it now without saving").click,
-                       quiet_ms=3000)
+    await _rerun_after(page, page.get_by_role("button", name="Use it now without saving").click, quiet_ms=3000)
 
 
 async def active_model_line(page) -> str:
@@ -212,9 +214,15 @@ async def active_model_line(page) -> str:
     return (await line.first.inner_text()).strip()
 
 
-async def crowd(url: str, model: str, users: int = 8, images_per_user: int = 4,
-                train: bool = True, trainer_preset: str | None = None,
-                alone_seconds: float = 0) -> CrowdReport:
+async def crowd(
+    url: str,
+    model: str,
+    users: int = 8,
+    images_per_user: int = 4,
+    train: bool = True,
+    trainer_preset: str | None = None,
+    alone_seconds: float = 0,
+) -> CrowdReport:
     """`alone_seconds`: how long to sample the trainer's speed before the users come."""
     from playwright.async_api import Error as PlaywrightError
     from playwright.async_api import async_playwright
@@ -225,32 +233,36 @@ async def crowd(url: str, model: str, users: int = 8, images_per_user: int = 4,
         try:
             trainer = None
             if train:
-                trainer = await start_training(await browser.new_context(viewport=VIEWPORT),
-                                               url, trainer_preset)
+                trainer = await start_training(await browser.new_context(viewport=VIEWPORT), url, trainer_preset)
                 if alone_seconds:
                     report.training_rates_alone = await _rates_for(trainer, alone_seconds)
             contexts = [await browser.new_context(viewport=VIEWPORT) for _ in range(users)]
             # Distinct images per user, so an answer meant for another session would show.
-            plans = [[1 + user + users * k for k in range(images_per_user)]
-                     for user in range(users)]
+            plans = [[1 + user + users * k for k in range(images_per_user)] for user in range(users)]
             users_done = asyncio.Event()
-            sampler = (asyncio.ensure_future(sample_training_rates(trainer, users_done))
-                       if trainer is not None and alone_seconds else None)
-            results = await asyncio.gather(*(
-                classify_test_images(context, url, user, model, plan)
-                for user, (context, plan) in enumerate(zip(contexts, plans))))
+            sampler = (
+                asyncio.ensure_future(sample_training_rates(trainer, users_done))
+                if trainer is not None and alone_seconds
+                else None
+            )
+            results = await asyncio.gather(
+                *(
+                    classify_test_images(context, url, user, model, plan)
+                    for user, (context, plan) in enumerate(zip(contexts, plans))
+                )
+            )
             users_done.set()
             if sampler is not None:
                 report.training_rates_loaded = await sampler
             report.answers = [answer for answers in results for answer in answers]
             if trainer is not None:
-                report.trained_throughout = await trainer.get_by_role(
-                    "button", name="Stop").count() > 0
+                report.trained_throughout = await trainer.get_by_role("button", name="Stop").count() > 0
                 try:
                     await stop_and_use_unsaved(trainer)
                     report.trainer_view = await active_model_line(trainer)
-                    report.user_views = list(await asyncio.gather(*(
-                        active_model_line(context.pages[0]) for context in contexts)))
+                    report.user_views = list(
+                        await asyncio.gather(*(active_model_line(context.pages[0]) for context in contexts))
+                    )
                 except (AssertionError, PlaywrightError) as exc:  # the answers still count
                     report.trainer_view = f"the trainer's epilogue failed: {exc}"
         finally:

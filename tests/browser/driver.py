@@ -37,8 +37,13 @@ UPLOAD_INPUT = "[data-testid=stFileUploaderDropzoneInput]"
 SLOW = 120_000  # ms: the app shares 2 cores with training runs, so waits are generous
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
 ]
 VIEWPORT = {"width": 1280, "height": 900}
 SERVER_START_TIMEOUT = 180  # s: TensorFlow imports slowly while other work holds the CPUs
@@ -74,33 +79,51 @@ class AppServer:
 
     def start(self) -> None:
         env = dict(
-            os.environ, FMNIST_MODELS_DIR=str(self.models_dir), FMNIST_OFFLINE="1",
+            os.environ,
+            FMNIST_MODELS_DIR=str(self.models_dir),
+            FMNIST_OFFLINE="1",
             FMNIST_SWEEPS_DIR=str(self.models_dir / ".sweeps"),  # hidden: never a model entry
-            TF_CPP_MIN_LOG_LEVEL="2", PYTHONUNBUFFERED="1",
+            TF_CPP_MIN_LOG_LEVEL="2",
+            PYTHONUNBUFFERED="1",
         )
         command = [
-            sys.executable, "-m", "streamlit", "run", APP_SERVER,
-            "--server.port", str(self.port), "--server.address", "127.0.0.1",
-            "--server.headless", "true", "--browser.gatherUsageStats", "false",
-            "--server.fileWatcherType", "none", "--server.runOnSave", "false",
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            APP_SERVER,
+            "--server.port",
+            str(self.port),
+            "--server.address",
+            "127.0.0.1",
+            "--server.headless",
+            "true",
+            "--browser.gatherUsageStats",
+            "false",
+            "--server.fileWatcherType",
+            "none",
+            "--server.runOnSave",
+            "false",
         ]
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with open(self.log_path, "wb") as log:
             self.process = subprocess.Popen(
-                command, cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+                command,
+                cwd=REPO_ROOT,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
                 start_new_session=True,  # its own process group, killed as one at the end
             )
         deadline = time.monotonic() + SERVER_START_TIMEOUT
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"streamlit exited with {self.process.returncode}:\n"
-                                   + self.log_tail())
+                raise RuntimeError(f"streamlit exited with {self.process.returncode}:\n" + self.log_tail())
             if is_healthy(self.url, timeout=2):
                 return
             time.sleep(0.5)
         self.stop()
-        raise RuntimeError(f"streamlit not healthy after {SERVER_START_TIMEOUT} s:\n"
-                           + self.log_tail())
+        raise RuntimeError(f"streamlit not healthy after {SERVER_START_TIMEOUT} s:\n" + self.log_tail())
 
     def healthy(self) -> bool:
         return self.process is not None and self.process.poll() is None and is_healthy(self.url)
@@ -128,12 +151,22 @@ SEED_MODEL = "browser-seed"
 
 def train_seed_model(models_dir: Path, name: str = SEED_MODEL) -> str:
     """Train a small MLP (2 epochs, 6,000 images) with the CLI into `models_dir`."""
-    command = [sys.executable, "-m", "fmnist_core", "train", "--model", "mlp", "--epochs", "2",
-               "--train-limit", "6000", "--name", name]
-    env = dict(os.environ, FMNIST_MODELS_DIR=str(models_dir), FMNIST_OFFLINE="1",
-               TF_CPP_MIN_LOG_LEVEL="2")
-    result = subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True,
-                            timeout=600, env=env)
+    command = [
+        sys.executable,
+        "-m",
+        "fmnist_core",
+        "train",
+        "--model",
+        "mlp",
+        "--epochs",
+        "2",
+        "--train-limit",
+        "6000",
+        "--name",
+        name,
+    ]
+    env = dict(os.environ, FMNIST_MODELS_DIR=str(models_dir), FMNIST_OFFLINE="1", TF_CPP_MIN_LOG_LEVEL="2")
+    result = subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True, timeout=600, env=env)
     if result.returncode != 0:
         raise RuntimeError(f"training the seed model failed:\n{result.stderr[-3000:]}")
     return name
@@ -156,8 +189,10 @@ def app_pages() -> list[AppPage]:
     """The pages the router builds from `ui.navigation.PAGES` (the first is the default)."""
     from ui.navigation import PAGES
 
-    return [AppPage(page.path, page.title, "" if position == 0 else Path(page.path).stem)
-            for position, page in enumerate(PAGES)]
+    return [
+        AppPage(page.path, page.title, "" if position == 0 else Path(page.path).stem)
+        for position, page in enumerate(PAGES)
+    ]
 
 
 def find_page(*names: str) -> AppPage:
@@ -169,8 +204,7 @@ def find_page(*names: str) -> AppPage:
         for name in names:
             if name.lower() in page.name.lower() or name.lower() in page.title.lower():
                 return page
-    pytest.fail(f"streamlit_app.py routes no page like {names}: "
-                f"{[p.file for p in app_pages()]}")
+    pytest.fail(f"streamlit_app.py routes no page like {names}: {[p.file for p in app_pages()]}")
 
 
 def wait_until_idle(tab, timeout_ms: int = SLOW, settle_s: float = 0.4) -> None:
@@ -256,7 +290,8 @@ def plotly_point_position(tab, chart, trace: int, point: int) -> tuple[float, fl
     chart.scroll_into_view_if_needed()
     tab.wait_for_function(
         "el => el.querySelector('.js-plotly-plot') && el.querySelector('.js-plotly-plot')._fullData",
-        arg=chart.element_handle(), timeout=SLOW,
+        arg=chart.element_handle(),
+        timeout=SLOW,
     )
     xy = chart.evaluate(
         """(el, [trace, point]) => {
@@ -316,8 +351,9 @@ def wait_for_visible(tab, locator, timeout_ms: int = SLOW) -> None:
         if errors:
             raise AssertionError(f"the page shows an error instead: {errors}")
         time.sleep(0.5)
-    raise AssertionError(f"{locator} did not appear within {timeout_ms / 1000:.0f} s; "
-                         f"the page says: {main_text(tab)[:1500]}")
+    raise AssertionError(
+        f"{locator} did not appear within {timeout_ms / 1000:.0f} s; the page says: {main_text(tab)[:1500]}"
+    )
 
 
 def use_model(tab, name: str, label: str = "Model") -> None:
@@ -325,8 +361,7 @@ def use_model(tab, name: str, label: str = "Model") -> None:
     choose_option(tab, label, name)
 
 
-PREDICTION = re.compile(
-    r"^(" + "|".join(re.escape(name) for name in CLASS_NAMES) + r") · \d+\.\d%$")
+PREDICTION = re.compile(r"^(" + "|".join(re.escape(name) for name in CLASS_NAMES) + r") · \d+\.\d%$")
 
 
 def prediction_heading(tab):
@@ -340,8 +375,9 @@ def open_tab(tab, label: str) -> None:
     wait_until_idle(tab)
 
 
-def wait_for_condition(check, timeout_s: float = SLOW / 1000, what: str = "the condition",
-                       every_s: float = 0.5) -> None:
+def wait_for_condition(
+    check, timeout_s: float = SLOW / 1000, what: str = "the condition", every_s: float = 0.5
+) -> None:
     """Poll `check()` until it is true; fail naming `what` after `timeout_s`."""
     deadline = time.monotonic() + timeout_s
     while not check():

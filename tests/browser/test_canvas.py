@@ -24,8 +24,7 @@ LEGS = [[(0.3, 0.1), (0.25, 0.9)], [(0.55, 0.1), (0.6, 0.9)], [(0.3, 0.1), (0.55
 FILL = [[(0.08, y), (0.72, y)] for y in (0.25, 0.4, 0.55, 0.7)]
 
 
-def test_drawing_gives_a_prediction_that_changes_with_more_strokes(page, app_server,
-                                                                   seed_model, screenshots):
+def test_drawing_gives_a_prediction_that_changes_with_more_strokes(page, app_server, seed_model, screenshots):
     open_app_page(page, app_server, "classify")
     use_model(page, seed_model)
     open_tab(page, "Draw")
@@ -41,6 +40,8 @@ def test_drawing_gives_a_prediction_that_changes_with_more_strokes(page, app_ser
     page.wait_for_function(
         "([first]) => [...document.querySelectorAll('h3')].some("
         "h => /·/.test(h.innerText) && h.innerText.trim() !== first)",
-        arg=[first], timeout=120_000)
+        arg=[first],
+        timeout=120_000,
+    )
     assert heading.inner_text() != first
     assert error_texts(page) == []

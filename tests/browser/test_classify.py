@@ -18,8 +18,7 @@ from driver import (
 pytestmark = pytest.mark.browser
 
 
-def test_upload_a_photo_shows_prediction_and_28x28_input(page, app_server, seed_model,
-                                                          screenshots):
+def test_upload_a_photo_shows_prediction_and_28x28_input(page, app_server, seed_model, screenshots):
     open_app_page(page, app_server, "classify")
     use_model(page, seed_model)
     upload_files(page, [sample_photo("t-shirt")])

@@ -21,8 +21,7 @@ def test_eight_users_classify_while_another_session_trains(app_server, seed_mode
     from fmnist_core import registry
     from fmnist_core.prediction import predict
 
-    report = run_crowd(url=app_server.url, model=seed_model, users=USERS,
-                       images_per_user=IMAGES_PER_USER, train=True)
+    report = run_crowd(url=app_server.url, model=seed_model, users=USERS, images_per_user=IMAGES_PER_USER, train=True)
 
     assert report.trained_throughout, "the training run ended before the users were done"
     assert len(report.answers) == USERS * IMAGES_PER_USER

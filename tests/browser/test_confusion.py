@@ -62,8 +62,7 @@ def seed_confusion(seed_model, app_models_dir) -> np.ndarray:
     return evaluate(model.predict_proba(data.x_test), data.y_test).confusion
 
 
-def test_clicking_a_confusion_cell_shows_its_images(page, app_server, seed_model, seed_confusion,
-                                                    screenshots):
+def test_clicking_a_confusion_cell_shows_its_images(page, app_server, seed_model, seed_confusion, screenshots):
     mistakes = seed_confusion.copy()
     np.fill_diagonal(mistakes, -1)
     true, predicted = (int(v) for v in np.unravel_index(mistakes.argmax(), mistakes.shape))
@@ -90,6 +89,5 @@ def test_clicking_a_confusion_cell_shows_its_images(page, app_server, seed_model
     # The README's picture: a taller window, from the model picker and its metrics down
     # through the matrix with the clicked cell to the gallery's first row.
     page.set_viewport_size({"width": 1280, "height": 1330})
-    page.locator("[data-testid='stSelectbox']").first.evaluate(
-        "el => el.scrollIntoView({block: 'start'})")
+    page.locator("[data-testid='stSelectbox']").first.evaluate("el => el.scrollIntoView({block: 'start'})")
     screenshots(page, "evaluate-confusion-cell")

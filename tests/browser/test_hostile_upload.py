@@ -18,8 +18,7 @@ pytestmark = pytest.mark.browser
 # RGB, the 60,000 x 60,000 header 3.6 GB even as grayscale.
 MAX_SERVER_GROWTH_MB = 300
 REFUSAL = re.compile(r"(?m)^(?P<name>.+?) cannot be classified: (?P<reason>.+)")
-PREDICTION_LINE = re.compile(
-    r"^\*?\*?(" + "|".join(re.escape(name) for name in CLASS_NAMES) + r")\*?\*? \d+%")
+PREDICTION_LINE = re.compile(r"^\*?\*?(" + "|".join(re.escape(name) for name in CLASS_NAMES) + r")\*?\*? \d+%")
 
 
 @pytest.fixture(scope="module")
@@ -61,8 +60,7 @@ def gallery_name(case) -> str:
     return short_name(case.path.name) if case.valid else case.path.name
 
 
-def test_every_hostile_file_gets_a_clear_answer(page, app_server, seed_model, corpus,
-                                                screenshots):
+def test_every_hostile_file_gets_a_clear_answer(page, app_server, seed_model, corpus, screenshots):
     dialogs = []
     page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
     open_app_page(page, app_server, "classify")
@@ -71,8 +69,11 @@ def test_every_hostile_file_gets_a_clear_answer(page, app_server, seed_model, co
 
     page.locator(UPLOAD_INPUT).first.set_input_files([str(case.path) for case in corpus])
     names = {gallery_name(case) for case in corpus}
-    wait_for_condition(lambda: names <= set(shown_outcomes(page)), timeout_s=240,
-                       what="a message or a prediction for every uploaded file")
+    wait_for_condition(
+        lambda: names <= set(shown_outcomes(page)),
+        timeout_s=240,
+        what="a message or a prediction for every uploaded file",
+    )
     wait_until_idle(page)
     outcomes = shown_outcomes(page)
 

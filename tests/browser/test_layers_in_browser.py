@@ -36,8 +36,7 @@ def test_the_layers_view_shows_the_network_for_a_test_image(page, app_server, sc
     assert error_texts(page) == []
     # The README's picture: from the layer table down through the filters and first maps.
     page.set_viewport_size({"width": 1280, "height": 1400})
-    page.get_by_text("The network, layer by layer").evaluate(
-        "el => el.scrollIntoView({block: 'start'})")
+    page.get_by_text("The network, layer by layer").evaluate("el => el.scrollIntoView({block: 'start'})")
     page.wait_for_timeout(500)
     screenshots(page, "classify-layers")
 
@@ -57,8 +56,7 @@ def test_the_layers_view_opens_in_the_confusion_matrix_image_dialog(page, app_se
     wait_until_idle(page)
     dialog.get_by_text("Layers: what each layer of the network makes of this image").click()
     wait_until_idle(page)
-    wait_for_visible(page, dialog.locator("[data-testid=stImage]").filter(
-        has_text="first dense layer's weights"))
+    wait_for_visible(page, dialog.locator("[data-testid=stImage]").filter(has_text="first dense layer's weights"))
     assert dialog.locator(".st-key-eval_dialog_layers_probabilities_bars").count() == 1
     assert error_texts(page) == []
 
@@ -74,9 +72,13 @@ def test_the_train_page_shows_the_filters_while_it_learns(page, app_server, scre
     page.get_by_text("Inside the network after epoch").wait_for(timeout=300_000)
     filters = page.locator("[data-testid=stImage]").filter(has_text="First-layer filters after")
     # The live view is redrawn every second: its pictures must still arrive, not stay blank.
-    wait_for_condition(lambda: filters.locator("img").evaluate_all(
-        "imgs => imgs.length > 0 && imgs.every(img => img.complete && img.naturalWidth > 0)"),
-        timeout_s=60, what="loaded filter pictures")
+    wait_for_condition(
+        lambda: filters.locator("img").evaluate_all(
+            "imgs => imgs.length > 0 && imgs.every(img => img.complete && img.naturalWidth > 0)"
+        ),
+        timeout_s=60,
+        what="loaded filter pictures",
+    )
     assert error_texts(page) == []
     filters.first.evaluate("el => el.scrollIntoView({block: 'center'})")
     screenshots(page, "train-layers")

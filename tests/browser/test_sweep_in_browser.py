@@ -33,8 +33,9 @@ def test_start_and_stop_a_sweep(page, app_server, screenshots):
     fill_number(page, "Epochs per trial", 200)  # still running when Stop is pressed
     page.get_by_role("button", name="Start sweep").click()
 
-    wait_for_condition(lambda: "trial 0 running, epoch" in main_text(page) or bool(error_texts(page)),
-                       SWEEP_WAIT_S, "running trial")
+    wait_for_condition(
+        lambda: "trial 0 running, epoch" in main_text(page) or bool(error_texts(page)), SWEEP_WAIT_S, "running trial"
+    )
     assert error_texts(page) == []
     screenshots(page, "sweep-live")
     page.get_by_role("button", name="Stop").click()

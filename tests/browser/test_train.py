@@ -42,8 +42,10 @@ def test_train_watch_stop_and_save(page, app_server, screenshots):
     from fmnist_core import registry
 
     missing_media = []  # pictures the page asked for and the server no longer had
-    page.on("response", lambda reply: missing_media.append(reply.url)
-            if "/media/" in reply.url and reply.status == 404 else None)
+    page.on(
+        "response",
+        lambda reply: missing_media.append(reply.url) if "/media/" in reply.url and reply.status == 404 else None,
+    )
     open_app_page(page, app_server, find_page("train"))
     choose_option(page, "Model", "Simple CNN")
     # Long enough to still be running when Stop is pressed; small enough per epoch.

@@ -28,8 +28,7 @@ def second_server(app_models_dir, artifacts_dir):
     server.stop()
 
 
-def test_two_servers_share_saved_models(page, browser, app_server, second_server, seed_model,
-                                        app_models_dir):
+def test_two_servers_share_saved_models(page, browser, app_server, second_server, seed_model, app_models_dir):
     from fmnist_core import registry
 
     for server in (app_server, second_server):
@@ -37,8 +36,7 @@ def test_two_servers_share_saved_models(page, browser, app_server, second_server
 
     # A model saved into the shared folder by another process (as a save on one server is)
     # is listed by both at once, and a deletion leaves both lists.
-    registry.save(registry.load(app_models_dir / seed_model), "shared-copy",
-                  folder=app_models_dir)
+    registry.save(registry.load(app_models_dir / seed_model), "shared-copy", folder=app_models_dir)
     try:
         other = browser.new_context().new_page()
         assert "shared-copy" in listed_models(other, second_server)
