@@ -396,10 +396,13 @@ ARM_RERUN_WATCH = """() => {
     window.__fmnistRan = false;
     window.__fmnistArmedAt = Date.now();
     if (!window.__fmnistWatch) {
-        window.__fmnistWatch = new MutationObserver(() => {
-            if (app.getAttribute('data-test-script-state') === 'running') window.__fmnistRan = true;
+        // Records, not the attribute now: a run shorter than one observer callback shows
+        // up only as a record whose old value was 'running'.
+        window.__fmnistWatch = new MutationObserver((records) => {
+            if (app.getAttribute('data-test-script-state') === 'running'
+                || records.some((record) => record.oldValue === 'running')) window.__fmnistRan = true;
         });
-        window.__fmnistWatch.observe(app, {attributes: true,
+        window.__fmnistWatch.observe(app, {attributes: true, attributeOldValue: true,
                                            attributeFilter: ['data-test-script-state']});
     }
 }"""
