@@ -12,7 +12,9 @@ import numpy as np
 import pandas as pd
 import plotly.express as px
 import plotly.graph_objects as go
+from plotly.subplots import make_subplots
 
+from fmnist_core import calibration
 from fmnist_core.classes import CLASS_NAMES
 
 # Ten colours people can tell apart (plotly's qualitative "Plotly" palette has ten).
@@ -356,4 +358,70 @@ def per_class_f1_figure(table: pd.DataFrame) -> go.Figure:
     figure.update_layout(
         margin=COMPACT_MARGIN, height=360, xaxis_title=None, yaxis=dict(tickformat=".0%", title="F1"), legend_title=None
     )
+    return figure
+
+
+def activation_figure(values: np.ndarray, height: int = 170) -> go.Figure:
+    """A dense layer's activations as bars, one per unit. Built from one dict: plotly's
+    update_* calls cost three times as much, and this is drawn for every image."""
+    return go.Figure(
+        {
+            "data": [
+                {
+                    "type": "bar",
+                    "x": np.arange(len(values)),
+                    "y": np.asarray(values, np.float32),
+                    "marker": {"color": "#636efa"},
+                    "hovertemplate": "unit %{x}: %{y:.3f}<extra></extra>",
+                }
+            ],
+            "layout": {
+                "height": height,
+                "margin": {"l": 10, "r": 10, "t": 10, "b": 10},
+                "bargap": 0.1,
+                "xaxis": {"title": {"text": "unit", "standoff": 0}},
+            },
+        }
+    )
+
+
+def reliability_figure(study: calibration.TemperatureStudy) -> go.Figure:
+    """Accuracy against confidence per bin, before and after temperature scaling, above
+    how many images each bin holds."""
+    figure = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.75, 0.25], vertical_spacing=0.05)
+    figure.add_trace(
+        go.Scatter(x=[0, 1], y=[0, 1], mode="lines", name="perfectly calibrated", line=dict(dash="dot", color="grey")),
+        row=1,
+        col=1,
+    )
+    for name, curve, colour in (
+        ("before", study.before, "#1f77b4"),
+        (f"after (T = {study.temperature:.2f})", study.after, "#d62728"),
+    ):
+        filled = curve.count > 0
+        figure.add_trace(
+            go.Scatter(
+                x=curve.confidence[filled],
+                y=curve.accuracy[filled],
+                mode="lines+markers",
+                name=name,
+                customdata=curve.count[filled].tolist(),
+                line=dict(color=colour),
+                hovertemplate="confidence %{x:.1%}<br>accuracy %{y:.1%}<br>%{customdata} images",
+            ),
+            row=1,
+            col=1,
+        )
+        centres = (curve.edges[:-1] + curve.edges[1:]) / 2
+        figure.add_trace(
+            go.Bar(
+                x=centres, y=curve.count, name=f"images, {name}", marker_color=colour, showlegend=False, opacity=0.6
+            ),
+            row=2,
+            col=1,
+        )
+    figure.update_xaxes(range=[0, 1], tickformat=".0%", title_text="confidence", row=2, col=1)
+    figure.update_yaxes(range=[0, 1], tickformat=".0%", title_text="accuracy", row=1, col=1)
+    figure.update_yaxes(title_text="images", row=2, col=1)
+    figure.update_layout(height=560, margin=COMPACT_MARGIN, barmode="group")
     return figure

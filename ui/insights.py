@@ -10,9 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-import plotly.graph_objects as go
 import streamlit as st
-from plotly.subplots import make_subplots
 
 from fmnist_core import calibration, embedding, explain, suspects
 from fmnist_core.classes import CLASS_NAMES
@@ -20,7 +18,7 @@ from fmnist_core.classifier import Classifier
 from fmnist_core.data import Dataset, sample_indices
 from fmnist_core.evaluation import ECE_BINS
 from fmnist_core.report import build_report_html, report_filename
-from ui.charts import COMPACT_MARGIN, clicked_index, map_figure, probability_figure
+from ui.charts import clicked_index, map_figure, probability_figure, reliability_figure
 from ui.evaluations import test_evaluation
 from ui.images import image_grid, pixelated
 from ui.models import BUNDLED, REGISTRY_PREFIX, SESSION, LoadedModel
@@ -280,48 +278,6 @@ def chance(probability: float) -> str:
     if probability < 1e-6:
         return "under 1 in a million"
     return f"1 in {round(1 / probability, -int(np.log10(1 / probability)) + 1):,.0f}"
-
-
-def reliability_figure(study: calibration.TemperatureStudy) -> go.Figure:
-    """Accuracy against confidence per bin, before and after temperature scaling, above
-    how many images each bin holds."""
-    figure = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.75, 0.25], vertical_spacing=0.05)
-    figure.add_trace(
-        go.Scatter(x=[0, 1], y=[0, 1], mode="lines", name="perfectly calibrated", line=dict(dash="dot", color="grey")),
-        row=1,
-        col=1,
-    )
-    for name, curve, colour in (
-        ("before", study.before, "#1f77b4"),
-        (f"after (T = {study.temperature:.2f})", study.after, "#d62728"),
-    ):
-        filled = curve.count > 0
-        figure.add_trace(
-            go.Scatter(
-                x=curve.confidence[filled],
-                y=curve.accuracy[filled],
-                mode="lines+markers",
-                name=name,
-                customdata=curve.count[filled].tolist(),
-                line=dict(color=colour),
-                hovertemplate="confidence %{x:.1%}<br>accuracy %{y:.1%}<br>%{customdata} images",
-            ),
-            row=1,
-            col=1,
-        )
-        centres = (curve.edges[:-1] + curve.edges[1:]) / 2
-        figure.add_trace(
-            go.Bar(
-                x=centres, y=curve.count, name=f"images, {name}", marker_color=colour, showlegend=False, opacity=0.6
-            ),
-            row=2,
-            col=1,
-        )
-    figure.update_xaxes(range=[0, 1], tickformat=".0%", title_text="confidence", row=2, col=1)
-    figure.update_yaxes(range=[0, 1], tickformat=".0%", title_text="accuracy", row=1, col=1)
-    figure.update_yaxes(title_text="images", row=2, col=1)
-    figure.update_layout(height=560, margin=COMPACT_MARGIN, barmode="group")
-    return figure
 
 
 def calibration_panel(classifier: Classifier, fingerprint: str) -> None:

@@ -22,7 +22,7 @@ import streamlit as st
 from fmnist_core import layers
 from fmnist_core.classes import CLASS_NAMES
 from fmnist_core.data import Dataset
-from ui.charts import probability_figure
+from ui.charts import activation_figure, probability_figure
 from ui.images import pixelated, thumbnail_strip
 from ui.resources import dataset_or_stop
 
@@ -66,30 +66,6 @@ def layer_table(model: Any) -> pd.DataFrame:
             "kind": [r.kind for r in rows],
             "output shape": [" x ".join(map(str, r.shape)) for r in rows],
             "parameters": [r.params for r in rows],
-        }
-    )
-
-
-def activation_figure(values: np.ndarray, height: int = 170) -> go.Figure:
-    """A dense layer's activations as bars, one per unit. Built from one dict: plotly's
-    update_* calls cost three times as much, and this is drawn for every image."""
-    return go.Figure(
-        {
-            "data": [
-                {
-                    "type": "bar",
-                    "x": np.arange(len(values)),
-                    "y": np.asarray(values, np.float32),
-                    "marker": {"color": "#636efa"},
-                    "hovertemplate": "unit %{x}: %{y:.3f}<extra></extra>",
-                }
-            ],
-            "layout": {
-                "height": height,
-                "margin": {"l": 10, "r": 10, "t": 10, "b": 10},
-                "bargap": 0.1,
-                "xaxis": {"title": {"text": "unit", "standoff": 0}},
-            },
         }
     )
 
