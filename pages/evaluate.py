@@ -1,6 +1,7 @@
 """Evaluate: a model's test metrics, an interactive confusion matrix with the images behind
 every cell, its most confident mistakes, and models compared with published figures."""
 
+import numpy as np
 import streamlit as st
 
 from fmnist_core.classes import CLASS_NAMES
@@ -50,6 +51,17 @@ def explain_test_image(index: int) -> None:
     )
     saliency_panel(model.classifier, data.x_test[index], key="eval_dialog_saliency", fingerprint=model.fingerprint)
     layers_toggle(model.classifier, data.x_test[index], key="eval_dialog_layers", fingerprint=model.fingerprint)
+
+
+def gallery_of(chosen: np.ndarray, key: str) -> None:
+    """Test images with their top-3 captions; a click enlarges one with why (saliency)."""
+    image_grid(
+        data.x_test[chosen],
+        evaluations.gallery_captions(evaluation, chosen),
+        key=key,
+        details=[f"Test image #{i}" for i in chosen],
+        explain=lambda position: explain_test_image(int(chosen[position])),
+    )
 
 
 @st.fragment
@@ -104,13 +116,7 @@ def cell_images(true: int, predicted: int) -> None:
         "Images shown", GALLERY_PAGE, max(GALLERY_PAGE, len(indices)), step=GALLERY_PAGE, key="eval_gallery_count"
     )
     chosen = indices[:shown]
-    image_grid(
-        data.x_test[chosen],
-        evaluations.gallery_captions(evaluation, chosen),
-        key="eval_cell_grid",
-        details=[f"Test image #{i}" for i in chosen],
-        explain=lambda position: explain_test_image(int(chosen[position])),
-    )
+    gallery_of(chosen, key="eval_cell_grid")
 
 
 def per_class() -> None:
@@ -137,13 +143,7 @@ def mistakes() -> None:
         f"{len(evaluation.y_true):,} test images are misclassified; the most confident "
         "first. Some are arguably mislabeled."
     )
-    image_grid(
-        data.x_test[chosen],
-        evaluations.gallery_captions(evaluation, chosen),
-        key="eval_mistakes_grid",
-        details=[f"Test image #{i}" for i in chosen],
-        explain=lambda position: explain_test_image(int(chosen[position])),
-    )
+    gallery_of(chosen, key="eval_mistakes_grid")
 
 
 def compare() -> None:

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from fmnist_core import registry
+from fmnist_core.classes import SHORT_NAMES
 from fmnist_core.classifier import SklearnClassifier
 from fmnist_core.evaluation import evaluate
 
@@ -93,18 +94,7 @@ def test_evaluate_json_on_the_real_test_set(models_dir, logistic, real_data):
     assert table.returncode == 0, table.stderr
     assert f"{expected.accuracy:.2%}" in table.stdout and "Ankle boot" in table.stdout
     header = next(line for line in table.stdout.splitlines() if "Pullover" in line and "Boot" in line)
-    assert header.split() == [
-        "T-shirt",
-        "Trouser",
-        "Pullover",
-        "Dress",
-        "Coat",
-        "Sandal",
-        "Shirt",
-        "Sneaker",
-        "Bag",
-        "Boot",
-    ]  # columns named like rows
+    assert header.split() == list(SHORT_NAMES)  # columns named like rows
 
 
 def corrupt_keras(models_dir: Path) -> str:
