@@ -1,11 +1,17 @@
-"""Classify latency with many users: N browser sessions classify test images on the
-Classify page while another session trains, and the time from committing an image number
-to the end of the script run is measured, as a user would wait for it. The trainer's speed
-(images per second, from its page) is sampled alone first, then while the users click.
+"""Classify latency with many users: N sessions classify test images on the Classify page
+while another session trains, and the time from committing an image number to the end of
+the script run is measured, as a user would wait for it. The trainer's speed (images per
+second, from its page) is sampled alone first, then while the users click.
 
     .venv/bin/python bench/concurrency.py                 # its own server, 8 users + trainer
     .venv/bin/python bench/concurrency.py --users 8 --images 3 --crowd 16 --bundled
     .venv/bin/python bench/concurrency.py --url http://127.0.0.1:8501 --model NAME
+    .venv/bin/python bench/concurrency.py --client browser   # Chromium pages instead
+
+The users are websocket clients by default (tests/browser/websocket_user.py): they send
+and read what a browser would, so the figures are the server's; in a room every browser
+runs on its own machine. `--client browser` drives Chromium pages on this machine instead,
+whose drawing then takes most of its two cores.
 
 Without --url it starts `streamlit run` on a free port with an empty model folder and
 trains a small MLP into it with the CLI (the same setup as the browser tests), or uses the
@@ -17,6 +23,7 @@ users with nobody training, then `--users` users while another session trains th
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 import statistics
 import sys
@@ -25,7 +32,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "browser"))
 
-from crowd import run_crowd  # noqa: E402
+from websocket_user import websocket_crowd  # noqa: E402
+
+from crowd import CrowdReport, run_crowd  # noqa: E402
 from driver import REPO_ROOT, AppServer, train_seed_model  # noqa: E402
 
 BUNDLED_LABEL = "Bundled model"  # the model picker's option for the bundled model
@@ -63,7 +72,7 @@ def machine_cpu() -> float:
 
 def with_cpu(label: str, server_pid: int | None, run):
     """`run()`, then where the CPU went meanwhile: the app server, and everything else on
-    the machine (the browsers, Playwright, a training run, and other work if any)."""
+    the machine (the clients, a training run, and other work if any)."""
     server_before, machine_before = (process_cpu(server_pid) if server_pid else 0.0), machine_cpu()
     result = run()
     machine = machine_cpu() - machine_before
@@ -71,9 +80,27 @@ def with_cpu(label: str, server_pid: int | None, run):
         server = process_cpu(server_pid) - server_before
         print(
             f"  CPU meanwhile ({label}): the app server {server:.1f} s, everything else "
-            f"{machine - server:.1f} s (browsers, Playwright, a training run)"
+            f"{machine - server:.1f} s (the clients, a training run)"
         )
     return result
+
+
+def run_users(
+    client: str, url: str, model: str, users: int, images: int, trainer: str | None = None, alone_seconds: float = 0
+) -> CrowdReport:
+    """`users` sessions classifying `images` test images each, and a trainer if `trainer`
+    (a preset; the browser client also takes None for its long CNN run)."""
+    if client == "websocket":
+        return asyncio.run(websocket_crowd(url, model, users, images, trainer, alone_seconds))
+    return run_crowd(
+        url=url,
+        model=model,
+        users=users,
+        images_per_user=images,
+        train=trainer is not None or alone_seconds > 0,
+        trainer_preset=trainer,
+        alone_seconds=alone_seconds,
+    )
 
 
 def measure(
@@ -82,32 +109,22 @@ def measure(
     users: int,
     images: int,
     crowd: int,
-    trainer: str,
+    trainer: str | None,
     alone_seconds: float,
+    client: str,
     server_pid: int | None = None,
 ) -> None:
-    alone = run_crowd(url=url, model=model, users=1, images_per_user=images, train=False)
+    print(f"users: {client} clients", flush=True)
+    alone = run_users(client, url, model, 1, images)
     summarise("1 user, nobody training", [a.seconds for a in alone.answers])
     if crowd:
-        many = with_cpu(
-            f"{crowd} users",
-            server_pid,
-            lambda: run_crowd(url=url, model=model, users=crowd, images_per_user=images, train=False),
-        )
+        many = with_cpu(f"{crowd} users", server_pid, lambda: run_users(client, url, model, crowd, images))
         summarise(f"{crowd} users, nobody training", [a.seconds for a in many.answers])
         check(many, crowd * images)
     loaded = with_cpu(
         f"{users} users and a trainer",
         server_pid,
-        lambda: run_crowd(
-            url=url,
-            model=model,
-            users=users,
-            images_per_user=images,
-            train=True,
-            trainer_preset=trainer,
-            alone_seconds=alone_seconds,
-        ),
+        lambda: run_users(client, url, model, users, images, trainer, alone_seconds),
     )
     summarise(f"{users} users while another trains", [a.seconds for a in loaded.answers])
     check(loaded, users * images)
@@ -148,13 +165,19 @@ def main() -> int:
     parser.add_argument(
         "--alone-seconds", type=float, default=30, help="how long to time the trainer before the users come"
     )
+    parser.add_argument(
+        "--client", choices=["websocket", "browser"], default="websocket", help="what the users are (see above)"
+    )
     args = parser.parse_args()
+    if args.client == "websocket" and not args.trainer:
+        parser.error("websocket users train a preset: give --trainer NAME")
     options = dict(
         users=args.users,
         images=args.images,
         crowd=args.crowd,
         trainer=args.trainer or None,
         alone_seconds=args.alone_seconds,
+        client=args.client,
     )
     if args.url:
         if not (args.model or args.bundled):

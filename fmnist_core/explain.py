@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 import weakref
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -67,19 +68,32 @@ def grad_cam(classifier: Classifier, image: np.ndarray, label: int | None = None
 
     Gradients are taken of the class logit (recomputed from the last Dense layer's input,
     kernel and bias), not of the softmax output, which saturates for confident predictions.
-    The forward and backward pass is one traced call per model (about 5 ms, against 40 ms
-    run eagerly). Raises ValueError for models without a Conv2D layer.
+    Raises ValueError for models without a Conv2D layer.
     """
+    return grad_cams(classifier, as_batch(image)[:1], None if label is None else [label])[0]
+
+
+def grad_cams(
+    classifier: Classifier, images: np.ndarray, labels: Sequence[int] | np.ndarray | None = None, batch_size: int = 100
+) -> np.ndarray:
+    """Grad-CAM of many images at once, (N, 28, 28) maps each in 0..1, for each image's
+    `labels` (default: its predicted class). One traced forward and backward pass per batch
+    (the images do not interact, so one gradient of the summed logits gives each its own):
+    a whole test set takes seconds, one image a few milliseconds."""
     if (
         not isinstance(classifier, KerasClassifier)
         or last_layer(classifier, "Conv2D") is None
         or last_layer(classifier, "Dense") is None
     ):
         raise ValueError(f"Grad-CAM needs a Keras CNN; a {classifier.kind} model has no Conv2D")
-    batch = as_batch(image)[:1]
-    target = int(np.argmax(classifier.predict_proba(batch)[0])) if label is None else int(label)
-    cam = _grad_cam_pass(classifier.model)(batch, np.int32(target))
-    return _normalise(np.asarray(cam))
+    batch = as_batch(images)
+    targets = np.argmax(classifier.predict_proba(batch), axis=1) if labels is None else np.asarray(labels)
+    cam_of = _grad_cam_pass(classifier.model)
+    maps = [
+        np.asarray(cam_of(batch[start : start + batch_size], targets[start : start + batch_size].astype(np.int32)))
+        for start in range(0, len(batch), batch_size)
+    ]
+    return np.stack([_normalise(cam) for cam in np.concatenate(maps)]) if maps else np.zeros((0, SIDE, SIDE))
 
 
 _GRAD_CAM_PASSES: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
@@ -87,7 +101,7 @@ _GRAD_CAM_LOCK = threading.Lock()  # sessions share one loaded model and its tra
 
 
 def _grad_cam_pass(model: Any) -> Any:
-    """The traced Grad-CAM of one Keras model: (1, 28, 28) image, class -> (28, 28) map."""
+    """The traced Grad-CAM of one Keras model: (N, 28, 28) images, N classes -> (N, 28, 28)."""
     with _GRAD_CAM_LOCK:
         if model not in _GRAD_CAM_PASSES:
             _GRAD_CAM_PASSES[model] = _trace_grad_cam(model)
@@ -99,15 +113,16 @@ def _trace_grad_cam(model: Any) -> Any:
 
     conv, dense = layers_of(model, "Conv2D")[-1], layers_of(model, "Dense")[-1]
 
-    @tf.function(input_signature=[tf.TensorSpec([1, SIDE, SIDE], tf.float32), tf.TensorSpec([], tf.int32)])
-    def cam_of(batch: Any, target: Any) -> Any:
+    @tf.function(input_signature=[tf.TensorSpec([None, SIDE, SIDE], tf.float32), tf.TensorSpec([None], tf.int32)])
+    def cam_of(batch: Any, targets: Any) -> Any:
         with tf.GradientTape() as tape:
             activations, features = forward(model, batch, watch=conv)
-            logit = tf.matmul(features, dense.kernel)[:, target] + tf.gather(dense.bias, target)
-        grads = tape.gradient(logit, activations)
+            logits = tf.matmul(features, dense.kernel) + dense.bias
+            chosen = tf.reduce_sum(tf.gather(logits, targets, axis=1, batch_dims=1))
+        grads = tape.gradient(chosen, activations)
         weights = tf.reduce_mean(grads, axis=(1, 2))
         cam = tf.nn.relu(tf.einsum("bhwc,bc->bhw", activations, weights))[..., None]
-        return tf.image.resize(cam, (SIDE, SIDE), method="bilinear")[0, ..., 0]
+        return tf.image.resize(cam, (SIDE, SIDE), method="bilinear")[..., 0]
 
     return cam_of
 

@@ -124,7 +124,7 @@ def test_image() -> None:
     if wanted != "any":
         st.caption(f"Test image #{index}")
     outcome = classify.test_image_outcome(model, data.x_test[index], index)
-    classify.show_prediction(model, outcome, key="classify_test", true_label=int(data.y_test[index]))
+    classify.show_prediction(model, outcome, key="classify_test", true_label=int(data.y_test[index]), test_index=index)
 
 
 lazy_tabs(

@@ -49,7 +49,13 @@ def explain_test_image(index: int) -> None:
         key="eval_dialog_probabilities",
         config={"displayModeBar": False},
     )
-    saliency_panel(model.classifier, data.x_test[index], key="eval_dialog_saliency", fingerprint=model.fingerprint)
+    saliency_panel(
+        model.classifier,
+        data.x_test[index],
+        key="eval_dialog_saliency",
+        fingerprint=model.fingerprint,
+        test_index=index,
+    )
     layers_toggle(model.classifier, data.x_test[index], key="eval_dialog_layers", fingerprint=model.fingerprint)
 
 

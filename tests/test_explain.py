@@ -82,6 +82,20 @@ def test_default_label_is_the_predicted_class(bars_classifier):
     )
 
 
+def test_many_images_get_each_its_own_grad_cam_in_one_pass(bars_classifier, two_strokes):
+    """A batch's maps are each image's own map for its own class (the summed gradient must
+    not mix images), across batch boundaries, with the predicted class as the default."""
+    only_vertical = np.zeros((28, 28), np.float32)
+    only_vertical[5:20, 14] = 255
+    images = np.stack([two_strokes, two_strokes, only_vertical])
+    maps = explain.grad_cams(bars_classifier, images, [VERTICAL, HORIZONTAL, VERTICAL], batch_size=2)
+    assert maps.shape == (3, 28, 28)
+    np.testing.assert_allclose(maps[0], explain.grad_cam(bars_classifier, two_strokes, label=VERTICAL), atol=1e-6)
+    np.testing.assert_allclose(maps[1], explain.grad_cam(bars_classifier, two_strokes, label=HORIZONTAL), atol=1e-6)
+    assert _inside(_peak(maps[0]), TOP_RIGHT) and _inside(_peak(maps[1]), BOTTOM_LEFT)
+    np.testing.assert_allclose(explain.grad_cams(bars_classifier, images[2:]), maps[2:], atol=1e-6)
+
+
 def test_occlusion_runs_every_variant_in_one_call(bars_classifier, two_strokes):
     calls: list[int] = []
 

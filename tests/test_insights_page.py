@@ -152,3 +152,20 @@ def test_widgets_explain_one_image(tiny_cnn_path):
 
     method.set_value("Occlusion").run()
     assert not app.exception and app.image[0].captions[0].startswith("Why ")
+
+
+def test_a_test_image_is_explained_from_the_maps_made_for_the_whole_test_set(tiny_cnn_path, real_data):
+    """The looked-up Grad-CAM of a test image shows what computing it alone would."""
+    import numpy as np
+
+    from fmnist_core import registry
+    from ui.insights import GRAD_CAM, _saliency, _test_saliency, test_grad_cams
+
+    classifier, fingerprint = registry.load(tiny_cnn_path), str(tiny_cnn_path)
+    maps = test_grad_cams(classifier, fingerprint, real_data)
+    assert maps is not None and maps.shape == (10_000, 28, 28) and maps.dtype == np.uint8
+    for index in (0, 7, 9_999):
+        looked_up = _test_saliency(classifier, fingerprint, real_data, maps, index)
+        computed = _saliency(classifier, fingerprint, real_data.x_test[index].astype(np.float32), GRAD_CAM)
+        assert looked_up[0] == computed[0] and looked_up[2] == computed[2]
+        assert np.abs(looked_up[1].astype(int) - computed[1]).max() <= 2  # maps kept in 8 bits

@@ -254,10 +254,13 @@ def show_answer(
         )
 
 
-def show_prediction(model: LoadedModel, outcome: Outcome, key: str, true_label: int | None = None) -> None:
+def show_prediction(
+    model: LoadedModel, outcome: Outcome, key: str, true_label: int | None = None, test_index: int | None = None
+) -> None:
     """One prediction, answer first: the headline, the 28x28 input beside the top-5
     probabilities, then one panel at a time (why, similar images, the map, the pipeline):
-    only the open panel is computed."""
+    only the open panel is computed. A test image (`test_index`) is explained from the
+    work done for the whole test set."""
     if outcome.prediction is None or outcome.result is None:
         show_error(outcome)
         return
@@ -276,7 +279,11 @@ def show_prediction(model: LoadedModel, outcome: Outcome, key: str, true_label: 
     explained_fingerprint = f"{model.fingerprint}:photo" if prediction.by_photo_model else model.fingerprint
     panels = {
         WHY_PANEL: lambda: saliency_panel(
-            explained, result.image28, key=f"{key}_saliency", fingerprint=explained_fingerprint
+            explained,
+            result.image28,
+            key=f"{key}_saliency",
+            fingerprint=explained_fingerprint,
+            test_index=None if prediction.by_photo_model else test_index,
         ),
         SIMILAR_PANEL: lambda: similar_images_panel(
             model.classifier, result.image28, k=8, key=f"{key}_similar", fingerprint=model.fingerprint

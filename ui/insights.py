@@ -73,6 +73,32 @@ def _saliency(
     return predicted, explain.overlay(image28, heat), not heat.any()
 
 
+@st.cache_resource(show_spinner="Explaining the test set (once per model)...", max_entries=4)
+def _test_grad_cams(_classifier: Classifier, fingerprint: str, _data: Dataset, checksum: str) -> np.ndarray:
+    """Grad-CAM of every test image for its predicted class, 0..255 (8 MB per model): once
+    per model per server, in the background (model_work), so a click on a test image only
+    looks its map up."""
+    predicted = np.argmax(proba_on_test_set(_classifier, fingerprint, _data), axis=1)
+    return np.round(explain.grad_cams(_classifier, _data.x_test, predicted) * 255).astype(np.uint8)
+
+
+def test_grad_cams(classifier: Classifier, fingerprint: str, data: Dataset) -> np.ndarray | None:
+    """The test set's Grad-CAM maps (see `_test_grad_cams`), None for a model without a
+    convolution."""
+    if not explain.has_conv_layer(classifier):
+        return None
+    return _test_grad_cams(classifier, fingerprint, data, data.checksum)
+
+
+def _test_saliency(
+    classifier: Classifier, fingerprint: str, data: Dataset, maps: np.ndarray, index: int
+) -> tuple[int, np.ndarray, bool]:
+    """`_saliency`'s answer for test image `index` by Grad-CAM, from the test set's maps."""
+    predicted = int(np.argmax(proba_on_test_set(classifier, fingerprint, data)[index]))
+    heat = maps[index].astype(np.float32) / 255
+    return predicted, explain.overlay(data.x_test[index], heat), not maps[index].any()
+
+
 @st.cache_data(
     show_spinner="Projecting the test set (t-SNE can take a minute on a busy server; the map is then kept)...",
     max_entries=8,
@@ -114,12 +140,17 @@ def _report_html(_classifier: Classifier, fingerprint: str, _data: Dataset, chec
 
 
 def saliency_panel(
-    classifier: Classifier, image28: np.ndarray, key: str = "saliency", fingerprint: str | None = None
+    classifier: Classifier,
+    image28: np.ndarray,
+    key: str = "saliency",
+    fingerprint: str | None = None,
+    test_index: int | None = None,
 ) -> None:
     """Which pixels the prediction rests on: Grad-CAM (CNNs, one traced pass) or occlusion
     (every model; 169 images through the model, so a CNN's costs a fifth of a second),
-    overlaid on the image. Cached per model and image. `key` must be page-prefixed and
-    unique on the page."""
+    overlaid on the image. Cached per model and image; a test image's Grad-CAM (give its
+    `test_index`) comes from the map made for the whole test set. `key` must be
+    page-prefixed and unique on the page."""
     image28 = np.asarray(image28, np.float32).reshape(28, 28)
     fingerprint = fingerprint or fingerprint_of(classifier)
     methods = [GRAD_CAM, OCCLUSION] if explain.has_conv_layer(classifier) else [OCCLUSION]
@@ -131,7 +162,12 @@ def saliency_panel(
         help="Grad-CAM: the last convolution layer's evidence. Occlusion: how "
         "much the probability drops when a 6x6 patch is blacked out.",
     )
-    predicted, overlay, empty = _saliency(classifier, fingerprint, image28, method)
+    data = dataset_or_stop()
+    maps = test_grad_cams(classifier, fingerprint, data) if method == GRAD_CAM and test_index is not None else None
+    if maps is not None and test_index is not None:
+        predicted, overlay, empty = _test_saliency(classifier, fingerprint, data, maps, test_index)
+    else:
+        predicted, overlay, empty = _saliency(classifier, fingerprint, image28, method)
     st.image(overlay, width=224, caption=f"Why {CLASS_NAMES[predicted]}: bright = mattered most")
     if empty:
         st.caption("No pixel raised this prediction in this map; try the other method.")
@@ -224,7 +260,9 @@ def embedding_map_panel(
             pixelated(data.x_test[chosen], 6), caption=f"Test image {chosen} · true {CLASS_NAMES[data.y_test[chosen]]}"
         )
         st.plotly_chart(probability_figure(proba[chosen], top_k=3), key=f"{key}_proba")
-        saliency_panel(classifier, data.x_test[chosen], key=f"{key}_saliency", fingerprint=fingerprint)
+        saliency_panel(
+            classifier, data.x_test[chosen], key=f"{key}_saliency", fingerprint=fingerprint, test_index=chosen
+        )
 
 
 # ---------------------------------------------------------------- suspects, calibration, report

@@ -1,10 +1,11 @@
 """Work that depends only on a model, done once per model per server, in the background.
 
 A model's test-set evaluation, the features of 10,000 training images (for "similar
-images") and its PCA map take seconds each. They start when the model loads, one model at a
-time on one background thread, and land in the same Streamlit caches the pages read: a page
-that asks before they are done waits for the running computation (Streamlit holds one lock
-per cached value) instead of starting it again, and nobody's click pays for it later.
+images"), its PCA map and the Grad-CAM of every test image take seconds each. They start
+when the model loads, one model at a time on one background thread, and land in the same
+Streamlit caches the pages read: a page that asks before they are done waits for the
+running computation (Streamlit holds one lock per cached value) instead of starting it
+again, and nobody's click pays for it later.
 """
 
 from __future__ import annotations
@@ -57,10 +58,11 @@ def wait_until_done() -> None:
 
 def _compute(classifier: Classifier, fingerprint: str) -> None:
     from ui.evaluations import test_evaluation
-    from ui.insights import embedding_map, train_index
+    from ui.insights import embedding_map, test_grad_cams, train_index
     from ui.resources import dataset
 
     data = dataset()
     test_evaluation(classifier, data, fingerprint, data.checksum)
     train_index(classifier, fingerprint, data)
     embedding_map(classifier, fingerprint, data, "PCA")
+    test_grad_cams(classifier, fingerprint, data)

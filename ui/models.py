@@ -26,7 +26,7 @@ from fmnist_core.classifier import Classifier
 from fmnist_core.errors import RegistryError
 from fmnist_core.photo_head import photo_classifier_or_none
 from ui import model_work
-from ui.heap import freeze_long_lived
+from ui.heap import freeze_long_lived, skip_keras_reset_after_runs
 from ui.text import escape_markdown
 
 LOG = logging.getLogger(__name__)
@@ -161,6 +161,7 @@ def preload_bundled(wait: bool = False) -> None:
 def _preload() -> None:
     from ui.resources import dataset
 
+    skip_keras_reset_after_runs()
     try:
         dataset()
         load(BUNDLED)
