@@ -70,6 +70,29 @@ def settle_time(
     return settled, seen
 
 
+# The page switched: its title is not the one before, the run is over and nothing on the
+# page is left over from the page before. A switch can be over before the browser ever
+# draws the "running" state (both arrive between two frames), which RERUN_DONE would wait
+# for in vain.
+PAGE_SHOWN = """(before) => {
+    const title = document.querySelector('[data-testid=stMain] h1');
+    return title !== null && title.innerText !== before
+        && document.querySelector('[data-testid=stApp]').getAttribute('data-test-script-state') === 'notRunning'
+        && document.querySelector('[data-testid=stMain] [data-stale=true]') === null;
+}"""
+
+
+def switch_time(tab, link) -> float:
+    """Seconds from a click on a sidebar `link` until the other page has settled."""
+    before = tab.locator("[data-testid=stMain] h1").first.inner_text()
+    start = time.perf_counter()
+    link.click()
+    tab.wait_for_function(PAGE_SHOWN, arg=before, timeout=SLOW, polling=10)
+    settled = time.perf_counter() - start
+    wait_until_idle(tab)
+    return settled
+
+
 def report(label: str, seconds: list[float]) -> None:
     values = sorted(seconds)
     print(
@@ -126,7 +149,7 @@ def warm_clicks(browser, models: Path, log: Path, rounds: int) -> None:
         for _ in range(rounds):
             for page in pages:
                 link = tab.locator("[data-testid=stSidebarNav] a", has_text=page.title).first
-                switches[page.title].append(settle_time(tab, link.click)[0])
+                switches[page.title].append(switch_time(tab, link))
         for title, seconds in switches.items():
             report(title, seconds)
         classify_clicks(tab, server, rounds)

@@ -44,11 +44,7 @@ columns[5].metric(
 
 def explain_test_image(index: int) -> None:
     """In the enlarged view: the model's three likeliest classes and why (saliency)."""
-    st.plotly_chart(
-        charts.probability_figure(evaluation.proba[index], top_k=3),
-        key="eval_dialog_probabilities",
-        config={"displayModeBar": False},
-    )
+    st.html(charts.probability_bars(evaluation.proba[index], top_k=3))
     saliency_panel(
         model.classifier,
         data.x_test[index],

@@ -3,7 +3,7 @@
 import streamlit as st
 
 from fmnist_core.classes import CLASS_NAMES
-from ui.images import pixelated
+from ui.images import labelled_rows
 from ui.models import model_options, replace_gone_active_model
 from ui.navigation import PAGES, ensure_routed, path_of
 from ui.resources import dataset_or_stop, samples_per_class
@@ -52,8 +52,4 @@ for row_start in range(1, len(PAGES), 3):  # a row of columns each: the cells li
 
 st.subheader("A few images of every class")
 indices = samples_per_class(data, data.checksum, per_class=8)
-for label, name in enumerate(CLASS_NAMES):
-    cols = st.columns([2] + [1] * indices.shape[1])
-    cols[0].markdown(f"**{label} · {name}**")
-    for col, index in zip(cols[1:], indices[label]):
-        col.image(pixelated(data.x_train[index], 2))
+labelled_rows(data.x_train[indices], [f"{label} · {name}" for label, name in enumerate(CLASS_NAMES)])

@@ -55,6 +55,11 @@ def evaluation_of(name: str):
     return evaluate(registry.load(name).predict_proba(data.x_test), data.y_test)
 
 
+def probability_bars(app: AppTest) -> list[str]:
+    """The HTML of every "most likely classes" block the page shows (ui.charts.probability_bars)."""
+    return [e.proto.body for e in app.get("html") if 'aria-label="Most likely classes"' in e.proto.body]
+
+
 def texts(elements) -> list[str]:
     """The `value` of every element of an AppTest element list, for assertions."""
     return [str(element.value) for element in elements]

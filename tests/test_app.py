@@ -52,3 +52,13 @@ def test_home_gives_one_first_step_and_lines_up_the_other_pages(models_dir, monk
     (models_dir / "tiny" / "meta.json").unlink()  # no usable model left
     app = open_page()
     assert "Train your first model" in app.get("page_link")[0].proto.label
+
+
+def test_home_shows_eight_samples_of_every_class_in_one_block():
+    from fmnist_core.classes import CLASS_NAMES
+
+    app = open_page()
+    block = next(element.proto.body for element in app.get("html") if "data:image/png" in element.proto.body)
+    for label, name in enumerate(CLASS_NAMES):
+        assert f"{label} · {name}" in block
+    assert block.count('<img src="data:image/png;base64,') == 80

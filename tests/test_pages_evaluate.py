@@ -13,7 +13,7 @@ from fmnist_core.references import REFERENCE_ACCURACY
 from ui import charts, evaluations
 from ui.navigation import path_of
 
-from pages_support import evaluation_of, open_page, save_tiny_model, shown_cells, texts
+from pages_support import evaluation_of, open_page, probability_bars, save_tiny_model, shown_cells, texts
 
 PAGE = path_of("evaluate")
 
@@ -134,6 +134,5 @@ def test_enlarging_a_gallery_image_explains_it(app):
     app.run()
     app.button(key="eval_cell_grid_enlarge_0").click().run()
     assert not app.exception
-    keys = {c.key for c in app.get("plotly_chart")}
-    assert "eval_dialog_probabilities" in keys
+    assert len(probability_bars(app)) == 1
     assert app.radio(key="eval_dialog_saliency_method").value == "Occlusion"

@@ -1,4 +1,5 @@
-"""Plotly figures for every page: pure functions from arrays and tables to figures.
+"""Figures for every page: pure functions from arrays and tables to plotly figures, and
+to HTML where a plotly chart would cost the browser more than it shows.
 
 No Streamlit here, so each figure can be built and checked in a plain test.
 """
@@ -175,6 +176,24 @@ def probability_figure(probabilities: Sequence[float] | np.ndarray, top_k: int =
         margin=COMPACT_MARGIN, height=40 + 28 * len(names), xaxis=dict(range=[0, 1], tickformat=".0%", title=None)
     )
     return figure
+
+
+def probability_bars(probabilities: Sequence[float] | np.ndarray, top_k: int = 5) -> str:
+    """`probability_figure`'s bars as plain HTML, for the answer shown on every click: the
+    browser draws them at once, where a plotly chart is a library call of its own after
+    every answer."""
+    order = np.argsort(probabilities)[::-1][:top_k]
+    rows = "".join(
+        '<div style="display:flex;align-items:center;gap:0.5rem;margin:0.2rem 0">'
+        f'<span style="flex:0 0 6.5rem;text-align:right">{CLASS_NAMES[i]}</span>'
+        '<span style="flex:1;background:#eef0f4;border-radius:3px;height:1.25rem">'
+        f'<span style="display:block;height:100%;border-radius:3px;width:{float(probabilities[i]):.2%};'
+        f'background:{CLASS_COLORS[CLASS_NAMES[i]]}"></span></span>'
+        f'<span style="flex:0 0 3.5rem;font-variant-numeric:tabular-nums">{float(probabilities[i]):.1%}</span>'
+        "</div>"
+        for i in order
+    )
+    return f'<div role="list" aria-label="Most likely classes">{rows}</div>'
 
 
 def confusion_figure(matrix: np.ndarray, normalised: bool, selected: tuple[int, int] | None = None) -> go.Figure:

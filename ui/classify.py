@@ -268,11 +268,7 @@ def show_prediction(
     show_answer(model, prediction, result, outcome, key, true_label)
     input_col, chart_col = st.columns([1, 2.4], vertical_alignment="center")
     input_col.image(pixelated(result.image28, 6), caption="What the model sees (28x28)")
-    chart_col.plotly_chart(
-        charts.probability_figure(prediction.probabilities, top_k=5),
-        key=f"{key}_probabilities",
-        config={"displayModeBar": False},
-    )
+    chart_col.html(charts.probability_bars(prediction.probabilities, top_k=5))
     # The model that answered is the one explained; the photo model shares the bundled
     # model's features, so similar images and the map stay the bundled model's.
     explained = (photo_classifier() if prediction.by_photo_model else None) or model.classifier

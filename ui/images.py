@@ -150,6 +150,30 @@ def inline_strip(images: np.ndarray, captions: Sequence[str], scale: int = THUMB
     st.html(f'<div style="display:flex;flex-wrap:wrap;gap:0.5rem 1rem">{figures}</div>')
 
 
+def labelled_rows(rows: np.ndarray, labels: Sequence[str], scale: int = 2) -> None:
+    """Rows of thumbnails, each led by its label: `rows` is (R, N, 28, 28). One element with
+    the pictures inside, where a column and a picture each would make the page (the Home
+    page's 80 samples) 90 columns, 80 elements and 80 requests for the browser to draw."""
+    st.html(_labelled_rows_html(rows, tuple(labels), scale))
+
+
+@st.cache_data(show_spinner=False, max_entries=4)
+def _labelled_rows_html(rows: np.ndarray, labels: tuple[str, ...], scale: int) -> str:
+    size = 28 * scale
+    lines = "".join(
+        f'<div style="display:flex;align-items:center;gap:0.5rem;margin-bottom:0.35rem">'
+        f'<strong style="flex:0 0 9.5rem">{html.escape(label)}</strong>'
+        + "".join(
+            f'<img src="data:image/png;base64,{_png_base64(image)}" width="{size}" height="{size}" '
+            f'alt="{html.escape(label)}" style="image-rendering:pixelated">'
+            for image in row
+        )
+        + "</div>"
+        for row, label in zip(rows, labels)
+    )
+    return f'<div style="overflow-x:auto">{lines}</div>'
+
+
 def _png_base64(image: np.ndarray) -> str:
     from PIL import Image
 

@@ -18,7 +18,7 @@ from fmnist_core.classifier import Classifier
 from fmnist_core.data import Dataset, sample_indices
 from fmnist_core.evaluation import ECE_BINS
 from fmnist_core.report import build_report_html, report_filename
-from ui.charts import clicked_index, map_figure, probability_figure, reliability_figure
+from ui.charts import clicked_index, map_figure, probability_bars, reliability_figure
 from ui.evaluations import test_evaluation
 from ui.images import image_grid, pixelated
 from ui.models import BUNDLED, REGISTRY_PREFIX, SESSION, LoadedModel
@@ -259,7 +259,7 @@ def embedding_map_panel(
         st.image(
             pixelated(data.x_test[chosen], 6), caption=f"Test image {chosen} · true {CLASS_NAMES[data.y_test[chosen]]}"
         )
-        st.plotly_chart(probability_figure(proba[chosen], top_k=3), key=f"{key}_proba")
+        st.html(probability_bars(proba[chosen], top_k=3))
         saliency_panel(
             classifier, data.x_test[chosen], key=f"{key}_saliency", fingerprint=fingerprint, test_index=chosen
         )
