@@ -140,9 +140,7 @@ def inline_strip(images: np.ndarray, captions: Sequence[str], scale: int = THUMB
     and at times showed none."""
     size = 28 * scale
     figures = "".join(
-        f'<figure style="margin:0;width:{size}px;text-align:center">'
-        f'<img src="data:image/png;base64,{_png_base64(image)}" width="{size}" height="{size}" '
-        f'alt="{html.escape(caption)}" style="image-rendering:pixelated;display:block">'
+        f'<figure style="margin:0;width:{size}px;text-align:center">{_img_tag(image, scale, caption)}'
         f'<figcaption style="font-size:0.75rem;line-height:1.2;opacity:0.7">'
         f"{html.escape(caption)}</figcaption></figure>"
         for image, caption in zip(images, captions)
@@ -159,24 +157,28 @@ def labelled_rows(rows: np.ndarray, labels: Sequence[str], scale: int = 2) -> No
 
 @st.cache_data(show_spinner=False, max_entries=4)
 def _labelled_rows_html(rows: np.ndarray, labels: tuple[str, ...], scale: int) -> str:
-    size = 28 * scale
     lines = "".join(
         f'<div style="display:flex;align-items:center;gap:0.5rem;margin-bottom:0.35rem">'
         f'<strong style="flex:0 0 9.5rem">{html.escape(label)}</strong>'
-        + "".join(
-            f'<img src="data:image/png;base64,{_png_base64(image)}" width="{size}" height="{size}" '
-            f'alt="{html.escape(label)}" style="image-rendering:pixelated">'
-            for image in row
-        )
+        + "".join(_img_tag(image, scale, label) for image in row)
         + "</div>"
         for row, label in zip(rows, labels)
     )
     return f'<div style="overflow-x:auto">{lines}</div>'
 
 
+def _img_tag(image: np.ndarray, scale: int, alt: str) -> str:
+    """A 28x28 image as an <img> with its PNG inside, shown `scale` times larger, crisp."""
+    size = 28 * scale
+    return (
+        f'<img src="data:image/png;base64,{_png_base64(image)}" width="{size}" height="{size}" '
+        f'alt="{html.escape(alt)}" style="image-rendering:pixelated;display:block;max-width:100%;height:auto">'
+    )
+
+
 def _png_base64(image: np.ndarray) -> str:
     from PIL import Image
 
     buffer = io.BytesIO()
-    Image.fromarray(np.asarray(image, dtype=np.uint8)).save(buffer, format="PNG")
+    Image.fromarray(np.clip(np.asarray(image), 0, 255).astype(np.uint8)).save(buffer, format="PNG")
     return base64.b64encode(buffer.getvalue()).decode("ascii")
