@@ -28,12 +28,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "browser"))
 
 from driver import (  # noqa: E402
-    ARM_RERUN_WATCH,
     CANVAS,
     CHROMIUM,
     CHROMIUM_ARGS,
     REPO_ROOT,
-    RERUN_DONE,
     SLOW,
     UPLOAD_INPUT,
     VIEWPORT,
@@ -49,12 +47,55 @@ from driver import (  # noqa: E402
 PHOTOS = [REPO_ROOT / "tests" / "fixtures" / "photos", REPO_ROOT.parent / "shared" / "photos" / "dev"]
 
 
+# Every tab counts the messages its Streamlit connection receives. A run can be over before
+# the browser ever draws its "running" state (a fast run's messages all arrive between two
+# frames), so a run is seen by its messages, not by that state.
+COUNT_MESSAGES = """(() => {
+    const Native = window.WebSocket;
+    window.__fmnistMessages = 0;
+    window.__fmnistLastMessage = 0;
+    window.WebSocket = class extends Native {
+        constructor(...args) {
+            super(...args);
+            this.addEventListener('message', () => {
+                window.__fmnistMessages += 1;
+                window.__fmnistLastMessage = performance.now();
+            });
+        }
+    };
+})();"""
+ARM = """() => {
+    window.__fmnistArm = {messages: window.__fmnistMessages, at: performance.now(), calm: null};
+}"""
+# Settled: messages came since the action, the script is not running, nothing on the page is
+# stale, and no message has come for 30 ms; the answer is when that calm began (ms after
+# the action), so the 30 ms of checking are not counted.
+SETTLED = """() => {
+    const arm = window.__fmnistArm, now = performance.now();
+    const app = document.querySelector('[data-testid=stApp]');
+    const idle = app.getAttribute('data-test-script-state') === 'notRunning'
+        && document.querySelector('[data-testid=stMain] [data-stale=true]') === null;
+    if (!idle || window.__fmnistMessages === arm.messages) { arm.calm = null; return false; }
+    if (arm.calm === null || window.__fmnistLastMessage > arm.calm) { arm.calm = now; return false; }
+    return now - arm.calm >= 30 ? arm.calm - arm.at : false;
+}"""
+
+
+def new_tab(browser):
+    """A tab in a fresh context (own cookies, own Streamlit session) that counts messages."""
+    context = browser.new_context(viewport=VIEWPORT)
+    context.add_init_script(COUNT_MESSAGES)
+    tab = context.new_page()
+    tab.set_default_timeout(SLOW)
+    return tab
+
+
 def settle_time(
     tab, action: Callable[[], None], visible: Callable[[], bool] | None = None
 ) -> tuple[float, float | None]:
-    """Seconds from `action` until the script run it starts has finished (and, when given,
-    until `visible()` first holds, polled every 10 ms)."""
-    tab.evaluate(ARM_RERUN_WATCH)
+    """Seconds from `action` until the script run it starts has finished and the page has
+    settled (and, when given, until `visible()` first holds, polled every 10 ms)."""
+    tab.evaluate(ARM)
     start = time.perf_counter()
     action()
     seen = None
@@ -64,33 +105,9 @@ def settle_time(
                 raise TimeoutError("the result never showed")
             time.sleep(0.01)
         seen = time.perf_counter() - start
-    tab.wait_for_function(RERUN_DONE, arg=0, timeout=SLOW, polling=10)
-    settled = time.perf_counter() - start
+    settled = tab.wait_for_function(SETTLED, timeout=SLOW, polling=10).json_value() / 1000
     wait_until_idle(tab)  # nothing still pending before the next action
     return settled, seen
-
-
-# The page switched: its title is not the one before, the run is over and nothing on the
-# page is left over from the page before. A switch can be over before the browser ever
-# draws the "running" state (both arrive between two frames), which RERUN_DONE would wait
-# for in vain.
-PAGE_SHOWN = """(before) => {
-    const title = document.querySelector('[data-testid=stMain] h1');
-    return title !== null && title.innerText !== before
-        && document.querySelector('[data-testid=stApp]').getAttribute('data-test-script-state') === 'notRunning'
-        && document.querySelector('[data-testid=stMain] [data-stale=true]') === null;
-}"""
-
-
-def switch_time(tab, link) -> float:
-    """Seconds from a click on a sidebar `link` until the other page has settled."""
-    before = tab.locator("[data-testid=stMain] h1").first.inner_text()
-    start = time.perf_counter()
-    link.click()
-    tab.wait_for_function(PAGE_SHOWN, arg=before, timeout=SLOW, polling=10)
-    settled = time.perf_counter() - start
-    wait_until_idle(tab)
-    return settled
 
 
 def report(label: str, seconds: list[float]) -> None:
@@ -123,8 +140,7 @@ def cold_visits(browser, models: Path, log: Path) -> None:
         server.start()
         starts.append(time.perf_counter() - launched)
         try:
-            tab = browser.new_context(viewport=VIEWPORT).new_page()
-            tab.set_default_timeout(SLOW)
+            tab = new_tab(browser)
             start = time.perf_counter()
             open_app_page(tab, server, page)
             report(page.title, [time.perf_counter() - start - 0.4])  # less the idle check
@@ -138,8 +154,7 @@ def warm_clicks(browser, models: Path, log: Path, rounds: int) -> None:
     server = AppServer(models, log)
     server.start()
     try:
-        tab = browser.new_context(viewport=VIEWPORT).new_page()
-        tab.set_default_timeout(SLOW)
+        tab = new_tab(browser)
         pages = app_pages()
         for page in pages:  # every page once, so that what a page loads is loaded
             open_app_page(tab, server, page)
@@ -149,11 +164,49 @@ def warm_clicks(browser, models: Path, log: Path, rounds: int) -> None:
         for _ in range(rounds):
             for page in pages:
                 link = tab.locator("[data-testid=stSidebarNav] a", has_text=page.title).first
-                switches[page.title].append(switch_time(tab, link))
+                switches[page.title].append(settle_time(tab, link.click)[0])
         for title, seconds in switches.items():
             report(title, seconds)
+        floor_switches(browser, models.parent, log.with_name("bench-floor-server.log"), rounds)
         classify_clicks(tab, server, rounds)
         other_clicks(tab, server, rounds)
+    finally:
+        server.stop()
+
+
+# The least a page switch costs on this machine: a Streamlit app of two pages that show a
+# title and a line each, served with the app's own settings.
+FLOOR_APP = """import streamlit as st
+
+
+def alpha():
+    st.title("Alpha")
+    st.write("A page with a title and a line of text.")
+
+
+def beta():
+    st.title("Beta")
+    st.write("Another page with a title and a line of text.")
+
+
+st.navigation([st.Page(alpha, title="Alpha", default=True), st.Page(beta, title="Beta", url_path="beta")]).run()
+"""
+
+
+def floor_switches(browser, folder: Path, log: Path, rounds: int) -> None:
+    app = folder / "floor_app.py"
+    app.write_text(FLOOR_APP)
+    server = AppServer(folder / "models", log, app=app)
+    server.start()
+    try:
+        tab = new_tab(browser)
+        open_app_page(tab, server, "")
+        times = []
+        for _ in range(rounds):
+            for title in ("Beta", "Alpha"):
+                link = tab.locator("[data-testid=stSidebarNav] a", has_text=title).first
+                times.append(settle_time(tab, link.click)[0])
+        report("(floor: a two-page app of titles only)", times)
     finally:
         server.stop()
 
@@ -180,18 +233,16 @@ def classify_clicks(tab, server, rounds: int) -> None:
         box = canvas.bounding_box()
         before = prediction_heading(tab).all_inner_texts()
 
-        def stroke(i=i, box=box):
-            x = box["x"] + box["width"] * (0.3 + 0.08 * i)
-            tab.mouse.move(x, box["y"] + box["height"] * 0.15)
-            tab.mouse.down()
-            tab.mouse.move(x, box["y"] + box["height"] * 0.85, steps=8)
-            tab.mouse.up()
+        x = box["x"] + box["width"] * (0.3 + 0.08 * i)
+        tab.mouse.move(x, box["y"] + box["height"] * 0.15)
+        tab.mouse.down()
+        tab.mouse.move(x, box["y"] + box["height"] * 0.85, steps=8)
 
         def answer_changed(before=before):
             texts = prediction_heading(tab).all_inner_texts()
             return bool(texts) and texts != before
 
-        total, seen = settle_time(tab, stroke, answer_changed)
+        total, seen = settle_time(tab, tab.mouse.up, answer_changed)  # from the pen's lift
         settled.append(total)
         shown.append(seen)
     report("a canvas stroke: settled", settled)

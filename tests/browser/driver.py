@@ -70,7 +70,8 @@ APP_SERVER = "ui/app_server.py"  # what `make run` starts: ready once the bundle
 class AppServer:
     """A running app server (`streamlit run ui/app_server.py`), its URL and its model folder."""
 
-    def __init__(self, models_dir: Path, log_path: Path):
+    def __init__(self, models_dir: Path, log_path: Path, app: str | Path = APP_SERVER):
+        self.app = str(app)  # another app only for benchmarks (a floor to compare with)
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.models_dir = models_dir
@@ -91,7 +92,7 @@ class AppServer:
             "-m",
             "streamlit",
             "run",
-            APP_SERVER,
+            self.app,
             "--server.port",
             str(self.port),
             "--server.address",
