@@ -23,7 +23,6 @@ users with nobody training, then `--users` users while another session trains th
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
 import statistics
 import sys
@@ -32,10 +31,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "browser"))
 
-from websocket_user import websocket_crowd  # noqa: E402
-
-from crowd import CrowdReport, run_crowd  # noqa: E402
+from crowd import CrowdReport, run_crowd, run_in_thread  # noqa: E402
 from driver import REPO_ROOT, AppServer, train_seed_model  # noqa: E402
+from websocket_user import websocket_crowd  # noqa: E402
 
 BUNDLED_LABEL = "Bundled model"  # the model picker's option for the bundled model
 
@@ -91,7 +89,7 @@ def run_users(
     """`users` sessions classifying `images` test images each, and a trainer if `trainer`
     (a preset; the browser client also takes None for its long CNN run)."""
     if client == "websocket":
-        return asyncio.run(websocket_crowd(url, model, users, images, trainer, alone_seconds))
+        return run_in_thread(websocket_crowd(url, model, users, images, trainer, alone_seconds))
     return run_crowd(
         url=url,
         model=model,

@@ -3,8 +3,8 @@ another session trains on the Train page; then every session says which model is
 active one. Used by test_concurrency.py (correctness) and bench/concurrency.py (latency).
 
 Async Playwright, one Chromium with one context (own cookies, own Streamlit session) per
-user. `run_crowd` runs the whole scenario in a thread of its own, so it can be called from
-code that already drives a sync Playwright browser.
+user. `run_crowd` runs the whole scenario in a thread of its own (`run_in_thread`), so it
+can be called from code that already drives a sync Playwright browser.
 """
 
 from __future__ import annotations
@@ -271,12 +271,18 @@ async def crowd(
 
 
 def run_crowd(**kwargs) -> CrowdReport:
-    """`crowd(**kwargs)` in a thread with its own event loop; re-raises its exception."""
+    """`crowd(**kwargs)`, from code that may already run an event loop."""
+    return run_in_thread(crowd(**kwargs))
+
+
+def run_in_thread(coroutine):
+    """Run `coroutine` in a thread with its own event loop and return its result (or raise
+    its exception): callers that already run a loop, as sync Playwright does, can use it."""
     outcome: dict[str, object] = {}
 
     def target():
         try:
-            outcome["report"] = asyncio.run(crowd(**kwargs))
+            outcome["result"] = asyncio.run(coroutine)
         except BaseException as exc:  # noqa: BLE001 - handed to the caller below
             outcome["error"] = exc
 
@@ -285,4 +291,4 @@ def run_crowd(**kwargs) -> CrowdReport:
     thread.join()
     if "error" in outcome:
         raise outcome["error"]  # type: ignore[misc]
-    return outcome["report"]  # type: ignore[return-value]
+    return outcome["result"]

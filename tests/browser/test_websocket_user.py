@@ -3,12 +3,11 @@ answers, for their own images, from real script runs."""
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
-from websocket_user import WebsocketUser, websocket_crowd
 
+from crowd import run_in_thread
 from driver import CLASS_NAMES
+from websocket_user import WebsocketUser, websocket_crowd
 
 pytestmark = pytest.mark.browser
 
@@ -17,7 +16,7 @@ def test_websocket_users_get_their_own_right_answers(app_server, seed_model, rea
     from fmnist_core import registry
     from fmnist_core.prediction import predict
 
-    report = asyncio.run(websocket_crowd(app_server.url, seed_model, users=3, images_per_user=2, trainer_preset=None))
+    report = run_in_thread(websocket_crowd(app_server.url, seed_model, users=3, images_per_user=2, trainer_preset=None))
 
     assert sorted(a.index for a in report.answers) == [1, 2, 3, 4, 5, 6]
     classifier = registry.load(app_server.models_dir / seed_model)
@@ -44,4 +43,4 @@ def test_a_websocket_user_finds_widgets_and_tabs_by_label(app_server):
         finally:
             await user.close()
 
-    asyncio.run(scenario())
+    run_in_thread(scenario())
