@@ -84,12 +84,20 @@ def with_cpu(label: str, server_pid: int | None, run):
 
 
 def run_users(
-    client: str, url: str, model: str, users: int, images: int, trainer: str | None = None, alone_seconds: float = 0
+    client: str,
+    url: str,
+    model: str,
+    users: int,
+    images: int,
+    trainer: str | None = None,
+    alone_seconds: float = 0,
+    think: float = 0,
 ) -> CrowdReport:
     """`users` sessions classifying `images` test images each, and a trainer if `trainer`
     (a preset; the browser client also takes None for its long CNN run)."""
     if client == "websocket":
-        return run_in_thread(websocket_crowd(url, model, users, images, trainer, alone_seconds))
+        # With a trainer, the users click for as long as the trainer was timed alone.
+        return run_in_thread(websocket_crowd(url, model, users, images, trainer, alone_seconds, alone_seconds, think))
     return run_crowd(
         url=url,
         model=model,
@@ -110,19 +118,20 @@ def measure(
     trainer: str | None,
     alone_seconds: float,
     client: str,
+    think: float,
     server_pid: int | None = None,
 ) -> None:
-    print(f"users: {client} clients", flush=True)
+    print(f"users: {client} clients, looking at each answer for {think:g} s", flush=True)
     alone = run_users(client, url, model, 1, images)
     summarise("1 user, nobody training", [a.seconds for a in alone.answers])
     if crowd:
-        many = with_cpu(f"{crowd} users", server_pid, lambda: run_users(client, url, model, crowd, images))
+        many = with_cpu(f"{crowd} users", server_pid, lambda: run_users(client, url, model, crowd, images, think=think))
         summarise(f"{crowd} users, nobody training", [a.seconds for a in many.answers])
         check(many, crowd * images)
     loaded = with_cpu(
         f"{users} users and a trainer",
         server_pid,
-        lambda: run_users(client, url, model, users, images, trainer, alone_seconds),
+        lambda: run_users(client, url, model, users, images, trainer, alone_seconds, think),
     )
     summarise(f"{users} users while another trains", [a.seconds for a in loaded.answers])
     check(loaded, users * images)
@@ -146,7 +155,7 @@ def check(report, expected: int) -> None:
 
     labels = load_dataset().y_test
     own = sum(a.true_class == CLASS_NAMES[labels[a.index]] for a in report.answers)
-    print(f"answers: {len(report.answers)} of {expected}; {own} showed their own image's class")
+    print(f"answers: {len(report.answers)} (at least {expected} asked for); {own} showed their own image's class")
 
 
 def main() -> int:
@@ -166,6 +175,9 @@ def main() -> int:
     parser.add_argument(
         "--client", choices=["websocket", "browser"], default="websocket", help="what the users are (see above)"
     )
+    parser.add_argument(
+        "--think", type=float, default=0, help="seconds a websocket user looks at an answer (0: click on at once)"
+    )
     args = parser.parse_args()
     if args.client == "websocket" and not args.trainer:
         parser.error("websocket users train a preset: give --trainer NAME")
@@ -176,6 +188,7 @@ def main() -> int:
         trainer=args.trainer or None,
         alone_seconds=args.alone_seconds,
         client=args.client,
+        think=args.think,
     )
     if args.url:
         if not (args.model or args.bundled):

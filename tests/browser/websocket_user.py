@@ -18,9 +18,11 @@ the rerun they cause must name.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import re
 import time
 import urllib.request
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from streamlit.proto.BackMsg_pb2 import BackMsg
@@ -236,22 +238,29 @@ TRUE_CLASS = re.compile(r"True class: \*\*(.+?)\*\*")
 TRAINING_RATE = re.compile(r"([\d,]+) images/s")
 
 
-async def classify_test_images(url: str, user: int, model: str, indices: list[int]) -> list[Answer]:
-    """One user: the Classify page, a model, the Test image tab, then each image by number."""
+async def classify_test_images(
+    url: str, user: int, model: str, indices: Iterator[int], at_least: int, until: float = 0, think: float = 0
+) -> list[Answer]:
+    """One user: the Classify page, a model, the Test image tab, then image after image by
+    number, `at_least` of them and more until the clock (time.monotonic) reaches `until`,
+    looking at each answer for `think` seconds before the next."""
     session = WebsocketUser(url)
     try:
         await session.open("classify")
         if model not in session.widgets["Model"].options[0]:
             await session.choose("Model", model)
         await session.open_tab("Test image")
-        answers = []
+        answers: list[Answer] = []
         for index in indices:
+            if len(answers) >= at_least and time.monotonic() >= until:
+                break
             run = await session.set_number("Test image number", index)
             if run.errors:
                 raise AssertionError(f"user {user}, image {index}: the page shows {run.errors}")
             shown = next(t for t in run.texts if t.startswith(HEADLINE))[len(HEADLINE) :].split(" · ")[0]
             true_class = next((m[1] for t in run.texts if (m := TRUE_CLASS.search(t))), "")
             answers.append(Answer(user, index, shown, true_class, run.seconds))
+            await asyncio.sleep(think)
         return answers
     finally:
         await session.close()
@@ -280,19 +289,33 @@ async def training_rates(trainer: WebsocketUser, seconds: float, until: asyncio.
 
 
 async def websocket_crowd(
-    url: str, model: str, users: int, images_per_user: int, trainer_preset: str | None, alone_seconds: float = 0
+    url: str,
+    model: str,
+    users: int,
+    images_per_user: int,
+    trainer_preset: str | None,
+    alone_seconds: float = 0,
+    clicking_seconds: float = 0,
+    think: float = 0,
 ) -> CrowdReport:
-    """crowd.crowd's scenario with websocket users and a websocket trainer (a preset)."""
+    """crowd.crowd's scenario with websocket users and a websocket trainer (a preset). The
+    users click `images_per_user` images each, and go on for `clicking_seconds` at least, so
+    that the trainer's speed can be sampled while they click; each looks at an answer for
+    `think` seconds before the next click (0: the busiest a room can be)."""
     report = CrowdReport()
     trainer = await start_training(url, trainer_preset) if trainer_preset else None
     try:
         if trainer is not None and alone_seconds:
             report.training_rates_alone = await training_rates(trainer, alone_seconds)
-        plans = [[1 + user + users * k for k in range(images_per_user)] for user in range(users)]
+        until = time.monotonic() + clicking_seconds
         done = asyncio.Event()
         sampler = asyncio.ensure_future(training_rates(trainer, 1e9, done)) if trainer and alone_seconds else None
         results = await asyncio.gather(
-            *(classify_test_images(url, user, model, plan) for user, plan in enumerate(plans))
+            *(
+                # Distinct images per user, so an answer meant for another session would show.
+                classify_test_images(url, user, model, itertools.count(1 + user, users), images_per_user, until, think)
+                for user in range(users)
+            )
         )
         done.set()
         if sampler is not None:
