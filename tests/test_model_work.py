@@ -64,3 +64,19 @@ def test_waiting_returns_once_the_queued_work_is_done(monkeypatch):
     release.set()
     waiter.join(30)
     assert not waiter.is_alive() and done == [key]
+
+
+def test_a_models_work_covers_what_clicks_on_test_images_read(monkeypatch):
+    """The evaluation, the similar-image index, the PCA map and every test image's Grad-CAM:
+    each asked for once, for this model, in the background."""
+    from ui import evaluations, insights, resources
+
+    calls: list[str] = []
+    data = type("Data", (), {"checksum": "abc"})()
+    monkeypatch.setattr(resources, "dataset", lambda: data)
+    monkeypatch.setattr(evaluations, "test_evaluation", lambda c, d, f, s: calls.append(f"evaluation {f}"))
+    monkeypatch.setattr(insights, "train_index", lambda c, f, d: calls.append(f"index {f}"))
+    monkeypatch.setattr(insights, "embedding_map", lambda c, f, d, m: calls.append(f"{m} map {f}"))
+    monkeypatch.setattr(insights, "test_grad_cams", lambda c, f, d: calls.append(f"grad-cams {f}"))
+    model_work._compute(object(), "model-1")
+    assert calls == ["evaluation model-1", "index model-1", "PCA map model-1", "grad-cams model-1"]
