@@ -5,8 +5,8 @@ The bundled model learnt catalogue thumbnails. What the photo path makes of a re
 come out uncertain or wrong. The convolutions stay those learnt from 60,000 images; the
 hidden dense layer and the last layer after them are refitted, starting from the bundled
 model's, on the convolutions' features of Fashion-MNIST training images (which keep the
-dataset accuracy), of labelled photos (../shared/photos/train, each also mirrored and
-shifted) and of garments cut out of photos of people (../shared/photos/worn).
+dataset accuracy), of labelled photos (../shared/photos/train, each also mirrored,
+shifted and randomly altered) and of garments cut out of photos of people (../shared/photos/worn).
 
 Photos of garments Fashion-MNIST has no class for (hats, shorts, skirts) and synthetic
 non-garments get uniform targets (outlier exposure, Hendrycks et al. 2019), so the model
