@@ -5,8 +5,8 @@ The bundled model learnt catalogue thumbnails. What the photo path makes of a re
 come out uncertain or wrong. The convolutions stay those learnt from 60,000 images; the
 hidden dense layer and the last layer after them are refitted, starting from the bundled
 model's, on the convolutions' features of Fashion-MNIST training images (which keep the
-dataset accuracy), of labelled photos (../shared/photos/train, each also mirrored and
-shifted) and of garments cut out of photos of people (../shared/photos/worn).
+dataset accuracy), of labelled photos (../shared/photos/train, each also mirrored,
+shifted and randomly altered) and of garments cut out of photos of people (../shared/photos/worn).
 
 Photos of garments Fashion-MNIST has no class for (hats, shorts, skirts) and synthetic
 non-garments get uniform targets (outlier exposure, Hendrycks et al. 2019), so the model
@@ -51,10 +51,20 @@ LOOSE = {
     "shoes": frozenset({5, 7, 9}),
 }
 OUT_OF_SCOPE = frozenset({"hat", "shorts", "skirt"})
+# Loose folders whose photos are fitted towards every class that counts, evenly. A long-sleeved
+# top is a pullover, shirt, coat or top by cut; the bundled model's pick among those sent
+# three in five of the training photos to Shirt or Coat, blurring the strict classes: spread
+# evenly, strict accuracy rose out of fold (bench/NOTES.md, round four). Shoes keep the pick.
+SPREAD = frozenset({"longsleeve"})
 
 FMNIST_IMAGES = 20000  # training images whose features keep the head true to the dataset
 PHOTO_WEIGHT = 6.0  # a photo (all its views) counts this many dataset images
 PHOTO_SHIFT = 2  # pixels: the shifted views of each photo the head is also fitted on
+# Randomly altered views of each photo, fitted on too: what a segmentation a little off (zoom,
+# a part cut away) or another light makes of it. With SPREAD, out of fold better than the
+# fixed views alone (bench/NOTES.md, round four).
+AUGMENTED_VIEWS = 10
+PHOTO_AUGMENTATION: dict[str, Any] = {"flip": True, "shift": 2, "scale": 0.1, "erase": 0.3, "photo": 0.6}
 OUT_OF_SCOPE_WEIGHT = 1.0  # relative to PHOTO_WEIGHT, per photo with no class
 WORN_WEIGHT = 1.0  # per garment cut out of a photo of a person (both its views)
 SYNTHETIC_WEIGHT = 0.5  # per synthetic non-garment (digits, blobs, noise, outlines)
@@ -224,25 +234,30 @@ class _Features:
 
     dataset: np.ndarray
     dataset_labels: np.ndarray
-    photo_views: list[np.ndarray]  # each photo as is, mirrored, then shifted (fitting only)
-    photo_targets: np.ndarray  # (N, 10): one-hot, or uniform where no class fits
+    photo_views: list[np.ndarray]  # each photo as is, mirrored, then shifted and altered (fitting only)
+    photo_targets: np.ndarray  # (N, 10): one-hot, spread over SPREAD's classes, or uniform where no class fits
+    photo_outside: np.ndarray  # (N,) photos of garments with no class
     worn_views: list[np.ndarray]  # worn garments as is and mirrored
     worn_targets: np.ndarray
     synthetic: np.ndarray
 
 
 def _targets(trunk: KerasClassifier, photos: PhotoSet) -> np.ndarray:
-    """Strict folders have their class; loose ones (long sleeves, shoes) the class among
-    those that count which the bundled model finds likeliest; out-of-scope photos uniform."""
+    """Strict folders have their class; shoes the shoe class the bundled model finds
+    likeliest; long sleeves an even share of the upper-body classes (SPREAD); out-of-scope
+    photos uniform."""
     probabilities = trunk.predict_proba(photos.images)
-    labels = np.full(len(photos.folders), -1)
+    targets = np.full((len(photos.folders), 10), 0.1, np.float32)
     for i, name in enumerate(photos.folders):
+        allowed = sorted(LOOSE.get(name, ()))
         if name in STRICT:
-            labels[i] = STRICT[name]
-        elif name in LOOSE:
-            allowed = sorted(LOOSE[name])
-            labels[i] = allowed[int(np.argmax(probabilities[i, allowed]))]
-    return _one_hot_or_uniform(labels)
+            allowed = [STRICT[name]]
+        elif name in LOOSE and name not in SPREAD:
+            allowed = [allowed[int(np.argmax(probabilities[i, allowed]))]]
+        if allowed:
+            targets[i] = 0.0
+            targets[i, allowed] = 1 / len(allowed)
+    return targets
 
 
 def _one_hot_or_uniform(labels: np.ndarray) -> np.ndarray:
@@ -260,8 +275,9 @@ def _gather(trunk: KerasClassifier, data: Dataset, photos: PhotoSet, worn: WornS
     return _Features(
         dataset=features(data.x_train[rows]),
         dataset_labels=data.y_train[rows],
-        photo_views=[features(view) for view in _views(photos.images)],
+        photo_views=[features(view) for view in _views(photos.images) + _augmented(photos.images, seed)],
         photo_targets=_targets(trunk, photos),
+        photo_outside=photos.out_of_scope,
         worn_views=[features(worn_images), features(worn_images[:, :, ::-1])],
         worn_targets=_one_hot_or_uniform(worn_labels),
         synthetic=features(synthetic_ood(seed=seed)),
@@ -276,6 +292,14 @@ def _views(images: np.ndarray) -> list[np.ndarray]:
     both = [images, images[:, :, ::-1]]
     moves = ((PHOTO_SHIFT, 0), (-PHOTO_SHIFT, 0), (0, PHOTO_SHIFT), (0, -PHOTO_SHIFT))
     return both + [shifted(view, dx, dy) for view in both for dx, dy in moves]
+
+
+def _augmented(images: np.ndarray, seed: int) -> list[np.ndarray]:
+    """AUGMENTED_VIEWS random variants of every photo (fitting only, never scored)."""
+    from fmnist_core.augment import Augmentation
+
+    augment, rng = Augmentation(**PHOTO_AUGMENTATION), np.random.default_rng(seed + 1)
+    return [np.clip(augment(images, rng), 0, 255) for _ in range(AUGMENTED_VIEWS)]
 
 
 def _head_input(trunk: KerasClassifier) -> Any:
@@ -323,8 +347,7 @@ def _fit_head(trunk: KerasClassifier, f: _Features, photo_rows: np.ndarray, seed
     head.get_layer("photo_dense_bn").trainable = False  # keep the dataset's statistics
     views = len(f.photo_views)
     weight = 2 * PHOTO_WEIGHT / views  # a photo's views weigh 2 x PHOTO_WEIGHT
-    outside = f.photo_targets[photo_rows].max(axis=1) < 1
-    photo_weights = np.where(outside, weight * OUT_OF_SCOPE_WEIGHT, weight)
+    photo_weights = np.where(f.photo_outside[photo_rows], weight * OUT_OF_SCOPE_WEIGHT, weight)
     parts = [(f.dataset, np.eye(10, dtype=np.float32)[f.dataset_labels], np.ones(len(f.dataset)))]
     parts += [(view[photo_rows], f.photo_targets[photo_rows], photo_weights) for view in f.photo_views]
     parts += [(view, f.worn_targets, np.full(len(view), WORN_WEIGHT / 2)) for view in f.worn_views]
@@ -452,6 +475,8 @@ def _describe(photos: PhotoSet, worn: WornSet | None, oof: PhotoScores, folds: i
             "dataset_images": FMNIST_IMAGES,
             "photo_weight": PHOTO_WEIGHT,
             "photo_shift": PHOTO_SHIFT,
+            "augmented_views": AUGMENTED_VIEWS,
+            "spread": sorted(SPREAD),
             "out_of_scope_weight": OUT_OF_SCOPE_WEIGHT,
             "worn_weight": WORN_WEIGHT,
             "synthetic_weight": SYNTHETIC_WEIGHT,

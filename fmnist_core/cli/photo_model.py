@@ -102,10 +102,12 @@ Weakest folders: {dev["weakest"]}.
     about = f"""The bundled model's convolutions unchanged; its hidden dense layer and last layer refitted
 (started from the bundled model's) on the convolutions' features of
 {recipe["dataset_images"]:,} Fashion-MNIST training images, of {head["photos"]} labelled phone
-photos, each also mirrored and shifted by {recipe["photo_shift"]} pixels ({folders}), and of
-{head["worn_garments"]:,} garments cut out of {head["worn_photos"]:,} photos of people by their pixel
-labels. Photos of hats, shorts and skirts (no Fashion-MNIST class) and synthetic
-non-garments were given uniform targets, so the model spreads its belief over such inputs.
+photos, each also mirrored, shifted by {recipe["photo_shift"]} pixels and {recipe["augmented_views"]} times
+altered at random ({folders}), and of {head["worn_garments"]:,} garments cut out of
+{head["worn_photos"]:,} photos of people by their pixel labels. Photos of hats, shorts and skirts
+(no Fashion-MNIST class) and synthetic non-garments were given uniform targets, so the model
+spreads its belief over such inputs; photos in {", ".join(recipe["spread"])} (tops with no
+class of their own) were fitted towards all the classes that count for them, evenly.
 See `fmnist_core/photo_head.py`.
 
 The app and `predict` use it for inputs the photo path prepared; drawings and
