@@ -28,10 +28,13 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "tests"))
 
 from fmnist_core.image_input import SUFFIXES  # noqa: E402
 from fmnist_core.paths import DEV_PHOTOS_DIR as DEFAULT_FOLDER  # noqa: E402
 from fmnist_core.photo_head import PhotoScores  # noqa: E402
+
+from drawings import outline  # noqa: E402
 
 
 def median_ms(action: Callable[[], object], repeat: int) -> float:
@@ -58,25 +61,7 @@ def twelve_megapixel_jpeg(folder: Path) -> bytes:
 
 def canvas_drawing(side: int = 400) -> np.ndarray:
     """An RGBA canvas with a T-shirt outline drawn in dark strokes on transparency."""
-    import cv2
-
-    rgba = np.zeros((side, side, 4), np.uint8)
-    shape = np.array(
-        [
-            (0.3, 0.15),
-            (0.7, 0.15),
-            (0.9, 0.35),
-            (0.78, 0.45),
-            (0.72, 0.38),
-            (0.72, 0.85),
-            (0.28, 0.85),
-            (0.28, 0.38),
-            (0.22, 0.45),
-            (0.1, 0.35),
-        ]
-    )
-    cv2.polylines(rgba, [(shape * side).astype(np.int32)], True, (20, 20, 20, 255), 6)
-    return rgba
+    return outline(side, channels=4, background=0, ink=20, alpha_background=0)
 
 
 def print_scores(title: str, scores: PhotoScores) -> None:

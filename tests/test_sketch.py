@@ -9,29 +9,7 @@ import pytest
 from fmnist_core.errors import ImageInputError
 from fmnist_core.sketch import FILL_LEVEL, sketch_to_input
 
-SHIRT = np.array(
-    [
-        (0.3, 0.15),
-        (0.7, 0.15),
-        (0.9, 0.35),
-        (0.78, 0.45),
-        (0.72, 0.38),
-        (0.72, 0.85),
-        (0.28, 0.85),
-        (0.28, 0.38),
-        (0.22, 0.45),
-        (0.1, 0.35),
-    ]
-)
-
-
-def outline(side: int, channels: int, background: int, ink: int, alpha_background: int = 255):
-    canvas = np.full((side, side, channels), background, np.uint8)
-    if channels == 4:
-        canvas[..., 3] = alpha_background
-    colour = (ink, ink, ink, 255)[:channels]
-    cv2.polylines(canvas, [(SHIRT * side).astype(np.int32)], True, colour, max(2, side // 80))
-    return canvas
+from drawings import outline
 
 
 def test_outline_on_transparent_canvas_becomes_a_filled_silhouette():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from typing import Any
 
 import streamlit as st
 
@@ -18,6 +19,24 @@ def lazy_tabs(key: str, sections: dict[str, Callable[[], None]]) -> None:
         if tab.open:
             with tab:
                 draw()
+
+
+def live_view(
+    view: Callable[..., None],
+    *args: Any,
+    polling: bool,
+    every: float,
+    stop: Callable[[], None],
+    stop_key: str,
+    stop_help: str,
+) -> None:
+    """`view(*args, polling)` in a fragment that reruns alone every `every` seconds while
+    `polling` (a background job runs), with the job's Stop button above it. The button
+    stays outside the fragment, so that a click never has to reach a fragment run that is
+    replaced every second (a browser test's Stop went unanswered twice when it was inside)."""
+    if polling:
+        st.button("Stop", icon=":material/stop:", key=stop_key, on_click=stop, help=stop_help)
+    st.fragment(view, run_every=every if polling else None)(*args, polling)
 
 
 def scroll_to(key: str, request: str) -> None:

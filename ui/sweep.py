@@ -34,7 +34,7 @@ from fmnist_core.sweep import (
 from fmnist_core.sweep_space import CHOICE_FIELDS, INT_FIELDS, Choice, Range, Space, default_space
 from fmnist_core.training import EpochEnd
 from ui import training
-from ui.layout import lazy_tabs
+from ui.layout import lazy_tabs, live_view
 from ui.navigation import path_of
 from ui.text import escape_markdown
 
@@ -137,17 +137,16 @@ def status(events: list[Any], settings: SweepSettings) -> str:
 
 
 def show_run(run: SweepRun) -> None:
-    """Stop (outside the fragment, as on the Train page) and the live view of the study."""
-    polling = run.job.running
-    if polling:
-        st.button(
-            "Stop",
-            icon=":material/stop:",
-            key="sweep_stop",
-            on_click=run.job.stop,
-            help="End the running trial after its current steps; finished trials are kept",
-        )
-    st.fragment(_live_view, run_every=POLL_SECONDS if polling else None)(run, polling)
+    """Stop and the live view of the study, refreshed while it runs."""
+    live_view(
+        _live_view,
+        run,
+        polling=run.job.running,
+        every=POLL_SECONDS,
+        stop=run.job.stop,
+        stop_key="sweep_stop",
+        stop_help="End the running trial after its current steps; finished trials are kept",
+    )
 
 
 def _live_view(run: SweepRun, polling: bool) -> None:

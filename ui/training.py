@@ -41,6 +41,7 @@ from ui import charts
 from ui.browser import browser_id
 from ui.images import inline_strip
 from ui.layers import training_layers_view
+from ui.layout import live_view
 from ui.models import SESSION_MODEL_KEY, SessionModel, speed_up_in_background
 
 KEPT_FINISHED_RUNS = 32  # finished runs kept for their browsers to come back to; oldest go first
@@ -370,18 +371,16 @@ def _duration(seconds: float) -> str:
 
 def show_run(run: RunState, data: Dataset) -> None:
     """Progress, curves and the preview grid; refreshed every second while the job runs."""
-    polling = run.job.running
-    if polling:
-        # Outside the fragment, so that the click never has to reach a fragment run that is
-        # replaced every second (the browser test's Stop went unanswered twice).
-        st.button(
-            "Stop",
-            icon=":material/stop:",
-            key="train_stop",
-            on_click=run.job.stop,
-            help="End training after the current steps and keep what was learnt",
-        )
-    st.fragment(_live_view, run_every=POLL_SECONDS if polling else None)(run, data, polling)
+    live_view(
+        _live_view,
+        run,
+        data,
+        polling=run.job.running,
+        every=POLL_SECONDS,
+        stop=run.job.stop,
+        stop_key="train_stop",
+        stop_help="End training after the current steps and keep what was learnt",
+    )
 
 
 def _live_view(run: RunState, data: Dataset, polling: bool) -> None:
